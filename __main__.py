@@ -1,0 +1,60 @@
+"""EKS on Bottlerocket. Read this file as the table of contents; each concern lives in components/."""
+
+import pulumi
+import pulumi_aws as aws
+
+from components.cluster import Cluster
+from components.network import Network
+from components.node_group import BottlerocketNodeGroup
+from components.node_role import NodeRole
+from core.pulumi_config import load_stack_config
+from core.user_data import conntrack_max_configured
+
+config = load_stack_config()  # every config problem is reported here, before anything is registered
+stack_tags = {**config.tags, "eks-bottlerocket/stack": pulumi.get_stack()}
+
+aws_provider = aws.Provider("aws", region=config.region, default_tags={"tags": stack_tags})
+in_account = pulumi.ResourceOptions(providers=[aws_provider])
+
+network = Network("network", config.network, cluster_name=config.cluster.name, opts=in_account)
+node_role = NodeRole("nodes", region=config.region, opts=in_account)
+
+node_group_settings = {name: config.node_group_settings(name) for name in config.enabled_node_groups()}
+cluster = Cluster(
+    "cluster", config.cluster, region=config.region, network=network, node_role_arn=node_role.arn,
+    leave_conntrack_to_nodes=any(conntrack_max_configured(s) for s in node_group_settings.values()),
+    aws_provider=aws_provider, tags=stack_tags, opts=in_account,
+)
+
+node_groups = {
+    name: BottlerocketNodeGroup(
+        name,
+        cluster_name=cluster.name,
+        kubernetes_version=config.cluster.kubernetes_version,
+        config=group,
+        settings=node_group_settings[name],
+        release=config.release_policy(name),
+        node_role_arn=node_role.arn,
+        subnet_ids=network.private_subnet_ids,
+        physical_name_prefix=f"{config.cluster.name}-{name}",
+        tags=stack_tags,
+        opts=pulumi.ResourceOptions(providers=[aws_provider], depends_on=[cluster.kube_proxy_config] if cluster.kube_proxy_config else []),
+    )
+    for name, group in config.enabled_node_groups().items()
+}
+
+pulumi.export("clusterName", cluster.name)
+pulumi.export("endpoint", cluster.endpoint)
+pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
+pulumi.export("kubernetesProvider", cluster.provider.urn)
+pulumi.export("nodeRoleArn", node_role.arn)
+pulumi.export("nodeGroups", {
+    name: {
+        "releaseVersion": group.release_version,
+        "requested": config.release_policy(name).requested,
+        "frozen": config.release_policy(name).frozen,
+        "amiType": config.node_groups[name].ami_type,
+    }
+    for name, group in node_groups.items()
+})

@@ -1,0 +1,1 @@
+"""Command-line entry points (`python -m automation ...`) that drive the Pulumi program."""

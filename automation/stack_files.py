@@ -1,0 +1,84 @@
+"""Reading `Pulumi.yaml` and a stack file the way the Pulumi CLI hands them to the program."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class StackFileError(Exception):
+    """A stack or project file that cannot be read at all (missing, not UTF-8, not YAML, empty)."""
+
+
+@dataclass(frozen=True)
+class StackConfigSource:
+    """One stack's configuration: the project's keys (no namespace) and all keys as the engine sees them."""
+
+    project: str
+    stack: str
+    stack_file: str
+    project_values: dict[str, Any]
+    engine_config: dict[str, str]
+    secret_keys: list[str]
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise StackFileError(f"{path.name}: file not found ({path})") from None
+    except UnicodeDecodeError as error:
+        raise StackFileError(f"{path.name}: not UTF-8 text (byte {error.start}); save the file as UTF-8") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise StackFileError(f"{path.name}: YAML syntax error{where}: {problem}") from None
+
+
+def project_name(root: Path = PROJECT_ROOT) -> str:
+    project = _load_yaml(root / "Pulumi.yaml")
+    if not isinstance(project, dict) or not isinstance(project.get("name"), str):
+        raise StackFileError("Pulumi.yaml: has no project name")
+    return project["name"]
+
+
+def _engine_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = PROJECT_ROOT) -> StackConfigSource:
+    """`stack_file` defaults to `Pulumi.<stack>.yaml` beside `Pulumi.yaml`."""
+    project = project_name(root)
+    path = stack_file or root / f"Pulumi.{stack}.yaml"
+    document = _load_yaml(path)
+    if document is None:
+        raise StackFileError(f"{path.name}: the file is empty; it needs a 'config:' map")
+    if not isinstance(document, dict):
+        raise StackFileError(f"{path.name}: the top level must be a map with a 'config:' key")
+    config = document.get("config")
+    if not isinstance(config, dict):
+        raise StackFileError(f"{path.name}: config: must be a map of keys to values")
+
+    project_values: dict[str, Any] = {}
+    engine_config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in config.items():
+        full_key = key if ":" in str(key) else f"{project}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            # Ciphertext cannot be decrypted offline; the plan shows it masked.
+            value = "[secret]"
+            secret_keys.append(full_key)
+        engine_config[full_key] = _engine_value(value)
+        namespace, _, name = full_key.partition(":")
+        if namespace == project:
+            project_values[name] = value
+    return StackConfigSource(project, stack, path.name, project_values, engine_config, secret_keys)

@@ -1,0 +1,1 @@
+"""Pulumi component resources: each wires the resources of one concern, nothing more."""

@@ -1,0 +1,90 @@
+"""Cluster: the EKS control plane (pulumi-eks), its secrets key, add-ons and Kubernetes provider."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_eks as eks
+import pulumi_kubernetes as k8s
+
+from components.network import Network
+from core.iam_documents import CLUSTER_ADMIN_ACCESS_POLICY, eks_access_policy_arn
+from core.kube_proxy import KUBE_PROXY_CONFIG_MAP, render_kube_proxy_config
+from core.stack_config import ClusterConfig
+
+
+class Cluster(pulumi.ComponentResource):
+    """No default node group; API authentication with access entries; IRSA and Pod Identity; secrets
+    encrypted with KMS. `provider` is the explicit Kubernetes provider every add-on must use."""
+
+    eks_cluster: eks.Cluster
+    provider: k8s.Provider
+    name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    kube_proxy_config: k8s.core.v1.ConfigMapPatch | None
+
+    def __init__(self, name: str, config: ClusterConfig, region: str, network: Network, node_role_arn: pulumi.Input[str],
+                 leave_conntrack_to_nodes: bool, aws_provider: aws.Provider, tags: dict[str, str],
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("eks-bottlerocket:index:Cluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        key_arn = config.secrets_encryption.kms_key_arn or aws.kms.Key(
+            f"{name}-secrets", description=f"EKS secrets encryption for {config.name}",
+            enable_key_rotation=True, deletion_window_in_days=30, opts=child).arn
+
+        access_entries = {"nodes": eks.AccessEntryArgs(principal_arn=node_role_arn, type="EC2_LINUX")}
+        for index, principal in enumerate(config.admin_principal_arns):
+            access_entries[f"admin-{index}"] = eks.AccessEntryArgs(
+                principal_arn=principal, type="STANDARD",
+                access_policies={"cluster-admin": eks.AccessPolicyAssociationArgs(
+                    policy_arn=eks_access_policy_arn(region, CLUSTER_ADMIN_ACCESS_POLICY),
+                    access_scope={"type": "cluster"})})
+
+        # PRESERVE keeps EKS add-on updates from reverting the kube-proxy ConfigMap this program owns.
+        kube_proxy_options = eks.KubeProxyAddonOptionsArgs(resolve_conflicts_on_update="PRESERVE") if leave_conntrack_to_nodes else None
+        self.eks_cluster = eks.Cluster(
+            name,
+            name=config.name,
+            version=config.kubernetes_version,
+            vpc_id=network.vpc_id,
+            private_subnet_ids=network.private_subnet_ids,
+            public_subnet_ids=network.public_subnet_ids,
+            skip_default_node_group=True,
+            authentication_mode=eks.AuthenticationMode.API,
+            access_entries=access_entries,
+            create_oidc_provider=True,
+            enabled_cluster_log_types=list(config.log_types),
+            encryption_config_key_arn=key_arn,
+            endpoint_private_access=config.endpoint.private_access,
+            endpoint_public_access=config.endpoint.public_access,
+            public_access_cidrs=list(config.endpoint.public_access_cidrs) or None,
+            kube_proxy_addon_options=kube_proxy_options,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, providers={"aws": aws_provider}),
+        )
+        cluster_name = self.eks_cluster.eks_cluster.name
+
+        aws.eks.Addon(f"{name}-pod-identity-agent", cluster_name=cluster_name, addon_name="eks-pod-identity-agent",
+                      resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE", opts=child)
+
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.eks_cluster.kubeconfig_json,
+                                     enable_server_side_apply=True, opts=child)
+        self.kube_proxy_config = None
+        if leave_conntrack_to_nodes:
+            self.kube_proxy_config = k8s.core.v1.ConfigMapPatch(
+                f"{name}-{KUBE_PROXY_CONFIG_MAP}",
+                metadata={"name": KUBE_PROXY_CONFIG_MAP, "namespace": "kube-system",
+                          # The add-on created the ConfigMap; server-side apply must take the field over.
+                          "annotations": {"pulumi.com/patchForce": "true"}},
+                data={"config": render_kube_proxy_config()},
+                opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[self.eks_cluster]),
+            )
+
+        self.name = cluster_name
+        self.endpoint = self.eks_cluster.eks_cluster.endpoint
+        self.oidc_provider_arn = self.eks_cluster.oidc_provider_arn
+        self.kubeconfig = pulumi.Output.secret(self.eks_cluster.kubeconfig_json)
+        self.register_outputs({"name": self.name, "endpoint": self.endpoint, "oidcProviderArn": self.oidc_provider_arn})

@@ -1,0 +1,104 @@
+"""BottlerocketNodeGroup: one colour (blue, green, ...) of EKS managed nodes running Bottlerocket."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from core.release_version import ReleasePolicy
+from core.stack_config import COLOUR_LABEL, NODE_GROUP_TAG, NodeGroupConfig, VolumeConfig
+from core.user_data import render_user_data
+
+ROOT_DEVICE = "/dev/xvda"  # Bottlerocket's OS volume
+DATA_DEVICE = "/dev/xvdb"  # containers, images and pods' ephemeral storage
+_TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
+
+
+def block_device(device: str, volume: VolumeConfig) -> dict[str, Any]:
+    ebs: dict[str, Any] = {
+        "volume_size": volume.size_gib,
+        "volume_type": volume.type,
+        "encrypted": "true" if volume.encrypted else "false",
+        "delete_on_termination": "true",
+    }
+    if volume.iops is not None:
+        ebs["iops"] = volume.iops
+    if volume.throughput is not None:
+        ebs["throughput"] = volume.throughput
+    return {"device_name": device, "ebs": ebs}
+
+
+class BottlerocketNodeGroup(pulumi.ComponentResource):
+    """A launch template without an image id (so EKS keeps `amiType`/`releaseVersion` and merges the
+    TOML user data) and the managed node group that uses it."""
+
+    user_data: str
+    node_group: aws.eks.NodeGroup
+    release_version: pulumi.Output[str]
+
+    def __init__(self, name: str, *, cluster_name: pulumi.Input[str], kubernetes_version: str, config: NodeGroupConfig,
+                 settings: Mapping[str, Any], release: ReleasePolicy, node_role_arn: pulumi.Input[str],
+                 subnet_ids: pulumi.Input[list[str]], physical_name_prefix: str, tags: Mapping[str, str],
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("eks-bottlerocket:index:BottlerocketNodeGroup", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        group_tags = {**tags, NODE_GROUP_TAG: name}
+
+        self.user_data = render_user_data(settings, [
+            f"Bottlerocket settings of node group {name!r}, rendered by eks-bottlerocket.",
+            "EKS merges in the cluster bootstrap settings; change this through the stack file.",
+        ])
+        launch_template = aws.ec2.LaunchTemplate(
+            name,
+            name_prefix=f"{physical_name_prefix}-",
+            description=f"Bottlerocket node group {name}",
+            user_data=base64.b64encode(self.user_data.encode()).decode(),
+            block_device_mappings=[block_device(ROOT_DEVICE, config.root_volume), block_device(DATA_DEVICE, config.data_volume)],
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": config.metadata_hop_limit,
+            },
+            tag_specifications=[{"resource_type": kind, "tags": group_tags} for kind in ("instance", "volume")],
+            update_default_version=True,
+            tags=group_tags,
+            opts=child,
+        )
+
+        if release.tracks_latest:
+            release_version = aws.ssm.get_parameter_output(name=release.ssm_parameter, opts=pulumi.InvokeOutputOptions(parent=self)).value
+        else:
+            release_version = pulumi.Output.from_input(release.requested)
+
+        self.node_group = aws.eks.NodeGroup(
+            name,
+            cluster_name=cluster_name,
+            node_group_name_prefix=f"{physical_name_prefix}-",
+            node_role_arn=node_role_arn,
+            subnet_ids=subnet_ids,
+            ami_type=config.ami_type,
+            release_version=release_version,
+            version=kubernetes_version,
+            capacity_type=config.capacity_type,
+            instance_types=list(config.instance_types),
+            scaling_config={
+                "min_size": config.scaling.min_size,
+                "desired_size": config.scaling.desired_size,
+                "max_size": config.scaling.max_size,
+            },
+            update_config={"max_unavailable": config.max_unavailable},
+            labels={**config.labels, COLOUR_LABEL: name},
+            taints=[{"key": t.key, "value": t.value or None, "effect": _TAINT_EFFECTS[t.effect]} for t in config.taints],
+            launch_template={"id": launch_template.id, "version": launch_template.latest_version.apply(str)},
+            tags=group_tags,
+            # desiredSize belongs to the autoscaler after creation; a frozen group keeps its version.
+            # The component's dependencies are repeated here: Pulumi does not pass them on to children.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None,
+                                        ignore_changes=["scalingConfig.desiredSize", *release.ignore_changes]),
+        )
+        self.release_version = self.node_group.release_version
+        self.register_outputs({"releaseVersion": self.release_version, "nodeGroupName": self.node_group.node_group_name})

@@ -1,0 +1,28 @@
+"""NodeRole: the IAM role every managed node group's instances run as."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from core.iam_documents import NODE_MANAGED_POLICIES, managed_policy_arn, service_assume_role_policy
+
+
+class NodeRole(pulumi.ComponentResource):
+    """EC2 role with the worker, CNI, ECR pull-only and SSM managed policies."""
+
+    role: aws.iam.Role
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, region: str, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("eks-bottlerocket:index:NodeRole", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.role = aws.iam.Role(name, assume_role_policy=json.dumps(service_assume_role_policy("ec2.amazonaws.com")),
+                                 description="Bottlerocket managed node groups", opts=child)
+        for policy_name in NODE_MANAGED_POLICIES:
+            aws.iam.RolePolicyAttachment(f"{name}-{policy_name}", role=self.role.name,
+                                         policy_arn=managed_policy_arn(region, policy_name), opts=child)
+        self.arn = self.role.arn
+        self.register_outputs({"arn": self.arn})

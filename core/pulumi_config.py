@@ -1,0 +1,47 @@
+"""The thin shell between Pulumi's config and the typed stack model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from core.stack_config import ConfigError, StackConfig, validate_stack_config
+
+
+def stack_file_name() -> str:
+    return f"Pulumi.{pulumi.get_stack()}.yaml"
+
+
+def project_config(project: str) -> dict[str, Any]:
+    """Every `<project>:<key>` the engine passed to the program, structured values decoded.
+
+    The language host hands config over as the PULUMI_CONFIG environment variable; the mock engine sets
+    it in-process. Both are read so unknown top-level keys can be reported, which `pulumi.Config` cannot."""
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{project}:"
+    raw: dict[str, Any] = {}
+    for key, value in values.items():
+        if key.startswith(prefix):
+            name = key[len(prefix):]
+            raw[name] = _decode(value)
+    return raw
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def load_stack_config() -> StackConfig:
+    """The validated configuration, or a clean `pulumi up` error listing every problem."""
+    try:
+        return validate_stack_config(project_config(pulumi.get_project()), stack_file_name())
+    except ConfigError as error:
+        raise pulumi.RunError(error.report()) from None

@@ -1,0 +1,103 @@
+"""Shared fixtures: offline plans of the real program for the shipped stacks, and stack-file helpers."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from automation.plan import run_plan  # noqa: E402
+from automation.stack_files import read_stack_config  # noqa: E402
+
+
+class Plan:
+    """An offline plan as written to disk, with lookups for assertions."""
+
+    def __init__(self, out_dir: Path, exit_code: int, stdout: str, stderr: str):
+        self.out_dir, self.exit_code, self.stdout, self.stderr = out_dir, exit_code, stdout, stderr
+        self.document = json.loads((out_dir / "resources.json").read_text()) if exit_code == 0 else None
+
+    @property
+    def resources(self) -> list[dict[str, Any]]:
+        return self.document["resources"]
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return self.document["outputs"]
+
+    def of_type(self, typ: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["type"] == typ]
+
+    def one(self, typ: str, name: str) -> dict[str, Any]:
+        (hit,) = [r for r in self.resources if r["type"] == typ and r["name"] == name]
+        return hit
+
+    def by_urn(self, urn: str) -> dict[str, Any]:
+        (hit,) = [r for r in self.resources if r["urn"] == urn]
+        return hit
+
+    def user_data(self, group: str) -> str:
+        return (self.out_dir / "userdata" / f"{group}.toml").read_text()
+
+
+def make_plan(stack: str, out_dir: Path, config_file: Path | None = None) -> Plan:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = run_plan(stack, config_file, out_dir, stdout=stdout, stderr=stderr)
+    return Plan(out_dir, code, stdout.getvalue(), stderr.getvalue())
+
+
+@pytest.fixture(scope="session")
+def dev_plan(tmp_path_factory) -> Plan:
+    return make_plan("dev", tmp_path_factory.mktemp("plan") / "dev")
+
+
+@pytest.fixture(scope="session")
+def prod_plan(tmp_path_factory) -> Plan:
+    return make_plan("prod", tmp_path_factory.mktemp("plan") / "prod")
+
+
+def stack_document(stack: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+
+
+def project_values(stack: str) -> dict[str, Any]:
+    """The project's keys of a shipped stack file, without namespace (what the validator receives)."""
+    return copy.deepcopy(read_stack_config(stack).project_values)
+
+
+@pytest.fixture
+def write_stack(tmp_path) -> Callable[..., Path]:
+    """Write a variant of a shipped stack file: `edit` receives the project's values to change."""
+
+    def write(edit: Callable[[dict[str, Any]], None], base: str = "dev", name: str = "Pulumi.broken.yaml") -> Path:
+        document = stack_document(base)
+        values = project_values(base)
+        edit(values)
+        others = {k: v for k, v in document["config"].items() if not k.startswith("eks-bottlerocket:")}
+        document["config"] = {**others, **{f"eks-bottlerocket:{k}": v for k, v in values.items()}}
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return path
+
+    return write
+
+
+def shared_file(relative: str) -> Path:
+    """A file of the project's shared research folder, which a user's clone does not have."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"{path} is absent: this check needs the shared reference folder beside the project "
+                    "(present in the developers' workspace and CI, not in a user's clone)")
+    return path

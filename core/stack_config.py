@@ -24,7 +24,7 @@ from core import instance_types
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, settings_as_dict
 from core.network_plan import plan_subnets
 from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin, release_policy, ReleasePolicy
-from core.user_data import DEFAULT_SETTINGS, deep_merge, settings_problems
+from core.user_data import DEFAULT_SETTINGS, SettingsProblem, deep_merge, settings_problems
 
 SUPPORTED_KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35")
 MINIMUM_DATA_VOLUME_GIB = 20  # the data volume of Bottlerocket's aws-k8s AMIs; smaller fails to launch
@@ -255,7 +255,8 @@ def _unknown_key_message(root: type[BaseModel], path: Path) -> str:
 def _pydantic_problems(error: ValidationError, root: type[BaseModel], prefix: Path) -> list[Problem]:
     problems = []
     for item in error.errors():
-        loc = tuple(part for part in item["loc"] if not _is_union_branch_tag(part))
+        # "[key]" marks a bad dict key: the path then ends at that key.
+        loc = tuple(part for part in item["loc"] if not _is_union_branch_tag(part) and part != "[key]")
         path = prefix + loc
         kind, message = item["type"], item["msg"].removeprefix("Value error, ")
         if kind == "extra_forbidden":
@@ -344,19 +345,21 @@ def _smallest_memory(group: NodeGroupConfig) -> tuple[str, int] | None:
     return min(known, key=lambda item: item[1]) if known else None
 
 
-def _settings_origin(name: str, key: tuple[str, ...], stack: Mapping[str, Any], group: Mapping[str, Any]) -> Path:
-    """Where a user fixes a merged setting: the node group's own table, else the stack-wide one."""
+def _settings_origin(name: str, problem: SettingsProblem, stack: Mapping[str, Any], group: Mapping[str, Any]) -> Path:
+    """Where a user fixes a merged setting: the table that set its cause, the node group's by default."""
+    cause = problem.cause or problem.key
+
     def has(settings: Mapping[str, Any]) -> bool:
         node: Any = settings
-        for part in key:
+        for part in cause:
             if not isinstance(node, Mapping) or part not in node:
                 return False
             node = node[part]
         return True
 
     if not has(group) and has(stack):
-        return ("bottlerocket", *key)
-    return ("nodeGroups", name, "bottlerocket", *key)
+        return ("bottlerocket", *problem.key)
+    return ("nodeGroups", name, "bottlerocket", *problem.key)
 
 
 def _node_group_problems(name: str, group: NodeGroupConfig, stack_settings: BottlerocketSettings | None) -> list[Problem]:
@@ -397,7 +400,7 @@ def _node_group_problems(name: str, group: NodeGroupConfig, stack_settings: Bott
         merged = deep_merge(deep_merge(DEFAULT_SETTINGS, stack_dict), group_dict)
         smallest = _smallest_memory(group) if all(instance_types.is_valid_instance_type(t) for t in group.instance_types) else None
         for problem in settings_problems(merged, smallest):
-            problems.append(Problem(_settings_origin(name, problem.key, stack_dict, group_dict), problem.message))
+            problems.append(Problem(_settings_origin(name, problem, stack_dict, group_dict), problem.message))
     return problems
 
 
@@ -421,7 +424,8 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str) -> StackConfi
             parsed[alias], group_problems = _validate_node_groups(raw[alias])
             problems += group_problems
             continue
-        value, part_problems = _validate_part(field.annotation, raw[alias], (alias,), StackConfig)
+        annotation = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+        value, part_problems = _validate_part(annotation, raw[alias], (alias,), StackConfig)
         if value is not None:
             parsed[alias] = value
         problems += part_problems
@@ -440,7 +444,8 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str) -> StackConfi
             problems.append(Problem(("nodeGroups",), "no node group is enabled; keep at least one (a blue/green rollout disables the old one only after the new one is Ready)"))
 
     if problems:
-        raise ConfigError(stack_file, problems)
+        # A stack-wide setting shared by several node groups breaks a rule once, not once per group.
+        raise ConfigError(stack_file, list(dict.fromkeys(problems)))
     return StackConfig.model_validate(dict(raw))
 
 

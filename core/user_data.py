@@ -95,10 +95,12 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 @dataclass(frozen=True)
 class SettingsProblem:
-    """A cross-field rule broken by merged settings; `key` is the path inside `settings`."""
+    """A cross-field rule broken by merged settings; `key` is the path inside `settings` to fix, and
+    `cause` the setting that made the rule apply (it tells which table the user wrote it in)."""
 
     key: tuple[str, ...]
     message: str
+    cause: tuple[str, ...] | None = None
 
 
 def _is_percent(threshold: str) -> bool:
@@ -150,6 +152,7 @@ def settings_problems(settings: Mapping[str, Any], smallest_memory: tuple[str, i
             problems.append(SettingsProblem(
                 ("kubernetes", "eviction-soft-grace-period", signal),
                 f"eviction-soft sets {signal} but it has no grace period (the kubelet refuses to start)",
+                cause=("kubernetes", "eviction-soft", signal),
             ))
         elif signal in hard and _soft_is_not_looser(soft[signal], hard[signal]):
             problems.append(SettingsProblem(

@@ -1,0 +1,157 @@
+"""The stack config model: the shipped stacks validate, and broken ones fail with the exact key path."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pulumi
+import pytest
+
+from automation.mock_engine import run_program
+from core.stack_config import ConfigError, format_path, validate_stack_config
+from tests.conftest import ROOT, make_plan, project_values
+
+
+def test_shipped_stacks_validate():
+    dev = validate_stack_config(project_values("dev"), "Pulumi.dev.yaml")
+    prod = validate_stack_config(project_values("prod"), "Pulumi.prod.yaml")
+    assert dev.release_policy("blue").tracks_latest and not dev.release_policy("blue").frozen
+    assert prod.release_policy("blue").requested == "1.54.0-5043decc" and prod.release_policy("blue").frozen
+    assert len(prod.network.availability_zones) == 3 and prod.node_groups["blue"].scaling.min_size >= 2
+    assert prod.node_groups["blue"].data_volume.size_gib > dev.node_groups["blue"].data_volume.size_gib
+    assert dev.node_group_settings("blue")["host-containers"]["admin"]["enabled"] is True
+    assert prod.node_group_settings("blue")["host-containers"]["admin"]["enabled"] is False
+    assert list(dev.enabled_node_groups()) == ["blue"]
+
+
+def _set(path: str, value: Any) -> Callable[[dict], None]:
+    def edit(values: dict) -> None:
+        *parents, last = path.split("/")
+        node = values
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if value is _DELETE:
+            del node[last]
+        elif isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return edit
+
+
+_DELETE = object()
+
+# (id, edit of the dev stack, expected key path, a fragment of the message)
+BAD_CONFIGS = [
+    ("unknown-top-level-key", _set("nodeGroup", {}), "nodeGroup", "did you mean 'nodeGroups'?"),
+    ("missing-cluster", _set("cluster", _DELETE), "cluster", "required key is missing"),
+    ("bad-region", _set("region", "europe"), "region", "not an AWS region"),
+    ("cluster-name", _set("cluster/name", "-bad name"), "cluster.name", "not a valid EKS cluster name"),
+    ("version-as-number", _set("cluster/kubernetesVersion", 1.33), "cluster.kubernetesVersion", "quote it ('1.33')"),
+    ("unsupported-version", _set("cluster/kubernetesVersion", "1.20"), "cluster.kubernetesVersion", "not a supported Kubernetes version"),
+    ("typo-in-endpoint", _set("cluster/endpoint/publicAcess", True), "cluster.endpoint.publicAcess", "did you mean 'publicAccess'?"),
+    ("public-without-cidrs", _set("cluster/endpoint/publicAccessCidrs", []), "cluster.endpoint.publicAccessCidrs", "list the CIDRs"),
+    ("bad-cidr", _set("cluster/endpoint/publicAccessCidrs", ["10.0.0.1/8"]), "cluster.endpoint.publicAccessCidrs[0]", "not an IPv4 CIDR"),
+    ("bad-log-type", _set("cluster/logTypes", ["api", "audits"]), "cluster.logTypes[1]", "'audit'"),
+    ("admin-arn", _set("cluster/adminPrincipalArns", ["platform-admin"]), "cluster.adminPrincipalArns[0]", "not an IAM role or user ARN"),
+    ("one-az", _set("network/availabilityZones", ["eu-west-1a"]), "network.availabilityZones", "at least 2"),
+    ("az-of-other-region", _set("network/availabilityZones/1", "us-east-1b"), "network.availabilityZones[1]", "not an availability zone of eu-west-1"),
+    ("vpc-too-small", _set("network/cidr", "10.40.0.0/27"), "network.cidr", "too small"),
+    ("nat-mode", _set("network/natGateways", "perAz"), "network.natGateways", "'onePerAz'"),
+    ("group-name", _set("nodeGroups/Blue", {}), "nodeGroups.Blue", "not a node group name"),
+    ("ami-type", _set("nodeGroups/blue/amiType", "AL2023_x86_64_STANDARD"), "nodeGroups.blue.amiType", "BOTTLEROCKET_x86_64"),
+    ("arch-mismatch", _set("nodeGroups/blue/instanceTypes/1", "m7g.large"), "nodeGroups.blue.instanceTypes[1]", "is arm64 but amiType"),
+    ("instance-type-name", _set("nodeGroups/blue/instanceTypes/0", "large"), "nodeGroups.blue.instanceTypes[0]", "not an EC2 instance type"),
+    ("desired-outside-range", _set("nodeGroups/blue/scaling/desiredSize", 9), "nodeGroups.blue.scaling.desiredSize", "outside minSize..maxSize"),
+    ("max-unavailable", _set("nodeGroups/blue/maxUnavailable", 7), "nodeGroups.blue.maxUnavailable", "larger than the group"),
+    ("bad-pin", _set("nodeGroups/blue/releaseVersion", "v1.54"), "nodeGroups.blue.releaseVersion", "neither 'latest' nor"),
+    ("freeze-not-bool", _set("nodeGroups/blue/freeze", "yes"), "nodeGroups.blue.freeze", "valid boolean"),
+    ("small-data-volume", _set("nodeGroups/blue/dataVolume/sizeGiB", 10), "nodeGroups.blue.dataVolume.sizeGiB", "at least 20 GiB"),
+    ("gp3-iops", _set("nodeGroups/blue/dataVolume/iops", 1000), "nodeGroups.blue.dataVolume.iops", "3000 to 16000"),
+    ("label-key", _set("nodeGroups/blue/labels", {"bad key!": "x"}), 'nodeGroups.blue.labels["bad key!"]', "not a valid Kubernetes label key"),
+    ("taint-effect", _set("nodeGroups/blue/taints", [{"key": "dedicated", "effect": "NoSchedul"}]), "nodeGroups.blue.taints[0].effect", "'NoSchedule'"),
+    ("all-disabled", _set("nodeGroups/blue/enabled", False), "nodeGroups", "no node group is enabled"),
+    ("bottlerocket-unknown-table", _set("bottlerocket/kernal", {}), "bottlerocket.kernal", "did you mean 'kernel'?"),
+    ("bottlerocket-unknown-key", _set("bottlerocket/kubernetes", {"evictionHard": {}}), "bottlerocket.kubernetes.evictionHard", "did you mean 'eviction-hard'?"),
+    ("bad-quantity", _set("bottlerocket/kubernetes", {"container-log-max-size": "10MB"}), "bottlerocket.kubernetes.container-log-max-size", "not a Kubernetes quantity"),
+    ("threshold-100", _set("bottlerocket/kubernetes", {"eviction-hard": {"nodefs.available": "100%"}}), 'bottlerocket.kubernetes.eviction-hard["nodefs.available"]', "below 100%"),
+    ("bad-duration", _set("bottlerocket/kubernetes", {"eviction-soft-grace-period": {"memory.available": "30"}}), 'bottlerocket.kubernetes.eviction-soft-grace-period["memory.available"]', "not a duration"),
+    ("soft-without-grace", _set("bottlerocket/kubernetes", {"eviction-soft": {"imagefs.available": "20%"}}), 'bottlerocket.kubernetes.eviction-soft-grace-period["imagefs.available"]', "no grace period"),
+    ("image-gc-order", _set("bottlerocket/kubernetes", {"image-gc-low-threshold-percent": 90}), "bottlerocket.kubernetes.image-gc-low-threshold-percent", "must be below image-gc-high-threshold-percent"),
+    ("sysctl-number", _set("bottlerocket/kernel", {"sysctl": {"net.core.somaxconn": 4096}}), 'bottlerocket.kernel.sysctl["net.core.somaxconn"]', "must be a string"),
+    ("lockdown-value", _set("bottlerocket/kernel", {"lockdown": "off"}), "bottlerocket.kernel.lockdown", "'integrity'"),
+    ("eks-injected-key", _set("bottlerocket/kubernetes", {"cluster-dns-ip": "10.100.0.10"}), "bottlerocket.kubernetes.cluster-dns-ip", "EKS injects this"),
+    ("labels-in-settings", _set("nodeGroups/blue/bottlerocket", {"kubernetes": {"node-labels": {"a": "b"}}}), "nodeGroups.blue.bottlerocket.kubernetes.node-labels", "nodeGroups.<name>.labels"),
+    ("reserved-too-much", _set("nodeGroups/blue/bottlerocket", {"kubernetes": {"system-reserved": {"memory": "7Gi"}}}), "nodeGroups.blue.bottlerocket.kubernetes.system-reserved.memory", "for pods; at least 1024Mi"),
+    ("soft-not-looser", _set("nodeGroups/blue/bottlerocket", {"kubernetes": {"eviction-soft": {"memory.available": "400Mi"}}}), 'nodeGroups.blue.bottlerocket.kubernetes.eviction-soft["memory.available"]', "must leave more free"),
+    ("tag-key", _set("tags", {"aws:owner": "me"}), 'tags["aws:owner"]', "not a tag key"),
+]
+
+
+@pytest.mark.parametrize("edit, path, fragment", [case[1:] for case in BAD_CONFIGS], ids=[case[0] for case in BAD_CONFIGS])
+def test_bad_config_names_the_key(edit, path, fragment):
+    values = project_values("dev")
+    edit(values)
+    with pytest.raises(ConfigError) as caught:
+        validate_stack_config(values, "Pulumi.dev.yaml")
+    lines = caught.value.lines()
+    matching = [line for line in lines if line.startswith(f"Pulumi.dev.yaml: {path}: ")]
+    assert matching, f"no problem at {path}; got {lines}"
+    assert any(fragment in line for line in matching), matching
+
+
+def test_all_problems_are_reported_together():
+    values = project_values("dev")
+    for edit in (BAD_CONFIGS[2][1], BAD_CONFIGS[6][1], BAD_CONFIGS[17][1], BAD_CONFIGS[30][1]):
+        edit(values)
+    with pytest.raises(ConfigError) as caught:
+        validate_stack_config(values, "Pulumi.dev.yaml")
+    paths = {format_path(p.path) for p in caught.value.problems}
+    assert {"region", "cluster.endpoint.publicAcess", "nodeGroups.blue.instanceTypes[1]",
+            "bottlerocket.kubernetes.container-log-max-size"} <= paths
+    assert caught.value.report().startswith(f"{len(caught.value.problems)} problems in the stack configuration; nothing was deployed:")
+
+
+def test_stack_wide_problem_points_at_the_stack_wide_key():
+    """A merged-settings rule names the table the user has to edit."""
+    values = project_values("dev")
+    values["bottlerocket"]["kubernetes"] = {"eviction-soft": {"memory.available": "300Mi"}}
+    with pytest.raises(ConfigError) as caught:
+        validate_stack_config(values, "Pulumi.dev.yaml")
+    assert [format_path(p.path) for p in caught.value.problems] == ['bottlerocket.kubernetes.eviction-soft["memory.available"]']
+
+
+def test_invalid_config_plan_exits_2_and_writes_nothing(write_stack, tmp_path):
+    broken = write_stack(_set("nodeGroups/blue/dataVolume/sizeGiB", 5), name="Pulumi.dev.yaml")
+    out = tmp_path / "out"
+    plan = make_plan("dev", out, config_file=broken)
+    assert plan.exit_code == 2
+    assert "Pulumi.dev.yaml: nodeGroups.blue.dataVolume.sizeGiB: must be at least 20 GiB" in plan.stderr
+    assert "Traceback" not in plan.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "the file is empty"),
+    (b"config:\n  eks-bottlerocket:region: [eu-west-1\n", "YAML syntax error at line"),
+    (b"config:\n  eks-bottlerocket:region: \xff\xfe\n", "not UTF-8 text"),
+    (b"- just\n- a list\n", "top level must be a map"),
+    (b"config: 3\n", "config: must be a map"),
+])
+def test_unreadable_stack_files(tmp_path, content, message):
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_bytes(content)
+    plan = make_plan("dev", tmp_path / "out", config_file=path)
+    assert plan.exit_code == 2 and message in plan.stderr and "Traceback" not in plan.stderr
+    assert plan.stderr.startswith("Pulumi.dev.yaml: ")
+
+
+def test_pulumi_up_reports_problems_as_a_clean_error_and_registers_nothing():
+    """Under `pulumi up` the same list arrives as pulumi.RunError (printed without a traceback)."""
+    values = project_values("dev")
+    values["region"] = "europe"
+    config = {f"eks-bottlerocket:{k}": v if isinstance(v, str) else __import__("json").dumps(v) for k, v in values.items()}
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program(str(ROOT / "__main__.py"), config, project="eks-bottlerocket", stack="dev", region="eu-west-1")
+    assert "Pulumi.dev.yaml: region: 'europe' is not an AWS region" in str(caught.value)

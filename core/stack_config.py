@@ -24,7 +24,7 @@ from core import instance_types
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, settings_as_dict
 from core.network_plan import plan_subnets
 from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin, release_policy, ReleasePolicy
-from core.user_data import DEFAULT_SETTINGS, SettingsProblem, deep_merge, settings_problems
+from core.user_data import DEFAULT_SETTINGS, SettingsProblem, deep_merge, eks_merge_problems, render_user_data, settings_problems
 
 SUPPORTED_KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35")
 MINIMUM_DATA_VOLUME_GIB = 20  # the data volume of Bottlerocket's aws-k8s AMIs; smaller fails to launch
@@ -401,6 +401,8 @@ def _node_group_problems(name: str, group: NodeGroupConfig, stack_settings: Bott
         smallest = _smallest_memory(group) if all(instance_types.is_valid_instance_type(t) for t in group.instance_types) else None
         for problem in settings_problems(merged, smallest):
             problems.append(Problem(_settings_origin(name, problem, stack_dict, group_dict), problem.message))
+        for issue in eks_merge_problems(render_user_data(merged, [])):
+            problems.append(Problem((*base, "bottlerocket"), f"renders TOML that EKS's user-data merger rejects: {issue}"))
     return problems
 
 

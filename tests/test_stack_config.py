@@ -85,6 +85,7 @@ BAD_CONFIGS = [
     ("labels-in-settings", _set("nodeGroups/blue/bottlerocket", {"kubernetes": {"node-labels": {"a": "b"}}}), "nodeGroups.blue.bottlerocket.kubernetes.node-labels", "nodeGroups.<name>.labels"),
     ("reserved-too-much", _set("nodeGroups/blue/bottlerocket", {"kubernetes": {"system-reserved": {"memory": "7Gi"}}}), "nodeGroups.blue.bottlerocket.kubernetes.system-reserved.memory", "for pods; at least 1024Mi"),
     ("soft-not-looser", _set("nodeGroups/blue/bottlerocket", {"kubernetes": {"eviction-soft": {"memory.available": "400Mi"}}}), 'nodeGroups.blue.bottlerocket.kubernetes.eviction-soft["memory.available"]', "must leave more free"),
+    ("quote-in-value", _set("nodeGroups/blue/bottlerocket", {"motd": 'say "hi"'}), "nodeGroups.blue.bottlerocket", "escaped quote"),
     ("tag-key", _set("tags", {"aws:owner": "me"}), 'tags["aws:owner"]', "not a tag key"),
 ]
 

@@ -1,0 +1,119 @@
+"""`python -m automation plan`: the command line, its files, and whole-program variants of the stacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import tomlkit
+
+from tests.conftest import ROOT, make_plan
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "automation", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_plan():
+    result = _run("--help")
+    assert result.returncode == 0 and "plan" in result.stdout
+
+
+def test_plan_command_writes_the_plan(tmp_path):
+    out = tmp_path / "dev"
+    result = _run("plan", "--stack", "dev", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    document = json.loads((out / "resources.json").read_text())
+    assert set(document) == {"stack", "project", "resources", "outputs"}
+    for record in document["resources"]:
+        assert set(record) == {"type", "name", "urn", "id", "parent", "provider", "inputs", "options"}
+    assert (out / "userdata" / "blue.toml").read_text().startswith("# Bottlerocket settings of node group 'blue'")
+    assert f"Offline plan of stack dev (project eks-bottlerocket): {len(document['resources'])} resources" in result.stdout
+    assert "aws:eks/nodeGroup:NodeGroup  blue  [ignoreChanges: ['scalingConfig.desiredSize']]" in result.stdout
+    assert "    4  aws:ec2/subnet:Subnet" in result.stdout
+
+
+def test_plan_is_deterministic(tmp_path):
+    first = make_plan("prod", tmp_path / "a")
+    second = make_plan("prod", tmp_path / "b")
+    assert (tmp_path / "a" / "resources.json").read_text() == (tmp_path / "b" / "resources.json").read_text()
+    assert first.user_data("blue") == second.user_data("blue")
+
+
+def test_enabling_green_adds_a_second_group_and_removes_stale_files(write_stack, tmp_path):
+    out = tmp_path / "out"
+    both = write_stack(lambda v: v["nodeGroups"]["green"].update(enabled=True))
+    plan = make_plan("dev", out, config_file=both)
+    assert {g["name"] for g in plan.of_type("aws:eks/nodeGroup:NodeGroup")} == {"blue", "green"}
+    assert set(plan.outputs["nodeGroups"]) == {"blue", "green"}
+    assert (out / "userdata" / "green.toml").exists()
+    only_green = write_stack(lambda v: v["nodeGroups"]["blue"].update(enabled=False) or v["nodeGroups"]["green"].update(enabled=True))
+    plan = make_plan("dev", out, config_file=only_green)
+    assert [g["name"] for g in plan.of_type("aws:eks/nodeGroup:NodeGroup")] == ["green"]
+    assert not (out / "userdata" / "blue.toml").exists()
+
+
+def test_existing_vpc_is_tagged_not_created(write_stack, tmp_path):
+    def use_existing(values):
+        values["network"] = {"existingVpc": {"vpcId": "vpc-0a1b2c3d4e5f60718",
+                                             "privateSubnetIds": ["subnet-0a1b2c3d4e5f60718", "subnet-08f7e6d5c4b3a2910"]}}
+
+    plan = make_plan("dev", tmp_path / "out", config_file=write_stack(use_existing))
+    assert plan.exit_code == 0, plan.stderr
+    assert not plan.of_type("aws:ec2/vpc:Vpc") and not plan.of_type("aws:ec2/subnet:Subnet")
+    tags = {(t["inputs"]["resourceId"], t["inputs"]["key"]): t["inputs"]["value"] for t in plan.of_type("aws:ec2/tag:Tag")}
+    assert tags == {
+        ("subnet-0a1b2c3d4e5f60718", "karpenter.sh/discovery"): "platform-dev",
+        ("subnet-0a1b2c3d4e5f60718", "kubernetes.io/role/internal-elb"): "1",
+        ("subnet-08f7e6d5c4b3a2910", "karpenter.sh/discovery"): "platform-dev",
+        ("subnet-08f7e6d5c4b3a2910", "kubernetes.io/role/internal-elb"): "1",
+    }
+    (cluster,) = plan.of_type("eks:index:Cluster")
+    assert cluster["inputs"]["vpcId"] == "vpc-0a1b2c3d4e5f60718"
+    assert cluster["inputs"]["privateSubnetIds"] == ["subnet-0a1b2c3d4e5f60718", "subnet-08f7e6d5c4b3a2910"]
+    (group,) = plan.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert group["inputs"]["subnetIds"] == ["subnet-0a1b2c3d4e5f60718", "subnet-08f7e6d5c4b3a2910"]
+
+
+def test_arm_group_with_labels_taints_and_overrides(write_stack, tmp_path):
+    def arm_green(values):
+        values["nodeGroups"]["green"] = {
+            "amiType": "BOTTLEROCKET_ARM_64", "instanceTypes": ["m7g.large"], "capacityType": "SPOT",
+            "scaling": {"minSize": 0, "desiredSize": 1, "maxSize": 4}, "releaseVersion": "1.54.0-5043decc",
+            "labels": {"workload": "batch"}, "taints": [{"key": "dedicated", "value": "batch", "effect": "NoSchedule"}],
+            "metadataHopLimit": 2,
+            "bottlerocket": {"kubernetes": {"max-pods": 58}, "kernel": {"sysctl": {"net.netfilter.nf_conntrack_max": None}}},
+        }
+
+    plan = make_plan("dev", tmp_path / "out", config_file=write_stack(arm_green))
+    assert plan.exit_code == 0, plan.stderr
+    group = plan.one("aws:eks/nodeGroup:NodeGroup", "green")
+    assert group["inputs"]["amiType"] == "BOTTLEROCKET_ARM_64" and group["inputs"]["capacityType"] == "SPOT"
+    assert group["inputs"]["releaseVersion"] == "1.54.0-5043decc"
+    assert group["inputs"]["labels"] == {"workload": "batch", "eks-bottlerocket/colour": "green"}
+    assert group["inputs"]["taints"] == [{"key": "dedicated", "value": "batch", "effect": "NO_SCHEDULE"}]
+    template = plan.one("aws:ec2/launchTemplate:LaunchTemplate", "green")
+    assert template["inputs"]["metadataOptions"]["httpPutResponseHopLimit"] == 2
+    settings = tomlkit.parse(plan.user_data("green")).unwrap()["settings"]
+    assert settings["kubernetes"]["max-pods"] == 58
+    assert settings["kernel"]["sysctl"] == {"net.netfilter.nf_conntrack_tcp_timeout_time_wait": "60"}
+    assert "nodeGroups" in plan.outputs and plan.outputs["nodeGroups"]["green"]["amiType"] == "BOTTLEROCKET_ARM_64"
+
+
+def test_without_a_conntrack_max_kube_proxy_is_left_alone(write_stack, tmp_path):
+    def no_conntrack(values):
+        values["bottlerocket"]["kernel"] = {"sysctl": {"net.netfilter.nf_conntrack_max": None}}
+
+    plan = make_plan("dev", tmp_path / "out", config_file=write_stack(no_conntrack))
+    assert not plan.of_type("kubernetes:core/v1:ConfigMapPatch")
+    (cluster,) = plan.of_type("eks:index:Cluster")
+    assert "kubeProxyAddonOptions" not in cluster["inputs"]
+    assert "dependsOn" not in plan.one("aws:eks/nodeGroup:NodeGroup", "blue")["options"]
+
+
+def test_existing_kms_key_is_used(write_stack, tmp_path):
+    arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    plan = make_plan("dev", tmp_path / "out", config_file=write_stack(lambda v: v["cluster"].update(secretsEncryption={"kmsKeyArn": arn})))
+    assert not plan.of_type("aws:kms/key:Key")
+    assert plan.one("eks:index:Cluster", "cluster")["inputs"]["encryptionConfigKeyArn"] == arn

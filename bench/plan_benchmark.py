@@ -1,0 +1,82 @@
+"""Wall time and peak memory of the offline plan: prod, and generated stacks of 1 to 20 node groups.
+
+Prints figures; it asserts nothing. Each stack is planned in a fresh process (what `make plan` costs,
+imports included) and again in the same process (the program's own cost). Run: `make bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+GROUP_COUNTS = (1, 5, 10, 20)
+
+
+def generated_stack(groups: int, folder: Path) -> Path:
+    """prod's stack file with `groups` enabled copies of its blue node group."""
+    document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    blue = document["config"]["eks-bottlerocket:nodeGroups"]["blue"]
+    document["config"]["eks-bottlerocket:nodeGroups"] = {f"g{i:02d}": copy.deepcopy(blue) for i in range(1, groups + 1)}
+    path = folder / f"Pulumi.bench{groups}.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def child(stack: str, config_file: str | None) -> None:
+    from automation.plan import run_plan
+
+    timings = []
+    with tempfile.TemporaryDirectory() as out:
+        for _ in range(2):
+            started = time.perf_counter()
+            code = run_plan(stack, Path(config_file) if config_file else None, Path(out) / "plan", stdout=io.StringIO(), stderr=sys.stderr)
+            timings.append(time.perf_counter() - started)
+            if code != 0:
+                raise SystemExit(code)
+        resources = len(json.loads((Path(out) / "plan" / "resources.json").read_text())["resources"])
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"first": timings[0], "again": timings[1], "peakMiB": peak_mib, "resources": resources}))
+
+
+def measure(stack: str, config_file: Path | None) -> dict:
+    command = [sys.executable, __file__, "--child", stack] + ([str(config_file)] if config_file else [])
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    figures["process"] = time.perf_counter() - started
+    return figures
+
+
+def main() -> None:
+    rows = [("prod", measure("prod", None))]
+    with tempfile.TemporaryDirectory() as folder:
+        for groups in GROUP_COUNTS:
+            rows.append((f"{groups} node groups", measure("prod", generated_stack(groups, Path(folder)))))
+    print(f"{'stack':<16}{'resources':>10}{'process s':>11}{'plan s':>9}{'again s':>9}{'peak MiB':>10}")
+    for label, f in rows:
+        print(f"{label:<16}{f['resources']:>10}{f['process']:>11.2f}{f['first']:>9.2f}{f['again']:>9.3f}{f['peakMiB']:>10.0f}")
+    one, twenty = rows[1][1], rows[-1][1]
+    per_group = (twenty["again"] - one["again"]) / (GROUP_COUNTS[-1] - GROUP_COUNTS[0])
+    print(f"\nprocess s: whole `python` process; plan s: first plan in it (imports included); again s: a second plan in the same process.")
+    print(f"Marginal cost per node group (again s, 1 -> 20 groups): {per_group * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+    else:
+        argparse.ArgumentParser(description=__doc__).parse_args()
+        main()

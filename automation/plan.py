@@ -23,11 +23,12 @@ EXIT_INVALID_CONFIG = 2
 
 
 def _clean(value: Any) -> Any:
-    """Inputs as JSON: secrets masked, the wire format's floats back to integers where whole."""
+    """Inputs as JSON: secrets masked, the wire format's floats back to integers where whole, and keys
+    sorted (the wire format keeps no order, and the plan must be the same on every run)."""
     if is_secret_marker(value):
         return SECRET_MASK
     if isinstance(value, dict):
-        return {key: _clean(child) for key, child in value.items()}
+        return {key: _clean(value[key]) for key in sorted(value)}
     if isinstance(value, list):
         return [_clean(child) for child in value]
     if isinstance(value, float) and value.is_integer():

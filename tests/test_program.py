@@ -171,10 +171,10 @@ def test_access_entries(plan):
     (role,) = plan.of_type("aws:iam/role:Role")
     entries = cluster["inputs"]["accessEntries"]
     assert entries["nodes"] == {"principalArn": f"<after-deploy:aws:iam/role:Role::{role['name']}.arn>", "type": "EC2_LINUX"}
-    admins = [e for name, e in entries.items() if name.startswith("admin-")]
+    admins = {name: e for name, e in entries.items() if name.startswith("admin-")}
     expected = project_values(plan.document["stack"])["cluster"]["adminPrincipalArns"]
-    assert [a["principalArn"] for a in admins] == expected
-    for admin in admins:
+    assert {name: a["principalArn"] for name, a in admins.items()} == {f"admin-{i}": arn for i, arn in enumerate(expected)}
+    for admin in admins.values():
         policy = admin["accessPolicies"]["cluster-admin"]
         assert policy["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
         assert policy["accessScope"] == {"type": "cluster"}

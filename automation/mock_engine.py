@@ -16,7 +16,8 @@ import json
 import runpy
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import pulumi
 from google.protobuf import struct_pb2

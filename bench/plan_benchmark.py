@@ -70,7 +70,7 @@ def main() -> None:
         print(f"{label:<16}{f['resources']:>10}{f['process']:>11.2f}{f['first']:>9.2f}{f['again']:>9.3f}{f['peakMiB']:>10.0f}")
     one, twenty = rows[1][1], rows[-1][1]
     per_group = (twenty["again"] - one["again"]) / (GROUP_COUNTS[-1] - GROUP_COUNTS[0])
-    print(f"\nprocess s: whole `python` process; plan s: first plan in it (imports included); again s: a second plan in the same process.")
+    print("\nprocess s: whole `python` process; plan s: first plan in it (imports included); again s: a second plan in the same process.")
     print(f"Marginal cost per node group (again s, 1 -> 20 groups): {per_group * 1000:.1f} ms")
 
 

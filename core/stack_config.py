@@ -256,7 +256,7 @@ def _pydantic_problems(error: ValidationError, root: type[BaseModel], prefix: Pa
     problems = []
     for item in error.errors():
         # "[key]" marks a bad dict key: the path then ends at that key.
-        loc = tuple(part for part in item["loc"] if not _is_union_branch_tag(part) and part != "[key]")
+        loc = tuple(part for part in item["loc"] if part != "[key]")
         path = prefix + loc
         kind, message = item["type"], item["msg"].removeprefix("Value error, ")
         if kind == "extra_forbidden":
@@ -267,13 +267,6 @@ def _pydantic_problems(error: ValidationError, root: type[BaseModel], prefix: Pa
             message = f"must be a string; quote it ('{item['input']}') so YAML does not read it as a number"
         problems.append(Problem(path, message))
     return problems
-
-
-def _is_union_branch_tag(part: Any) -> bool:
-    # pydantic adds the branch name (e.g. 'str', 'int') to locations inside unions; it is not a key.
-    return isinstance(part, str) and part in {"str", "int", "list[str]"} or (
-        isinstance(part, str) and part.startswith(("function-after[", "literal["))
-    )
 
 
 def _validate_part(model: Any, value: Any, prefix: Path, root: type[BaseModel]) -> tuple[Any, list[Problem]]:

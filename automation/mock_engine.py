@@ -59,10 +59,10 @@ class PlanMocks(pulumi.runtime.Mocks):
         self.project, self.stack, self.region = project, stack, region
         self.monitor: MockMonitor | None = None
         self.resources: dict[tuple[str, str], RegisteredResource] = {}
-        self.invokes: list[tuple[str, dict]] = []
+        self.invokes: list[tuple[str, dict, str]] = []  # token, arguments, provider reference
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        self.invokes.append((args.token, dict(args.args)))
+        self.invokes.append((args.token, dict(args.args), args.provider))
         answer = _INVOKE_ANSWERS.get(args.token)
         if answer is None:
             raise NotImplementedError(f"the offline plan has no answer for invoke {args.token}; add one to automation/mock_engine.py")
@@ -268,7 +268,7 @@ class _InlineExecutor(ThreadPoolExecutor):
 @dataclass
 class ProgramRun:
     resources: list[RegisteredResource]
-    invokes: list[tuple[str, dict]]
+    invokes: list[tuple[str, dict, str]]
     outputs: dict[str, Any]
     secret_outputs: set[str]
 

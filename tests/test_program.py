@@ -343,3 +343,17 @@ def test_no_placeholder_looks_like_a_real_value(plan):
     text = json.dumps(plan.document)
     assert not re.search(r"\b(vpc|subnet|igw|nat|eipalloc|rtb|lt)-[0-9a-f]{8,17}\b", text)
     assert not re.search(r"arn:aws:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:(?!role/platform-)", text)
+
+
+def test_the_ssm_lookup_goes_through_the_explicit_provider():
+    from automation.mock_engine import run_program
+    from automation.stack_files import read_stack_config
+    from tests.conftest import ROOT
+
+    source = read_stack_config("dev")
+    run = run_program(str(ROOT / "__main__.py"), source.engine_config, project="eks-bottlerocket", stack="dev", region="eu-west-1")
+    (lookup,) = [invoke for invoke in run.invokes if invoke[0] == "aws:ssm/getParameter:getParameter"]
+    token, arguments, provider = lookup
+    assert arguments == {"name": "/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version"}
+    assert provider.split("::<after-deploy:")[0].endswith(AWS_PROVIDER_SUFFIX)
+    assert {invoke[0] for invoke in run.invokes} == {"aws:ssm/getParameter:getParameter"}

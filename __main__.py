@@ -2,11 +2,16 @@
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
 from components.cluster import Cluster
+from components.karpenter import Karpenter
+from components.keda import Keda
 from components.network import Network
 from components.node_group import BottlerocketNodeGroup
 from components.node_role import NodeRole
+from components.sqs_worker import SqsWorker
+from core import karpenter as karpenter_data
 from core.pulumi_config import load_stack_config
 from core.user_data import conntrack_max_configured
 
@@ -43,6 +48,36 @@ node_groups = {
     for name, group in config.enabled_node_groups().items()
 }
 
+keda = Keda("keda", config.keda, cluster, opts=in_account) if config.keda else None
+
+karpenter = None
+if config.karpenter:
+    version_group = config.karpenter_version_group()
+    karpenter = Karpenter(
+        "karpenter", config.karpenter, cluster=cluster, cluster_name=config.cluster.name, region=config.region,
+        node_settings=config.node_class_settings(),
+        ami_alias=node_groups[version_group].release_version.apply(
+            lambda version: karpenter_data.ami_alias(config.release_policy(version_group), version)),
+        block_devices=karpenter_data.block_device_mappings(config.node_groups[version_group].root_volume,
+                                                           config.node_groups[version_group].data_volume),
+        tags=stack_tags, opts=pulumi.ResourceOptions(providers=[aws_provider], depends_on=list(node_groups.values())),
+    )
+
+namespaces = {
+    namespace: k8s.core.v1.Namespace(f"namespace-{namespace}", metadata={"name": namespace},
+                                     opts=pulumi.ResourceOptions(provider=cluster.provider))
+    for namespace in sorted({workload.namespace for workload in config.workloads})
+}
+workers = {
+    workload.name: SqsWorker(
+        f"worker-{workload.name}", workload, cluster=cluster, cluster_name=config.cluster.name, keda=keda,
+        namespace=namespaces[workload.namespace], region=config.region,
+        eviction_max_pod_grace_period=config.stack_settings()["kubernetes"].get("eviction-max-pod-grace-period"),
+        opts=in_account,
+    )
+    for workload in config.workloads  # validation guarantees a `keda` section when there are workloads
+}
+
 pulumi.export("clusterName", cluster.name)
 pulumi.export("endpoint", cluster.endpoint)
 pulumi.export("kubeconfig", cluster.kubeconfig)
@@ -58,3 +93,6 @@ pulumi.export("nodeGroups", {
     }
     for name, group in node_groups.items()
 })
+if karpenter:
+    pulumi.export("karpenterAmiAlias", karpenter.ami_alias)
+pulumi.export("workloadQueues", {name: worker.queue.url for name, worker in workers.items()})

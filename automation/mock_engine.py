@@ -24,6 +24,7 @@ from google.protobuf import struct_pb2
 from pulumi.runtime.mocks import MockMonitor
 
 from core.iam_documents import partition
+from core.release_version import KNOWN_AFTER_DEPLOY
 
 # Wire-format markers of the Pulumi RPC layer (pulumi/runtime/rpc.py).
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -34,7 +35,7 @@ SECRET_MASK = "[secret]"
 
 def after_deploy(what: str) -> str:
     """The placeholder for a value only a real deployment can know."""
-    return f"<after-deploy:{what}>"
+    return f"{KNOWN_AFTER_DEPLOY}{what}>"
 
 
 def resource_placeholder(typ: str, name: str, attribute: str) -> str:
@@ -124,6 +125,7 @@ def _eks_cluster(mocks: PlanMocks, args) -> dict:
     eks_cluster = mocks.reference("aws:eks/cluster:Cluster", f"{name}-eksCluster", {
         "name": cluster_name, "arn": resource_placeholder(typ, name, "arn"), "endpoint": endpoint,
         "version": args.inputs.get("version"), "certificateAuthority": {"data": certificate},
+        "vpcConfig": {"clusterSecurityGroupId": resource_placeholder(typ, name, "clusterSecurityGroupId")},
     }, typ)
     oidc = mocks.reference("aws:iam/openIdConnectProvider:OpenIdConnectProvider", f"{name}-oidcProvider",
                            {"arn": oidc_arn, "url": oidc_url}, typ)
@@ -148,6 +150,8 @@ _COMPUTED_OUTPUTS: dict[str, Callable[[PlanMocks, Any], dict]] = {
     "aws:kms/key:Key": _named_outputs("keyId"),
     "aws:ec2/launchTemplate:LaunchTemplate": _named_outputs("name", "latestVersion"),
     "aws:eks/nodeGroup:NodeGroup": _named_outputs("nodeGroupName", "status"),
+    "aws:sqs/queue:Queue": _named_outputs("name", "url"),
+    "aws:cloudwatch/eventRule:EventRule": _named_outputs("name"),
 }
 
 
@@ -231,7 +235,7 @@ def _provider_urn(reference: str) -> str | None:
     """A provider reference is `<urn>::<id>`; the ids here are placeholders that contain `::` too."""
     if not reference:
         return None
-    return reference.split("::<after-deploy:", 1)[0]
+    return reference.split(f"::{KNOWN_AFTER_DEPLOY}", 1)[0]
 
 
 def _options(request) -> dict:

@@ -22,6 +22,8 @@ class Cluster(pulumi.ComponentResource):
     name: pulumi.Output[str]
     endpoint: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
+    oidc_issuer: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     kube_proxy_config: k8s.core.v1.ConfigMapPatch | None
 
@@ -86,5 +88,8 @@ class Cluster(pulumi.ComponentResource):
         self.name = cluster_name
         self.endpoint = self.eks_cluster.eks_cluster.endpoint
         self.oidc_provider_arn = self.eks_cluster.oidc_provider_arn
+        self.oidc_issuer = self.eks_cluster.oidc_issuer
+        # The security group EKS creates for the cluster; managed nodes get it, Karpenter's nodes find it by tag.
+        self.security_group_id = self.eks_cluster.eks_cluster.vpc_config.cluster_security_group_id
         self.kubeconfig = pulumi.Output.secret(self.eks_cluster.kubeconfig_json)
         self.register_outputs({"name": self.name, "endpoint": self.endpoint, "oidcProviderArn": self.oidc_provider_arn})

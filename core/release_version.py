@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 LATEST = "latest"
+# How the offline plan marks a value only a deployment knows (automation/mock_engine.py).
+KNOWN_AFTER_DEPLOY = "<after-deploy:"
 PIN_PATTERN = re.compile(r"^(?P<semver>[0-9]+\.[0-9]+\.[0-9]+)-(?P<build>[0-9a-f]{7,40})$")
 
 BOTTLEROCKET_AMI_TYPES = (

@@ -13,14 +13,16 @@ import ipaddress
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
 from core import instance_types
+from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node_pool_problems, workload_problems
+from core.karpenter import split_node_class_settings
+from core.config_base import ConfigSection, Path, Problem, format_path
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, settings_as_dict
 from core.network_plan import plan_subnets
 from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin, release_policy, ReleasePolicy
@@ -31,8 +33,6 @@ MINIMUM_DATA_VOLUME_GIB = 20  # the data volume of Bottlerocket's aws-k8s AMIs; 
 MINIMUM_ROOT_VOLUME_GIB = {"standard": 2, "nvidia": 4}  # the AMIs' OS volumes
 COLOUR_LABEL = "eks-bottlerocket/colour"
 NODE_GROUP_TAG = "eks-bottlerocket/node-group"
-
-Path = tuple[Union[str, int], ...]
 
 
 # --- value checks ----------------------------------------------------------------------------------
@@ -76,21 +76,17 @@ TagValue = Annotated[str, _pattern(r"[\w .:/=+@-]{0,256}", "a tag value (up to 2
 LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, alias_generator=to_camel, populate_by_name=False)
-
-
-class EndpointConfig(_Section):
+class EndpointConfig(ConfigSection):
     public_access: bool = False
     private_access: bool = True
     public_access_cidrs: list[Cidr] = []
 
 
-class SecretsEncryptionConfig(_Section):
+class SecretsEncryptionConfig(ConfigSection):
     kms_key_arn: KmsKeyArn | None = None  # None: the program creates a key with rotation on
 
 
-class ClusterConfig(_Section):
+class ClusterConfig(ConfigSection):
     name: ClusterName
     kubernetes_version: KubernetesVersion
     endpoint: EndpointConfig = EndpointConfig()
@@ -99,20 +95,20 @@ class ClusterConfig(_Section):
     admin_principal_arns: list[PrincipalArn] = []
 
 
-class ExistingVpcConfig(_Section):
+class ExistingVpcConfig(ConfigSection):
     vpc_id: VpcId
     private_subnet_ids: list[SubnetId] = Field(min_length=2)
     public_subnet_ids: list[SubnetId] = []
 
 
-class NetworkConfig(_Section):
+class NetworkConfig(ConfigSection):
     cidr: Cidr = "10.0.0.0/16"
     availability_zones: list[str] = []
     nat_gateways: Literal["single", "onePerAz"] = "onePerAz"
     existing_vpc: ExistingVpcConfig | None = None
 
 
-class VolumeConfig(_Section):
+class VolumeConfig(ConfigSection):
     size_gib: Annotated[int, Field(ge=1, le=16384, alias="sizeGiB")]
     type: Literal["gp3", "gp2", "io1", "io2"] = "gp3"
     iops: Annotated[int, Field(ge=100, le=256000)] | None = None
@@ -120,19 +116,19 @@ class VolumeConfig(_Section):
     encrypted: bool = True
 
 
-class ScalingConfig(_Section):
+class ScalingConfig(ConfigSection):
     min_size: Annotated[int, Field(ge=0, le=1000)]
     desired_size: Annotated[int, Field(ge=0, le=1000)]
     max_size: Annotated[int, Field(ge=1, le=1000)]
 
 
-class TaintConfig(_Section):
+class TaintConfig(ConfigSection):
     key: LabelKey
     value: LabelValue = ""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
 
-class NodeGroupConfig(_Section):
+class NodeGroupConfig(ConfigSection):
     enabled: bool = True
     ami_type: Literal[BOTTLEROCKET_AMI_TYPES]  # type: ignore[valid-type]
     instance_types: list[str] = Field(min_length=1)
@@ -149,21 +145,37 @@ class NodeGroupConfig(_Section):
     bottlerocket: BottlerocketSettings = BottlerocketSettings()
 
 
-class StackConfig(_Section):
+class StackConfig(ConfigSection):
     region: Region
     cluster: ClusterConfig
     network: NetworkConfig
     node_groups: dict[NodeGroupName, NodeGroupConfig]
     bottlerocket: BottlerocketSettings = BottlerocketSettings()
     tags: dict[TagKey, TagValue] = {}
+    keda: KedaConfig | None = None
+    karpenter: KarpenterConfig | None = None
+    workloads: list[WorkloadConfig] = []
 
     def enabled_node_groups(self) -> dict[str, NodeGroupConfig]:
         return {name: group for name, group in self.node_groups.items() if group.enabled}
 
     def node_group_settings(self, name: str) -> dict[str, Any]:
         """Effective Bottlerocket settings of a node group: defaults <- stack <- node group."""
-        stack_wide = deep_merge(DEFAULT_SETTINGS, settings_as_dict(self.bottlerocket))
-        return deep_merge(stack_wide, settings_as_dict(self.node_groups[name].bottlerocket))
+        return deep_merge(self.stack_settings(), settings_as_dict(self.node_groups[name].bottlerocket))
+
+    def stack_settings(self) -> dict[str, Any]:
+        """Bottlerocket settings every node shares: defaults <- the stack's `bottlerocket`."""
+        return deep_merge(DEFAULT_SETTINGS, settings_as_dict(self.bottlerocket))
+
+    def node_class_settings(self) -> dict[str, Any]:
+        """Karpenter's nodes: the stack's settings <- karpenter.nodeClass.bottlerocket."""
+        assert self.karpenter is not None
+        return deep_merge(self.stack_settings(), settings_as_dict(self.karpenter.node_class.bottlerocket))
+
+    def karpenter_version_group(self) -> str:
+        """The node group whose Bottlerocket version Karpenter's nodes follow."""
+        assert self.karpenter is not None
+        return self.karpenter.node_class.version_from or sorted(self.enabled_node_groups())[0]
 
     def release_policy(self, name: str) -> ReleasePolicy:
         group = self.node_groups[name]
@@ -171,25 +183,6 @@ class StackConfig(_Section):
 
 
 # --- problems --------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Problem:
-    path: Path
-    message: str
-
-
-def format_path(path: Iterable[str | int]) -> str:
-    """`nodeGroups.blue.instanceTypes[0]`, quoting keys that contain dots: `eviction-hard["memory.available"]`."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z0-9_-]+", part):
-            text += f".{part}" if text else part
-        else:
-            text += f'["{part}"]'
-    return text or "(top level)"
-
 
 class ConfigError(Exception):
     """Every problem found in one stack's configuration."""
@@ -338,8 +331,9 @@ def _smallest_memory(group: NodeGroupConfig) -> tuple[str, int] | None:
     return min(known, key=lambda item: item[1]) if known else None
 
 
-def _settings_origin(name: str, problem: SettingsProblem, stack: Mapping[str, Any], group: Mapping[str, Any]) -> Path:
-    """Where a user fixes a merged setting: the table that set its cause, the node group's by default."""
+def _settings_origin(problem: SettingsProblem, stack: Mapping[str, Any], own: Mapping[str, Any], own_path: Path) -> Path:
+    """Where a user fixes a merged setting: the table that set its cause; by default the most specific
+    one (`own`, at `own_path`), else the stack-wide `bottlerocket`."""
     cause = problem.cause or problem.key
 
     def has(settings: Mapping[str, Any]) -> bool:
@@ -350,9 +344,33 @@ def _settings_origin(name: str, problem: SettingsProblem, stack: Mapping[str, An
             node = node[part]
         return True
 
-    if not has(group) and has(stack):
+    if not has(own) and has(stack):
         return ("bottlerocket", *problem.key)
-    return ("nodeGroups", name, "bottlerocket", *problem.key)
+    return (*own_path, *problem.key)
+
+
+def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGroupConfig],
+                        stack_settings: BottlerocketSettings | None) -> list[Problem]:
+    problems = node_pool_problems(karpenter)
+    enabled = sorted(name for name, group in groups.items() if group.enabled)
+    version_from = karpenter.node_class.version_from
+    if version_from is not None and groups and version_from not in enabled:
+        problems.append(Problem(("karpenter", "nodeClass", "versionFrom"),
+                                f"{version_from!r} is not an enabled node group ({', '.join(enabled) or 'none is enabled'})"))
+    if stack_settings is None:
+        return problems
+    own_path: Path = ("karpenter", "nodeClass", "bottlerocket")
+    stack_dict, own = settings_as_dict(stack_settings), settings_as_dict(karpenter.node_class.bottlerocket)
+    merged = deep_merge(deep_merge(DEFAULT_SETTINGS, stack_dict), own)
+    for problem in settings_problems(merged, None):
+        problems.append(Problem(_settings_origin(problem, stack_dict, own, own_path), problem.message))
+    _, _, dropped = split_node_class_settings(merged)
+    for key in dropped:
+        kept_out = SettingsProblem(("kubernetes", key), "")
+        problems.append(Problem(_settings_origin(kept_out, stack_dict, own, own_path),
+                                "Karpenter drops this key from EC2NodeClass user data; set it per node group "
+                                "(nodeGroups.<name>.bottlerocket) instead of for every node"))
+    return problems
 
 
 def _node_group_problems(name: str, group: NodeGroupConfig, stack_settings: BottlerocketSettings | None) -> list[Problem]:
@@ -393,7 +411,7 @@ def _node_group_problems(name: str, group: NodeGroupConfig, stack_settings: Bott
         merged = deep_merge(deep_merge(DEFAULT_SETTINGS, stack_dict), group_dict)
         smallest = _smallest_memory(group) if all(instance_types.is_valid_instance_type(t) for t in group.instance_types) else None
         for problem in settings_problems(merged, smallest):
-            problems.append(Problem(_settings_origin(name, problem, stack_dict, group_dict), problem.message))
+            problems.append(Problem(_settings_origin(problem, stack_dict, group_dict, (*base, "bottlerocket")), problem.message))
         for issue in eks_merge_problems(render_user_data(merged, [])):
             problems.append(Problem((*base, "bottlerocket"), f"renders TOML that EKS's user-data merger rejects: {issue}"))
     return problems
@@ -434,6 +452,11 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str) -> StackConfi
     groups: dict[str, NodeGroupConfig] = parsed.get("nodeGroups") or {}
     for name, group in groups.items():
         problems += _node_group_problems(name, group, stack_settings)
+    if parsed.get("karpenter") is not None:
+        problems += _karpenter_problems(parsed["karpenter"], groups, stack_settings)
+    if "workloads" in parsed:
+        cluster_name = parsed["cluster"].name if "cluster" in parsed else None
+        problems += workload_problems(parsed["workloads"], cluster_name, has_keda=raw.get("keda") is not None)
     if "nodeGroups" in raw and isinstance(raw["nodeGroups"], Mapping) and groups and len(groups) == len(raw["nodeGroups"]):
         if not any(group.enabled for group in groups.values()):
             problems.append(Problem(("nodeGroups",), "no node group is enabled; keep at least one (a blue/green rollout disables the old one only after the new one is Ready)"))

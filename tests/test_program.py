@@ -29,9 +29,9 @@ EXPECTED_COUNTS = {
         "aws:ec2/routeTableAssociation:RouteTableAssociation": 4,
         "aws:ec2/eip:Eip": 1,  # natGateways: single
         "aws:ec2/natGateway:NatGateway": 1,
-        "eks-bottlerocket:index:NodeRole": 1,
-        "aws:iam/role:Role": 1,
-        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 4,
+        "eks-bottlerocket:index:NodeRole": 2,
+        "aws:iam/role:Role": 5,  # nodes, Karpenter's nodes and controller, KEDA operator, the worker
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 14,  # 4 + 4 node policies, 6 Karpenter controller policies
         "eks-bottlerocket:index:Cluster": 1,
         "aws:kms/key:Key": 1,
         "eks:index:Cluster": 1,
@@ -41,6 +41,28 @@ EXPECTED_COUNTS = {
         "eks-bottlerocket:index:BottlerocketNodeGroup": 1,  # green is disabled
         "aws:ec2/launchTemplate:LaunchTemplate": 1,
         "aws:eks/nodeGroup:NodeGroup": 1,
+        # add-ons (asserted in test_addons.py)
+        "eks-bottlerocket:index:Keda": 1,
+        "eks-bottlerocket:index:Karpenter": 1,
+        "eks-bottlerocket:index:SqsWorker": 1,
+        "aws:cloudwatch/eventRule:EventRule": 5,
+        "aws:cloudwatch/eventTarget:EventTarget": 5,
+        "aws:ec2/tag:Tag": 1,
+        "aws:eks/accessEntry:AccessEntry": 1,
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation": 2,
+        "aws:iam/policy:Policy": 6,
+        "aws:iam/rolePolicy:RolePolicy": 2,
+        "aws:sqs/queue:Queue": 3,
+        "aws:sqs/queuePolicy:QueuePolicy": 1,
+        "kubernetes:apps/v1:Deployment": 1,
+        "kubernetes:core/v1:Namespace": 1,
+        "kubernetes:core/v1:ServiceAccount": 1,
+        "kubernetes:helm.sh/v3:Release": 3,
+        "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": 1,
+        "kubernetes:karpenter.sh/v1:NodePool": 1,
+        "kubernetes:keda.sh/v1alpha1:ScaledObject": 1,
+        "kubernetes:keda.sh/v1alpha1:TriggerAuthentication": 1,
+        "kubernetes:policy/v1:PodDisruptionBudget": 1,
     },
 }
 EXPECTED_COUNTS["prod"] = {
@@ -50,6 +72,7 @@ EXPECTED_COUNTS["prod"] = {
     "aws:ec2/routeTableAssociation:RouteTableAssociation": 6,
     "aws:ec2/eip:Eip": 3,  # natGateways: onePerAz
     "aws:ec2/natGateway:NatGateway": 3,
+    "kubernetes:karpenter.sh/v1:NodePool": 2,  # default and burst
 }
 
 
@@ -131,15 +154,16 @@ def test_routing_through_nat_gateways(plan):
 
 
 def test_node_role_and_policies(plan):
-    (role,) = plan.of_type("aws:iam/role:Role")
+    role = plan.one("aws:iam/role:Role", "nodes")
     import json
 
     trust = json.loads(role["inputs"]["assumeRolePolicy"])
     assert trust["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
-    attached = {a["inputs"]["policyArn"] for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
+    attachments = [a for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if a["name"].startswith("nodes-")]
+    attached = {a["inputs"]["policyArn"] for a in attachments}
     assert attached == {f"arn:aws:iam::aws:policy/{p}" for p in (
         "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore")}
-    for attachment in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+    for attachment in attachments:
         assert attachment["inputs"]["role"] == f"<after-deploy:aws:iam/role:Role::{role['name']}.name>"
 
 
@@ -168,7 +192,7 @@ def test_cluster_component_inputs(plan):
 
 def test_access_entries(plan):
     (cluster,) = plan.of_type("eks:index:Cluster")
-    (role,) = plan.of_type("aws:iam/role:Role")
+    role = plan.one("aws:iam/role:Role", "nodes")
     entries = cluster["inputs"]["accessEntries"]
     assert entries["nodes"] == {"principalArn": f"<after-deploy:aws:iam/role:Role::{role['name']}.arn>", "type": "EC2_LINUX"}
     admins = {name: e for name, e in entries.items() if name.startswith("admin-")}
@@ -267,7 +291,7 @@ def test_admin_container_per_stack(dev_plan, prod_plan):
 def test_node_group_inputs(plan):
     stack = plan.document["stack"]
     ids = {r["id"]: r for r in plan.resources}
-    (role,) = plan.of_type("aws:iam/role:Role")
+    role = plan.one("aws:iam/role:Role", "nodes")
     values = project_values(stack)["nodeGroups"]
     for group in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
         name, inputs, configured = group["name"], group["inputs"], values[group["name"]]
@@ -313,26 +337,38 @@ def test_stack_outputs(plan):
     assert outputs["kubeconfig"] == "[secret]"
     assert outputs["endpoint"] == "<after-deploy:eks:index:Cluster::cluster.endpoint>"
     assert outputs["oidcProviderArn"] == "<after-deploy:eks:index:Cluster::cluster.oidcProviderArn>"
-    (role,) = plan.of_type("aws:iam/role:Role")
+    role = plan.one("aws:iam/role:Role", "nodes")
     assert outputs["nodeRoleArn"] == f"<after-deploy:aws:iam/role:Role::{role['name']}.arn>"
     assert set(outputs["nodeGroups"]) == {"blue"}
+    assert outputs["workloadQueues"] == {"orders-worker": "<after-deploy:aws:sqs/queue:Queue::worker-orders-worker.url>"}
 
 
 def test_components_parent_their_resources(plan):
     urns = {r["urn"]: r for r in plan.resources}
-    expected_parent = {
-        "aws:ec2/": "eks-bottlerocket:index:Network",
-        "aws:iam/": "eks-bottlerocket:index:NodeRole",
-        "aws:kms/": "eks-bottlerocket:index:Cluster",
-        "eks:index:Cluster": "eks-bottlerocket:index:Cluster",
-        "aws:eks/addon": "eks-bottlerocket:index:Cluster",
-        "aws:eks/nodeGroup": "eks-bottlerocket:index:BottlerocketNodeGroup",
-        "aws:ec2/launchTemplate": "eks-bottlerocket:index:BottlerocketNodeGroup",
+    expected_parent = {  # (type prefix, name prefix) -> parent component type
+        ("aws:ec2/", "network"): "eks-bottlerocket:index:Network",
+        ("aws:iam/", "nodes"): "eks-bottlerocket:index:NodeRole",
+        ("aws:iam/", "karpenter-nodes"): "eks-bottlerocket:index:NodeRole",
+        ("aws:iam/", "karpenter-controller"): "eks-bottlerocket:index:Karpenter",
+        ("aws:iam/role:Role", "keda-"): "eks-bottlerocket:index:Keda",
+        ("aws:kms/", ""): "eks-bottlerocket:index:Cluster",
+        ("eks:index:Cluster", ""): "eks-bottlerocket:index:Cluster",
+        ("aws:eks/addon", ""): "eks-bottlerocket:index:Cluster",
+        ("aws:eks/nodeGroup", ""): "eks-bottlerocket:index:BottlerocketNodeGroup",
+        ("aws:ec2/launchTemplate", ""): "eks-bottlerocket:index:BottlerocketNodeGroup",
+        ("aws:sqs/", "karpenter"): "eks-bottlerocket:index:Karpenter",
+        ("aws:sqs/", "worker-"): "eks-bottlerocket:index:SqsWorker",
+        ("kubernetes:karpenter", ""): "eks-bottlerocket:index:Karpenter",
+        ("kubernetes:keda.sh", ""): "eks-bottlerocket:index:SqsWorker",
+        ("kubernetes:apps/v1:Deployment", ""): "eks-bottlerocket:index:SqsWorker",
     }
+    checked = 0
     for record in plan.resources:
-        matches = [p for prefix, p in expected_parent.items() if record["type"].startswith(prefix)]
+        matches = [p for (typ, name), p in expected_parent.items() if record["type"].startswith(typ) and record["name"].startswith(name)]
         if matches:
+            checked += 1
             assert urns[record["parent"]]["type"] == matches[-1], record["urn"]
+    assert checked > 40
 
 
 def test_no_placeholder_looks_like_a_real_value(plan):
@@ -353,7 +389,7 @@ def test_the_ssm_lookup_goes_through_the_explicit_provider():
     source = read_stack_config("dev")
     run = run_program(str(ROOT / "__main__.py"), source.engine_config, project="eks-bottlerocket", stack="dev", region="eu-west-1")
     (lookup,) = [invoke for invoke in run.invokes if invoke[0] == "aws:ssm/getParameter:getParameter"]
-    token, arguments, provider = lookup
-    assert arguments == {"name": "/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version"}
-    assert provider.split("::<after-deploy:")[0].endswith(AWS_PROVIDER_SUFFIX)
-    assert {invoke[0] for invoke in run.invokes} == {"aws:ssm/getParameter:getParameter"}
+    assert lookup[1] == {"name": "/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version"}
+    assert {invoke[0] for invoke in run.invokes} == {"aws:ssm/getParameter:getParameter", "aws:index/getCallerIdentity:getCallerIdentity"}
+    for _, _, provider in run.invokes:
+        assert provider.split("::<after-deploy:")[0].endswith(AWS_PROVIDER_SUFFIX)

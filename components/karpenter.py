@@ -1,0 +1,101 @@
+"""Karpenter: interruption handling, IAM, the controller (Helm) and Bottlerocket EC2NodeClass/NodePools."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.cluster import Cluster
+from components.node_role import NodeRole
+from core import karpenter
+from core.addons_config import KarpenterConfig
+from core.iam_documents import partition
+from core.stack_config import COLOUR_LABEL
+from core.user_data import render_user_data
+
+NODE_CLASS_NAME = "bottlerocket"
+
+
+class Karpenter(pulumi.ComponentResource):
+    """Controller on the managed node groups with an EKS Pod Identity role scoped to this cluster; its own
+    node role with an EC2_LINUX access entry; CRDs managed by the separate `karpenter-crd` chart so they
+    are upgraded with every version bump (the main chart installs CRDs only once)."""
+
+    ami_alias: pulumi.Output[str]
+    node_class: k8s.apiextensions.CustomResource
+    node_pools: dict[str, k8s.apiextensions.CustomResource]
+
+    def __init__(self, name: str, config: KarpenterConfig, *, cluster: Cluster, cluster_name: str, region: str,
+                 node_settings: Mapping[str, Any], ami_alias: pulumi.Input[str], block_devices: list[dict[str, Any]],
+                 tags: Mapping[str, str], opts: pulumi.ResourceOptions | None = None):
+        super().__init__("eks-bottlerocket:index:Karpenter", name, None, opts)
+        self.ami_alias = pulumi.Output.from_input(ami_alias)
+        child = pulumi.ResourceOptions(parent=self)
+
+        queue = aws.sqs.Queue(f"{name}-interruption", name=cluster_name,
+                              message_retention_seconds=karpenter.INTERRUPTION_QUEUE_RETENTION_SECONDS,
+                              sqs_managed_sse_enabled=True, opts=child)
+        aws.sqs.QueuePolicy(f"{name}-interruption", queue_url=queue.url,
+                            policy=queue.arn.apply(lambda arn: json.dumps(karpenter.interruption_queue_policy(arn))), opts=child)
+        for event, pattern in karpenter.INTERRUPTION_EVENTS.items():
+            rule = aws.cloudwatch.EventRule(f"{name}-{event}", description=f"Karpenter interruption: {event}",
+                                            event_pattern=json.dumps(pattern), opts=child)
+            aws.cloudwatch.EventTarget(f"{name}-{event}", rule=rule.name, arn=queue.arn,
+                                       target_id="KarpenterInterruptionQueueTarget", opts=child)
+
+        node_role = NodeRole(f"{name}-nodes", region=region, opts=child)
+        access = aws.eks.AccessEntry(f"{name}-nodes", cluster_name=cluster.name, principal_arn=node_role.arn,
+                                     type="EC2_LINUX", opts=child)
+        aws.ec2.Tag(f"{name}-security-group-discovery", resource_id=cluster.security_group_id,
+                    key="karpenter.sh/discovery", value=cluster_name, opts=child)
+
+        controller_role = aws.iam.Role(f"{name}-controller", description="Karpenter controller (EKS Pod Identity)",
+                                       assume_role_policy=json.dumps(karpenter.pod_identity_trust_policy()), opts=child)
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        documents = pulumi.Output.all(account, node_role.arn, queue.arn).apply(
+            lambda args: karpenter.controller_policies(partition=partition(region), region=region, account=args[0],
+                                                       cluster_name=cluster_name, node_role_arn=args[1], queue_arn=args[2]))
+        for policy_name in ("NodeLifecycle", "IAMIntegration", "EKSIntegration", "Interruption", "ResourceDiscovery", "ZonalShift"):
+            policy = aws.iam.Policy(f"{name}-{policy_name}", description=f"Karpenter controller {policy_name} for {cluster_name}",
+                                    policy=documents.apply(lambda docs, key=policy_name: json.dumps(docs[key])), opts=child)
+            aws.iam.RolePolicyAttachment(f"{name}-{policy_name}", role=controller_role.name, policy_arn=policy.arn, opts=child)
+        identity = aws.eks.PodIdentityAssociation(f"{name}-controller", cluster_name=cluster.name, namespace=karpenter.NAMESPACE,
+                                                  service_account=karpenter.SERVICE_ACCOUNT, role_arn=controller_role.arn, opts=child)
+
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
+        crds = k8s.helm.v3.Release(f"{name}-crd", name="karpenter-crd", chart=karpenter.CRD_CHART, version=karpenter.CHART_VERSION,
+                                   namespace=karpenter.NAMESPACE, opts=on_cluster)
+        controller = k8s.helm.v3.Release(
+            name, name=karpenter.RELEASE_NAME, chart=karpenter.CHART, version=karpenter.CHART_VERSION,
+            namespace=karpenter.NAMESPACE, skip_crds=True, atomic=True,
+            values=karpenter.helm_values(cluster_name=cluster_name, queue_name=cluster_name, replicas=config.controller.replicas,
+                                         resources=config.controller.resources.model_dump(), managed_node_label=COLOUR_LABEL),
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, identity, access])),
+        )
+
+        toml_settings, kubelet, _ = karpenter.split_node_class_settings(node_settings)
+        user_data = render_user_data(toml_settings, [
+            "Bottlerocket settings of Karpenter's nodes, rendered by eks-bottlerocket.",
+            "Kubelet values Karpenter models live in the EC2NodeClass spec.kubelet, not here.",
+        ])
+        after_crds = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, controller]))
+        node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, alias=ami_alias,  # type: ignore[arg-type]
+                                              node_role_name=node_role.role.name, user_data=user_data,  # type: ignore[arg-type]
+                                              kubelet=kubelet, block_devices=block_devices, tags=tags)
+        self.node_class = k8s.apiextensions.CustomResource(f"{name}-{NODE_CLASS_NAME}", **_custom_resource_args(node_class), opts=after_crds)
+        self.node_pools = {
+            pool_name: k8s.apiextensions.CustomResource(
+                f"{name}-pool-{pool_name}", **_custom_resource_args(karpenter.node_pool(pool_name, pool, NODE_CLASS_NAME)),
+                opts=pulumi.ResourceOptions.merge(after_crds, pulumi.ResourceOptions(depends_on=[self.node_class])))
+            for pool_name, pool in config.node_pools.items()
+        }
+        self.register_outputs({"interruptionQueue": queue.name, "nodeRoleArn": node_role.arn})
+
+
+def _custom_resource_args(manifest: dict[str, Any]) -> dict[str, Any]:
+    return {"api_version": manifest["apiVersion"], "kind": manifest["kind"], "metadata": manifest["metadata"], "spec": manifest["spec"]}

@@ -1,0 +1,71 @@
+"""SqsWorker: one SQS-driven workload: queue and dead-letter queue, its identity, Deployment and scaling."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.cluster import Cluster
+from components.keda import Keda
+from core import sqs_worker
+from core.addons_config import WorkloadConfig
+from core.karpenter import pod_identity_trust_policy
+
+
+class SqsWorker(pulumi.ComponentResource):
+    """The worker's AWS identity is an EKS Pod Identity association limited to its own queue; KEDA reads
+    the queue length with its own identity and scales the Deployment from 0."""
+
+    queue: aws.sqs.Queue
+
+    def __init__(self, name: str, workload: WorkloadConfig, *, cluster: Cluster, cluster_name: str, keda: Keda,
+                 namespace: k8s.core.v1.Namespace, region: str, eviction_max_pod_grace_period: int | None,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("eks-bottlerocket:index:SqsWorker", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        dead_letters = aws.sqs.Queue(f"{name}-dlq", name=f"{cluster_name}-{workload.name}-dlq", sqs_managed_sse_enabled=True,
+                                     message_retention_seconds=sqs_worker.DEAD_LETTER_RETENTION_SECONDS, opts=child)
+        self.queue = aws.sqs.Queue(
+            name, name=f"{cluster_name}-{workload.name}", sqs_managed_sse_enabled=True,
+            visibility_timeout_seconds=sqs_worker.visibility_timeout(workload),
+            receive_wait_time_seconds=workload.queue.long_polling_seconds,
+            message_retention_seconds=workload.queue.retention_seconds,
+            redrive_policy=dead_letters.arn.apply(lambda arn: json.dumps(sqs_worker.redrive_policy(arn, workload))),
+            opts=child,
+        )
+
+        role = aws.iam.Role(name, description=f"SQS worker {workload.namespace}/{workload.name}",
+                            assume_role_policy=json.dumps(pod_identity_trust_policy()), opts=child)
+        aws.iam.RolePolicy(f"{name}-queue", role=role.id,
+                           policy=self.queue.arn.apply(lambda arn: json.dumps(sqs_worker.worker_policy(arn))), opts=child)
+        identity = aws.eks.PodIdentityAssociation(name, cluster_name=cluster.name, namespace=workload.namespace,
+                                                  service_account=workload.name, role_arn=role.arn, opts=child)
+        keda_read = keda.allow_reading_queue(name, self.queue.arn, parent=self)
+
+        in_namespace = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[namespace])
+        k8s.core.v1.ServiceAccount(name, metadata=sqs_worker.metadata(workload), opts=in_namespace)
+        grace_period = sqs_worker.termination_grace_period(workload, eviction_max_pod_grace_period)
+        deployment = self.queue.url.apply(lambda url: sqs_worker.deployment(workload, url, region, grace_period))
+        k8s.apps.v1.Deployment(
+            name,
+            # KEDA owns the replica count, 0 while the queue is empty: Pulumi must not wait for Ready pods.
+            metadata={**sqs_worker.metadata(workload), "annotations": {"pulumi.com/skipAwait": "true"}},
+            spec=deployment.apply(lambda manifest: manifest["spec"]),
+            opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[identity])))
+        budget = sqs_worker.pod_disruption_budget(workload)
+        k8s.policy.v1.PodDisruptionBudget(name, metadata=budget["metadata"], spec=budget["spec"], opts=in_namespace)
+
+        after_keda = pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[keda.release, keda_read]))
+        authentication = sqs_worker.trigger_authentication(workload)
+        k8s.apiextensions.CustomResource(f"{name}-auth", api_version=authentication["apiVersion"], kind=authentication["kind"],
+                                         metadata=authentication["metadata"], spec=authentication["spec"], opts=after_keda)
+        scaled_object = self.queue.url.apply(lambda url: sqs_worker.scaled_object(workload, url, region))
+        k8s.apiextensions.CustomResource(f"{name}-scaler", api_version="keda.sh/v1alpha1", kind="ScaledObject",
+                                         metadata=sqs_worker.metadata(workload),
+                                         spec=scaled_object.apply(lambda manifest: manifest["spec"]), opts=after_keda)
+        self.register_outputs({"queueUrl": self.queue.url, "deadLetterQueueUrl": dead_letters.url})
+

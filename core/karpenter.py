@@ -1,0 +1,261 @@
+"""Karpenter for Bottlerocket, as plain data: IAM documents, interruption events, EC2NodeClass, NodePool.
+
+Facts from Karpenter v1.14 (aws/karpenter-provider-aws): the controller's six IAM policies of its
+CloudFormation template, the five EventBridge rules, the EC2NodeClass `userData` merge (Karpenter keeps
+only the `[settings.kubernetes]` keys its struct knows and owns the ones it models in `spec.kubelet`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from core.addons_config import NodePoolConfig
+from core.release_version import KNOWN_AFTER_DEPLOY, PIN_PATTERN, ReleasePolicy
+
+NAMESPACE = "kube-system"
+SERVICE_ACCOUNT = "karpenter"
+RELEASE_NAME = "karpenter"
+CHART = "oci://public.ecr.aws/karpenter/karpenter"
+CRD_CHART = "oci://public.ecr.aws/karpenter/karpenter-crd"
+CHART_VERSION = "1.14.1"
+INTERRUPTION_QUEUE_RETENTION_SECONDS = 300
+
+# Bottlerocket setting -> EC2NodeClass spec.kubelet field. Karpenter writes these into the user data
+# itself from spec.kubelet, overriding whatever the TOML says.
+KUBELET_FIELDS = {
+    "max-pods": "maxPods",
+    "system-reserved": "systemReserved",
+    "kube-reserved": "kubeReserved",
+    "eviction-hard": "evictionHard",
+    "eviction-soft": "evictionSoft",
+    "eviction-soft-grace-period": "evictionSoftGracePeriod",
+    "eviction-max-pod-grace-period": "evictionMaxPodGracePeriod",
+    "image-gc-high-threshold-percent": "imageGCHighThresholdPercent",
+    "image-gc-low-threshold-percent": "imageGCLowThresholdPercent",
+    "cpu-cfs-quota-enforced": "cpuCFSQuota",
+}
+
+# The `[settings.kubernetes]` keys Karpenter's BottlerocketKubernetes struct knows (bootstrap/
+# bottlerocketsettings.go, v1.14); any other key is logged and dropped when Karpenter merges user data.
+KUBERNETES_KEYS_KARPENTER_KEEPS = frozenset({
+    "api-server", "cloud-provider", "cluster-certificate", "cluster-name", "cluster-dns-ip", "credential-providers",
+    "node-labels", "node-taints", "max-pods", "static-pods", "eviction-hard", "eviction-soft",
+    "eviction-soft-grace-period", "eviction-max-pod-grace-period", "kube-reserved", "system-reserved",
+    "allowed-unsafe-sysctls", "server-tls-bootstrap", "registry-qps", "registry-burst", "event-qps", "event-burst",
+    "kube-api-qps", "kube-api-burst", "container-log-max-size", "container-log-max-files", "cpu-manager-policy",
+    "cpu-manager-policy-options", "cpu-manager-reconcile-period", "topology-manager-scope", "topology-manager-policy",
+    "image-gc-high-threshold-percent", "image-gc-low-threshold-percent", "ids-per-pod", "cpu-cfs-quota-enforced",
+    "shutdown-grace-period", "shutdown-grace-period-for-critical-pods", "cluster-domain", "seccomp-default",
+    "pod-pids-limit", "device-ownership-from-security-context", "single-process-oom-kill", "container-log-max-workers",
+    "container-log-monitor-interval", "hostname-override-source", "log-level",
+})
+
+# EventBridge rules that feed the interruption queue (rule name suffix -> event pattern).
+INTERRUPTION_EVENTS = {
+    "scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
+    "spot-interruption": {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
+    "rebalance": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
+    "instance-state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
+    "capacity-reservation-interruption": {"source": ["aws.ec2"], "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"]},
+}
+
+
+def split_node_class_settings(settings: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """(settings left in the TOML, spec.kubelet, kubernetes keys Karpenter would silently drop)."""
+    kubernetes = dict(settings.get("kubernetes", {}))
+    kubelet = {KUBELET_FIELDS[key]: kubernetes.pop(key) for key in list(kubernetes) if key in KUBELET_FIELDS}
+    dropped = sorted(key for key in kubernetes if key not in KUBERNETES_KEYS_KARPENTER_KEEPS)
+    remaining = {key: value for key, value in settings.items() if key != "kubernetes"}
+    if kubernetes:
+        remaining["kubernetes"] = kubernetes
+    return remaining, kubelet, dropped
+
+
+def ami_alias(policy: ReleasePolicy, effective_version: str) -> str:
+    """`bottlerocket@latest` only for a group that tracks latest unfrozen; otherwise the version it runs."""
+    if policy.tracks_latest and not policy.frozen:
+        return "bottlerocket@latest"
+    if effective_version.startswith(KNOWN_AFTER_DEPLOY):  # a frozen `latest` in the offline plan
+        return f"bottlerocket@{effective_version}"
+    match = PIN_PATTERN.match(effective_version)
+    if not match:
+        raise ValueError(f"{effective_version!r} is not a Bottlerocket release version")
+    return f"bottlerocket@v{match['semver']}"
+
+
+def _volume_size(gib: int) -> str:
+    return f"{gib}Gi"
+
+
+def block_device_mappings(root: Any, data: Any) -> list[dict[str, Any]]:
+    def mapping(device: str, volume: Any, root_volume: bool) -> dict[str, Any]:
+        ebs: dict[str, Any] = {"volumeSize": _volume_size(volume.size_gib), "volumeType": volume.type,
+                               "encrypted": volume.encrypted, "deleteOnTermination": True}
+        if volume.iops is not None:
+            ebs["iops"] = volume.iops
+        if volume.throughput is not None:
+            ebs["throughput"] = volume.throughput
+        return {"deviceName": device, "rootVolume": root_volume, "ebs": ebs}
+
+    return [mapping("/dev/xvda", root, True), mapping("/dev/xvdb", data, False)]
+
+
+def ec2_node_class(*, name: str, cluster_name: str, alias: str, node_role_name: str, user_data: str,
+                   kubelet: Mapping[str, Any], block_devices: list[dict[str, Any]], tags: Mapping[str, str]) -> dict[str, Any]:
+    discovery = [{"tags": {"karpenter.sh/discovery": cluster_name}}]
+    return {
+        "apiVersion": "karpenter.k8s.aws/v1",
+        "kind": "EC2NodeClass",
+        "metadata": {"name": name},
+        "spec": {
+            "amiSelectorTerms": [{"alias": alias}],
+            "role": node_role_name,
+            "subnetSelectorTerms": discovery,
+            "securityGroupSelectorTerms": discovery,
+            "blockDeviceMappings": block_devices,
+            "metadataOptions": {"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled",
+                                "httpPutResponseHopLimit": 1, "httpTokens": "required"},
+            "kubelet": dict(kubelet),
+            "userData": user_data,
+            "tags": dict(tags),
+        },
+    }
+
+
+_TAINT_KEYS = ("key", "value", "effect")
+
+
+def node_pool(name: str, config: NodePoolConfig, node_class_name: str) -> dict[str, Any]:
+    requirements = [
+        {"key": "kubernetes.io/arch", "operator": "In", "values": list(config.architectures)},
+        {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": list(config.capacity_types)},
+        {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": list(config.instance_categories)},
+        {"key": "karpenter.k8s.aws/instance-generation", "operator": "Gt", "values": [str(config.minimum_instance_generation - 1)]},
+    ]
+    template_spec: dict[str, Any] = {
+        "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": node_class_name},
+        "requirements": requirements,
+        "expireAfter": config.expire_after,
+    }
+    if config.taints:
+        template_spec["taints"] = [{k: v for k, v in zip(_TAINT_KEYS, (t.key, t.value, t.effect)) if v} for t in config.taints]
+    disruption = config.disruption
+    spec: dict[str, Any] = {
+        "template": {"metadata": {"labels": {"eks-bottlerocket/node-pool": name, **config.labels}}, "spec": template_spec},
+        "limits": dict(config.limits),
+        "disruption": {
+            "consolidationPolicy": disruption.consolidation_policy,
+            "consolidateAfter": disruption.consolidate_after,
+            "budgets": [b.model_dump(by_alias=True, exclude_none=True) for b in disruption.budgets],
+        },
+    }
+    if config.weight is not None:
+        spec["weight"] = config.weight
+    return {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": name}, "spec": spec}
+
+
+# --- IAM -------------------------------------------------------------------------------------------
+
+def pod_identity_trust_policy() -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+
+
+def interruption_queue_policy(queue_arn: str) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Id": "EC2InterruptionPolicy", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
+         "Action": "sqs:SendMessage", "Resource": queue_arn},
+        {"Sid": "DenyHTTP", "Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": queue_arn,
+         "Condition": {"Bool": {"aws:SecureTransport": False}}},
+    ]}
+
+
+def controller_policies(*, partition: str, region: str, account: str, cluster_name: str,
+                        node_role_arn: str, queue_arn: str) -> dict[str, dict[str, Any]]:
+    """The six controller policies of Karpenter v1.14's CloudFormation template, scoped to this cluster."""
+    ec2 = f"arn:{partition}:ec2:{region}"
+    owned = {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned"}
+    nodepool_tagged = {"aws:ResourceTag/karpenter.sh/nodepool": "*"}
+    request_tags = {f"aws:RequestTag/kubernetes.io/cluster/{cluster_name}": "owned",
+                    "aws:RequestTag/eks:eks-cluster-name": cluster_name}
+    created = [f"{ec2}:*:{kind}/*" for kind in ("fleet", "instance", "volume", "network-interface", "launch-template", "spot-instances-request")]
+    profiles = f"arn:{partition}:iam::{account}:instance-profile/*"
+    region_tag = {"aws:ResourceTag/topology.kubernetes.io/region": region}
+    cluster_arn = f"arn:{partition}:eks:{region}:{account}:cluster/{cluster_name}"
+    statement = _statement
+    return {
+        "NodeLifecycle": _document(
+            statement("AllowScopedEC2InstanceAccessActions", ["ec2:RunInstances", "ec2:CreateFleet"],
+                      [f"{ec2}::image/*", f"{ec2}::snapshot/*"] + [f"{ec2}:*:{kind}/*" for kind in ("security-group", "subnet", "capacity-reservation", "placement-group")]),
+            statement("AllowScopedEC2LaunchTemplateAccessActions", ["ec2:RunInstances", "ec2:CreateFleet"], f"{ec2}:*:launch-template/*",
+                      {"StringEquals": owned, "StringLike": nodepool_tagged}),
+            statement("AllowScopedEC2InstanceActionsWithTags", ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"], created,
+                      {"StringEquals": request_tags, "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}}),
+            statement("AllowScopedResourceCreationTagging", "ec2:CreateTags", created,
+                      {"StringEquals": {**request_tags, "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"]},
+                       "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}}),
+            statement("AllowScopedResourceTagging", "ec2:CreateTags", f"{ec2}:*:instance/*",
+                      {"StringEquals": owned, "StringLike": nodepool_tagged,
+                       "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": cluster_name},
+                       "ForAllValues:StringEquals": {"aws:TagKeys": ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]}}),
+            statement("AllowScopedDeletion", ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
+                      [f"{ec2}:*:instance/*", f"{ec2}:*:launch-template/*"], {"StringEquals": owned, "StringLike": nodepool_tagged}),
+        ),
+        "IAMIntegration": _document(
+            statement("AllowPassingInstanceRole", "iam:PassRole", node_role_arn,
+                      {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}}),
+            statement("AllowScopedInstanceProfileCreationActions", ["iam:CreateInstanceProfile"], profiles,
+                      {"StringEquals": {**request_tags, "aws:RequestTag/topology.kubernetes.io/region": region},
+                       "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"}}),
+            statement("AllowScopedInstanceProfileTagActions", ["iam:TagInstanceProfile"], profiles,
+                      {"StringEquals": {**owned, **region_tag, **request_tags, "aws:RequestTag/topology.kubernetes.io/region": region},
+                       "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*", "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"}}),
+            statement("AllowScopedInstanceProfileActions", ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
+                      profiles, {"StringEquals": {**owned, **region_tag}, "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"}}),
+        ),
+        "EKSIntegration": _document(statement("AllowAPIServerEndpointDiscovery", "eks:DescribeCluster", cluster_arn)),
+        "Interruption": _document(statement("AllowInterruptionQueueActions", ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"], queue_arn)),
+        # Describe*, pricing and listing support no resource-level scoping: "*" is the narrowest AWS allows.
+        "ResourceDiscovery": _document(
+            statement("AllowRegionalReadActions", [f"ec2:{action}" for action in (
+                "DescribeCapacityReservations", "DescribeImages", "DescribeInstances", "DescribeInstanceStatus",
+                "DescribeInstanceTypeOfferings", "DescribeInstanceTypes", "DescribeLaunchTemplates", "DescribePlacementGroups",
+                "DescribeSecurityGroups", "DescribeSpotPriceHistory", "DescribeSubnets")], "*",
+                {"StringEquals": {"aws:RequestedRegion": region}}),
+            statement("AllowSSMReadActions", "ssm:GetParameter", f"arn:{partition}:ssm:{region}::parameter/aws/service/*"),
+            statement("AllowPricingReadActions", "pricing:GetProducts", "*"),
+            statement("AllowUnscopedInstanceProfileListAction", "iam:ListInstanceProfiles", "*"),
+            statement("AllowInstanceProfileReadActions", "iam:GetInstanceProfile", profiles),
+        ),
+        "ZonalShift": _document(statement("AllowZonalShiftStatusReadOnly", ["arc-zonal-shift:GetManagedResource"], "*",
+                                          {"StringEquals": {"arc-zonal-shift:ResourceIdentifier": cluster_arn}})),
+    }
+
+
+def _statement(sid: str, action: str | list[str], resource: str | list[str], condition: dict | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Resource": resource, "Action": action}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _document(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+
+def helm_values(*, cluster_name: str, queue_name: str, replicas: int, resources: dict[str, Any], managed_node_label: str) -> dict[str, Any]:
+    return {
+        "settings": {"clusterName": cluster_name, "interruptionQueue": queue_name},
+        # Fixed name: the Pod Identity association must match it, and the chart derives it from the release otherwise.
+        "serviceAccount": {"name": SERVICE_ACCOUNT},
+        "replicas": replicas,
+        "controller": {"resources": resources},
+        # The controller runs on the managed node groups, never on nodes it manages itself.
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
+            "matchExpressions": [{"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"},
+                                 {"key": managed_node_label, "operator": "Exists"}]}]}}},
+    }

@@ -1,7 +1,7 @@
 """`python -m automation plan`: what `pulumi up` would register, computed offline.
 
-Writes `resources.json` (every resource with its inputs and options), `userdata/<node group>.toml`
-and prints a tree with counts by type. Invalid configuration: exit code 2, the problems on stderr,
+Writes `resources.json` (every resource with its inputs and options), `userdata/<node group>.toml`,
+`manifests/<kind>-<namespace>-<name>.yaml`, `helm/<release>.values.yaml`, and prints a tree with counts by type. Invalid configuration: exit code 2, the problems on stderr,
 nothing written.
 """
 
@@ -14,6 +14,8 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, TextIO
+
+import yaml
 
 from automation.mock_engine import SECRET_MASK, ProgramRun, RegisteredResource, is_secret_marker, run_program
 from automation.stack_files import PROJECT_ROOT, StackConfigSource, StackFileError, read_stack_config
@@ -80,6 +82,27 @@ def user_data_files(document: dict[str, Any]) -> dict[str, str]:
     return files
 
 
+_NOT_OBJECTS = ("kubernetes:helm.sh/", "pulumi:providers:")
+
+
+def kubernetes_manifests(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every Kubernetes object the program registers, by file name `<kind>-<namespace>-<name>.yaml`
+    (`cluster` stands for the namespace of cluster-scoped objects)."""
+    manifests = {}
+    for record in document["resources"]:
+        if record["type"].startswith("kubernetes:") and not record["type"].startswith(_NOT_OBJECTS):
+            manifest = record["inputs"]
+            metadata = manifest["metadata"]
+            manifests[f"{manifest['kind']}-{metadata.get('namespace', 'cluster')}-{metadata['name']}.yaml"] = manifest
+    return manifests
+
+
+def helm_values(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The values of each Helm release exactly as passed to it, by release name."""
+    return {record["inputs"]["name"]: record["inputs"].get("values", {})
+            for record in document["resources"] if record["type"] == "kubernetes:helm.sh/v3:Release"}
+
+
 def print_tree(document: dict[str, Any], out: TextIO) -> None:
     records = document["resources"]
     children: dict[str | None, list[dict]] = defaultdict(list)
@@ -105,10 +128,15 @@ def print_tree(document: dict[str, Any], out: TextIO) -> None:
 def write_plan(document: dict[str, Any], out_dir: Path) -> None:
     if out_dir.exists():
         shutil.rmtree(out_dir)  # a removed node group must not leave a stale file behind
-    (out_dir / "userdata").mkdir(parents=True)
+    for folder in ("userdata", "manifests", "helm"):
+        (out_dir / folder).mkdir(parents=True)
     (out_dir / "resources.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     for name, text in user_data_files(document).items():
         (out_dir / "userdata" / f"{name}.toml").write_text(text)
+    for name, manifest in kubernetes_manifests(document).items():
+        (out_dir / "manifests" / name).write_text(yaml.safe_dump(manifest, sort_keys=False))
+    for release, values in helm_values(document).items():
+        (out_dir / "helm" / f"{release}.values.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
 
 
 def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
@@ -130,5 +158,6 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
     target = out_dir or PROJECT_ROOT / "build" / "plan" / stack
     write_plan(document, target)
     print_tree(document, stdout)
-    stdout.write(f"\nWrote {target}/resources.json and {len(user_data_files(document))} user data file(s).\n")
+    stdout.write(f"\nWrote {target}: resources.json, {len(user_data_files(document))} user data, "
+                 f"{len(kubernetes_manifests(document))} manifest and {len(helm_values(document))} Helm values file(s).\n")
     return 0

@@ -26,10 +26,11 @@ GROUP_COUNTS = (1, 5, 10, 20)
 
 
 def generated_stack(groups: int, folder: Path) -> Path:
-    """prod's stack file with `groups` enabled copies of its blue node group."""
+    """prod's stack file (add-ons included) with `groups` enabled copies of its blue node group."""
     document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
     blue = document["config"]["eks-bottlerocket:nodeGroups"]["blue"]
     document["config"]["eks-bottlerocket:nodeGroups"] = {f"g{i:02d}": copy.deepcopy(blue) for i in range(1, groups + 1)}
+    document["config"]["eks-bottlerocket:karpenter"]["nodeClass"]["versionFrom"] = "g01"
     path = folder / f"Pulumi.bench{groups}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path

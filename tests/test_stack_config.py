@@ -87,6 +87,16 @@ BAD_CONFIGS = [
     ("reserved-too-much", _set("nodeGroups/blue/bottlerocket", {"kubernetes": {"system-reserved": {"memory": "7Gi"}}}), "nodeGroups.blue.bottlerocket.kubernetes.system-reserved.memory", "for pods; at least 1024Mi"),
     ("soft-not-looser", _set("nodeGroups/blue/bottlerocket", {"kubernetes": {"eviction-soft": {"memory.available": "400Mi"}}}), 'nodeGroups.blue.bottlerocket.kubernetes.eviction-soft["memory.available"]', "must leave more free"),
     ("quote-in-value", _set("nodeGroups/blue/bottlerocket", {"motd": 'say "hi"'}), "nodeGroups.blue.bottlerocket", "escaped quote"),
+    ("visibility-below-processing", _set("workloads/0/queue/visibilityTimeoutSeconds", 10), "workloads[0].queue.visibilityTimeoutSeconds", "shorter than processingSeconds"),
+    ("min-above-max-replicas", _set("workloads/0/scaling/minReplicas", 40), "workloads[0].scaling.minReplicas", "above maxReplicas"),
+    ("grace-below-processing", _set("workloads/0/terminationGracePeriodSeconds", 5), "workloads[0].terminationGracePeriodSeconds", "killed mid-message"),
+    ("image-latest", _set("workloads/0/image", "example/worker:latest"), "workloads[0].image", "latest tag"),
+    ("workload-typo", _set("workloads/0/procesingSeconds", 5), "workloads[0].procesingSeconds", "did you mean 'processingSeconds'?"),
+    ("workloads-without-keda", _set("keda", _DELETE), "workloads", "add a `keda` section"),
+    ("version-from-disabled", _set("karpenter/nodeClass/versionFrom", "green"), "karpenter.nodeClass.versionFrom", "not an enabled node group"),
+    ("karpenter-drops-key", _set("bottlerocket/kubernetes", {"image-minimum-gc-age": "5m"}), "bottlerocket.kubernetes.image-minimum-gc-age", "Karpenter drops this key"),
+    ("budget-schedule-alone", _set("karpenter/nodePools/default/disruption/budgets", [{"nodes": "0", "schedule": "@daily"}]), "karpenter.nodePools.default.disruption.budgets[0]", "set together"),
+    ("node-pool-duration", _set("karpenter/nodePools/default/expireAfter", "30d"), "karpenter.nodePools.default.expireAfter", "not a Karpenter duration"),
     ("tag-key", _set("tags", {"aws:owner": "me"}), 'tags["aws:owner"]', "not a tag key"),
 ]
 

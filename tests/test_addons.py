@@ -64,9 +64,10 @@ def test_helm_values_files_are_the_release_values(plan):
 # --- upstream schemas -------------------------------------------------------------------------------
 
 def test_every_object_validates_against_its_upstream_schema(plan):
+    version = project_values(plan.document["stack"])["cluster"]["kubernetesVersion"]
     for name, manifest in _manifests(plan).items():
         try:
-            validate(manifest)
+            validate(manifest, version)
         except (jsonschema.ValidationError, AssertionError) as error:
             pytest.fail(f"{name}: {error}")
 

@@ -1,4 +1,8 @@
-"""`python -m automation <command>`: the program's command line."""
+"""`python -m automation <command>`: the program's command line.
+
+Exit codes: 0 success; 1 failure; 2 invalid configuration or usage; 3 changes present under
+--expect-no-changes; 4 stack still locked by another update after the retries.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,46 @@ import os
 import sys
 from pathlib import Path
 
+ENGINE_COMMANDS = {
+    "preview": "show what `up` would change (use --expect-no-changes as a drift check)",
+    "up": "create or update the stack's resources",
+    "refresh": "read the live state of the stack's resources into its state",
+    "destroy": "delete every resource of the stack",
+    "outputs": "print the stack's outputs (secrets masked)",
+}
+
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m automation", description="Drive the eks-bottlerocket Pulumi program.")
-    commands = root.add_subparsers(dest="command", required=True)
+    root = argparse.ArgumentParser(prog="python -m automation", description="Drive the eks-bottlerocket Pulumi program.",
+                                   epilog=__doc__.split("\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     plan = commands.add_parser("plan", help="offline plan: run __main__.py under Pulumi's mock engine (no CLI, no AWS)",
                                description="Exit codes: 0 planned, 2 invalid configuration (nothing written).")
     plan.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
     plan.add_argument("--config-file", type=Path, help="plan from this stack file instead of Pulumi.<stack>.yaml")
     plan.add_argument("--out", type=Path, help="output folder (default build/plan/<stack>)")
+
+    for name, help_text in ENGINE_COMMANDS.items():
+        command = commands.add_parser(name, help=help_text, description=f"{help_text}. Needs the Pulumi CLI.\n\n{__doc__.split(chr(10), 2)[2]}",
+                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+        command.add_argument("--stack", action="append", required=True, help="stack name; repeat for several stacks")
+        command.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="config value for this run only")
+        command.add_argument("--config-path", action="append", default=[], metavar="A.B.C=VALUE",
+                             help="structured config value for this run only (like `pulumi config set --path`)")
+        command.add_argument("--save-config", action="store_true", help="keep the --config values in the stack file")
+        command.add_argument("--json", type=Path, metavar="FILE", help="write a summary for CI to FILE")
+        command.add_argument("--retries", type=int, default=3, help="retries when the stack is locked by another update (default 3)")
+        command.add_argument("--retry-delay", type=float, default=10.0, help="first retry delay in seconds, doubled each time")
+        if name != "outputs":
+            command.add_argument("--diff", action="store_true", help="show a detailed diff")
+        if name in ("preview", "up", "destroy"):
+            command.add_argument("--refresh", action="store_true", help="refresh the state first")
+        if name in ("preview", "up"):
+            command.add_argument("--policy-pack", action="append", default=[], metavar="DIR", help="run this policy pack")
+        if name in ("up", "destroy"):
+            command.add_argument("--yes", action="store_true", help="do not ask for confirmation (required in non-interactive runs)")
+        if name == "preview":
+            command.add_argument("--expect-no-changes", action="store_true", help="exit 3 when there are changes (drift check)")
     return root
 
 
@@ -25,7 +60,22 @@ def main(argv: list[str] | None = None) -> int:
         from automation.plan import run_plan
 
         return run_plan(args.stack, args.config_file, args.out)
-    return 2
+
+    from automation.engine import EXIT_USAGE, ConfigOverride, EngineRequest, run_engine
+
+    try:
+        overrides = [ConfigOverride.parse(text, path=False) for text in args.config]
+        overrides += [ConfigOverride.parse(text, path=True) for text in args.config_path]
+    except ValueError as error:
+        sys.stderr.write(f"--config: {error}\n")
+        return EXIT_USAGE
+    request = EngineRequest(
+        command=args.command, stacks=args.stack, overrides=overrides, save_config=args.save_config,
+        refresh=getattr(args, "refresh", False), diff=getattr(args, "diff", False), yes=getattr(args, "yes", False),
+        expect_no_changes=getattr(args, "expect_no_changes", False), policy_packs=getattr(args, "policy_pack", []),
+        json_file=args.json, retries=args.retries, retry_delay_seconds=args.retry_delay,
+    )
+    return run_engine(request)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,10 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--config-file", type=Path, help="plan from this stack file instead of Pulumi.<stack>.yaml")
     plan.add_argument("--out", type=Path, help="output folder (default build/plan/<stack>)")
 
+    status = commands.add_parser("status", help="live cluster and node group versions vs the newest Bottlerocket (boto3, no CLI)")
+    status.add_argument("--stack", required=True, help="stack name")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
     for name, help_text in ENGINE_COMMANDS.items():
         command = commands.add_parser(name, help=help_text, description=f"{help_text}. Needs the Pulumi CLI.\n\n{__doc__.split(chr(10), 2)[2]}",
                                       formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         from automation.plan import run_plan
 
         return run_plan(args.stack, args.config_file, args.out)
+
+    if args.command == "status":
+        from automation.status import run_status
+
+        return run_status(args.stack, args.json)
 
     from automation.engine import EXIT_USAGE, ConfigOverride, EngineRequest, run_engine
 

@@ -34,6 +34,17 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--stack", required=True, help="stack name")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    rollout = commands.add_parser("rollout", help="blue/green node group rollout as staged config edits and `up` runs",
+                                  description=__import__("automation.rollout", fromlist=["x"]).__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    rollout.add_argument("--stack", required=True, help="stack name")
+    rollout.add_argument("--to", required=True, metavar="GROUP", help="the node group to move to (e.g. green)")
+    rollout.add_argument("--version", help="Bottlerocket version for the target: a pin or 'latest' (default: its configured one)")
+    rollout.add_argument("--dry-run", action="store_true", help="print each stage and its stack file diff; change nothing")
+    rollout.add_argument("--kubeconfig", help="kubeconfig for the cluster (default: KUBECONFIG or ~/.kube/config)")
+    rollout.add_argument("--wait-timeout", type=float, default=1800.0, help="seconds to wait for the target's nodes (default 1800)")
+    rollout.add_argument("--drain-timeout", type=float, default=1800.0, help="seconds to drain the source (default 1800)")
+
     for name, help_text in ENGINE_COMMANDS.items():
         command = commands.add_parser(name, help=help_text, description=f"{help_text}. Needs the Pulumi CLI.\n\n{__doc__.split(chr(10), 2)[2]}",
                                       formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         from automation.status import run_status
 
         return run_status(args.stack, args.json)
+
+    if args.command == "rollout":
+        from automation.rollout import run_rollout
+
+        return run_rollout(args.stack, args.to, args.version, args.dry_run, kubeconfig=args.kubeconfig,
+                           wait_timeout=args.wait_timeout, drain_timeout=args.drain_timeout)
 
     from automation.engine import EXIT_USAGE, ConfigOverride, EngineRequest, run_engine
 

@@ -175,7 +175,8 @@ class Cluster:
 
     def evict(self, pod: Any) -> bool:
         """True when evicted; False when a PodDisruptionBudget says not now (HTTP 429)."""
-        body = k8s_client.V1Eviction(metadata=k8s_client.V1ObjectMeta(name=pod.metadata.name, namespace=pod.metadata.namespace))
+        body = k8s_client.V1Eviction(api_version="policy/v1", kind="Eviction",
+                                     metadata=k8s_client.V1ObjectMeta(name=pod.metadata.name, namespace=pod.metadata.namespace))
         try:
             self.kubernetes.create_namespaced_pod_eviction(pod.metadata.name, pod.metadata.namespace, body)
             return True

@@ -190,3 +190,24 @@ def test_help_lists_every_command():
         assert command in result.stdout, command
     for code in ("0 success", "1 failure", "2 invalid", "3 changes", "4 stack still locked"):
         assert code in result.stdout.replace("\n", " ")
+
+
+def test_ci_workflow_uses_oidc_and_the_documented_commands():
+    import yaml
+
+    text = (ROOT / ".github" / "workflows" / "infrastructure.yml").read_text()
+    workflow = yaml.safe_load(text)
+    assert workflow["permissions"]["id-token"] == "write"
+    assert {"test", "preview", "deploy-dev", "deploy-prod", "drift"} <= set(workflow["jobs"])
+    assert workflow["jobs"]["deploy-prod"]["environment"] == "production" and workflow["jobs"]["deploy-prod"]["needs"] == "deploy-dev"
+    assert "--expect-no-changes" in text and "make test" in text
+    for forbidden in ("aws-access-key-id", "aws-secret-access-key", "PULUMI_ACCESS_TOKEN"):
+        assert forbidden not in text
+
+
+@pytest.mark.skipif(shutil.which("pulumi") is None, reason="needs the Pulumi CLI on PATH (absent here)")
+def test_real_cli_selects_a_stack_in_a_local_backend(work_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path}")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "test")
+    stack = auto.create_or_select_stack("dev", work_dir=str(work_dir))
+    assert stack.name == "dev"

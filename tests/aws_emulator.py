@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import boto3
 import pytest
@@ -39,4 +39,4 @@ def seed_public_parameter(name: str, value: str, region: str = "eu-west-1") -> N
     itself loads its built-in public parameters into its backend like this."""
     ssm_backends[DEFAULT_ACCOUNT_ID][region]._parameters[name].append(Parameter(
         account_id=DEFAULT_ACCOUNT_ID, name=name, value=value, parameter_type="String", description=None,
-        allowed_pattern=None, keyid=None, last_modified_date=datetime.now(timezone.utc).timestamp(), version=1, data_type="text"))
+        allowed_pattern=None, keyid=None, last_modified_date=datetime.now(UTC).timestamp(), version=1, data_type="text"))

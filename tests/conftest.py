@@ -19,6 +19,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from automation.plan import run_plan  # noqa: E402
+
+pytest_plugins = ["tests.aws_emulator"]  # the moto server fixtures
 from automation.stack_files import read_stack_config  # noqa: E402
 
 

@@ -14,7 +14,6 @@ from kubernetes import client as k8s_client
 
 from automation.rollout import RETIRING_TAINT, Cluster, Rollout, RolloutError, dump_document, load_document
 from core.stack_config import validate_stack_config
-from tests.aws_emulator import aws, moto_endpoint  # noqa: F401 (fixtures)
 from tests.conftest import ROOT
 from tests.fake_kubernetes import FakeCluster, serve
 

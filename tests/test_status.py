@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from automation.status import run_status
-from tests.aws_emulator import aws, moto_endpoint, seed_public_parameter  # noqa: F401 (fixtures)
+from tests.aws_emulator import seed_public_parameter
 from tests.conftest import ROOT
 
 LATEST = "1.55.0-0a1b2c3d"

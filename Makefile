@@ -9,9 +9,12 @@ INSTALLED := $(VENV)/.installed-requirements
 venv: $(INSTALLED)
 
 # Rebuilt only when a requirements file changes, so a second `make plan` installs nothing.
-$(INSTALLED): requirements.txt requirements-dev.txt
+$(INSTALLED): requirements.txt requirements-dev.txt policy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --disable-pip-version-check --quiet -r requirements-dev.txt
+	# The tests evaluate the policy pack's CrossGuard objects; --no-deps keeps pulumi-policy's older
+	# grpcio/protobuf pins out of this venv (the pack itself runs in policy/venv).
+	$(VENV)/bin/python -m pip install --disable-pip-version-check --quiet --no-deps -r policy/requirements.txt
 	touch $@
 
 plan: $(INSTALLED)

@@ -1,8 +1,9 @@
 """`python -m automation plan`: what `pulumi up` would register, computed offline.
 
 Writes `resources.json` (every resource with its inputs and options), `userdata/<node group>.toml`,
-`manifests/<kind>-<namespace>-<name>.yaml`, `helm/<release>.values.yaml`, and prints a tree with counts by type. Invalid configuration: exit code 2, the problems on stderr,
-nothing written.
+`manifests/<kind>-<namespace>-<name>.yaml`, `helm/<release>.values.yaml`, `policy.json` (the guardrail
+rules' results), and prints a tree with counts by type and the policy results. Invalid configuration:
+exit code 2, the problems on stderr, nothing written. A mandatory policy violation: exit code 1.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import yaml
 from automation.mock_engine import SECRET_MASK, ProgramRun, RegisteredResource, is_secret_marker, run_program
 from automation.stack_files import PROJECT_ROOT, StackConfigSource, StackFileError, read_stack_config
 from core.stack_config import ConfigError, validate_stack_config
+from policy.rules import Resource, evaluate
 
+EXIT_POLICY_VIOLATION = 1
 EXIT_INVALID_CONFIG = 2
 
 
@@ -139,6 +142,27 @@ def write_plan(document: dict[str, Any], out_dir: Path) -> None:
         (out_dir / "helm" / f"{release}.values.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
 
 
+def policy_report(document: dict[str, Any]) -> dict[str, Any]:
+    """The guardrail rules (policy/rules.py) applied to the planned resources."""
+    resources = [Resource(r["type"], r["name"], r["urn"], r["inputs"]) for r in document["resources"]]
+    violations, suppressed = evaluate(resources)
+    return {
+        "mandatory": [vars(v) for v in violations if v.mandatory],
+        "advisory": [vars(v) for v in violations if not v.mandatory],
+        "suppressed": [{"rule": rule, "urn": urn, "reason": reason} for rule, urn, reason in suppressed],
+    }
+
+
+def print_policy(report: dict[str, Any], out: TextIO) -> None:
+    out.write(f"\nPolicy: {len(report['mandatory'])} mandatory and {len(report['advisory'])} advisory violation(s), "
+              f"{len(report['suppressed'])} suppressed\n")
+    for level in ("mandatory", "advisory"):
+        for violation in report[level]:
+            out.write(f"  [{level}] {violation['rule']}: {violation['urn'].rsplit('::', 1)[-1]}: {violation['message']}\n")
+    for suppression in report["suppressed"]:
+        out.write(f"  [suppressed] {suppression['rule']}: {suppression['urn'].rsplit('::', 1)[-1]}: {suppression['reason']}\n")
+
+
 def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
     try:
         source = read_stack_config(stack, config_file)
@@ -158,6 +182,12 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
     target = out_dir or PROJECT_ROOT / "build" / "plan" / stack
     write_plan(document, target)
     print_tree(document, stdout)
+    report = policy_report(document)
+    (target / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
+    print_policy(report, stdout)
     stdout.write(f"\nWrote {target}: resources.json, {len(user_data_files(document))} user data, "
-                 f"{len(kubernetes_manifests(document))} manifest and {len(helm_values(document))} Helm values file(s).\n")
+                 f"{len(kubernetes_manifests(document))} manifest and {len(helm_values(document))} Helm values file(s), policy.json.\n")
+    if report["mandatory"]:
+        stderr.write(f"{len(report['mandatory'])} mandatory policy violation(s); see above. Fix them or suppress one with a reason.\n")
+        return EXIT_POLICY_VIOLATION
     return 0

@@ -39,7 +39,10 @@ class Karpenter(pulumi.ComponentResource):
 
         queue = aws.sqs.Queue(f"{name}-interruption", name=cluster_name,
                               message_retention_seconds=karpenter.INTERRUPTION_QUEUE_RETENTION_SECONDS,
-                              sqs_managed_sse_enabled=True, opts=child)
+                              sqs_managed_sse_enabled=True,
+                              tags={"policy.eks-bottlerocket/sqs-encrypted-with-dlq":
+                                    "Interruption events expire after 300 s as upstream sets it. A DLQ would only keep stale events"},
+                              opts=child)
         aws.sqs.QueuePolicy(f"{name}-interruption", queue_url=queue.url,
                             policy=queue.arn.apply(lambda arn: json.dumps(karpenter.interruption_queue_policy(arn))), opts=child)
         for event, pattern in karpenter.INTERRUPTION_EVENTS.items():

@@ -1,0 +1,328 @@
+"""Guardrail rules as plain functions over resources (type, name, urn, inputs in engine camelCase).
+
+The same rules run in two places: the CrossGuard pack in this folder (`pulumi preview --policy-pack
+policy`) and the offline plan (`python -m automation plan`). pulumi-eks' Cluster is a multi-language
+component whose children the mock engine never builds, so each rule on the `aws:eks/cluster:Cluster`
+child is mirrored on the component's inputs (`eks:index:Cluster`).
+
+Suppress a rule for one resource next to it: an AWS tag or a Kubernetes annotation
+`policy.eks-bottlerocket/<rule name>` whose value is the reason (an empty reason does not count).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import tomlkit
+from pydantic import ValidationError
+
+from core.bottlerocket_settings import BottlerocketSettings
+from core.user_data import KUBELET_DEFAULT_HARD_SIGNALS, settings_problems
+
+SUPPRESSION_PREFIX = "policy.eks-bottlerocket/"
+MINIMUM_DATA_VOLUME_GIB = 20
+PRODUCTION_NAMES = {"prod", "production"}
+# Actions without resource-level permissions: "*" is the narrowest Resource AWS allows for them.
+UNSCOPABLE_ACTIONS = {
+    "ec2:DescribeCapacityReservations", "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeInstanceStatus",
+    "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplates",
+    "ec2:DescribePlacementGroups", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets",
+    "pricing:GetProducts", "iam:ListInstanceProfiles", "arc-zonal-shift:GetManagedResource",
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Context:
+    production: bool
+    dead_letter_queue_arns: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    mandatory: bool
+    check: Callable[[Resource, Context], Iterable[str]]
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    urn: str
+    message: str
+    mandatory: bool
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _tags(resource: Resource) -> Mapping[str, str]:
+    return resource.props.get("tags") or {}
+
+
+def _is_production(resources: Iterable[Resource]) -> bool:
+    for resource in resources:
+        tags = _tags(resource) if isinstance(_tags(resource), Mapping) else {}
+        if tags.get("eks-bottlerocket/stack") in PRODUCTION_NAMES or tags.get("environment") in PRODUCTION_NAMES:
+            return True
+    return False
+
+
+def _suppression(resource: Resource, rule: str) -> str | None:
+    annotations = (resource.props.get("metadata") or {}).get("annotations") or {}
+    reason = {**_tags(resource), **annotations}.get(SUPPRESSION_PREFIX + rule) if isinstance(_tags(resource), Mapping) else None
+    return reason.strip() if isinstance(reason, str) and reason.strip() else None
+
+
+def _user_data_settings(encoded_or_text: str, encoded: bool) -> dict[str, Any]:
+    text = base64.b64decode(encoded_or_text).decode() if encoded else encoded_or_text
+    return tomlkit.parse(text).unwrap().get("settings", {})
+
+
+# --- rules ------------------------------------------------------------------------------------------
+
+def _imdsv2(resource: Resource, context: Context) -> Iterable[str]:
+    if resource.type in ("aws:ec2/launchTemplate:LaunchTemplate", "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"):
+        options = (resource.props.get("spec") or resource.props).get("metadataOptions") or {}
+        if options.get("httpTokens") != "required":
+            yield "IMDSv2 is not required: set metadataOptions.httpTokens to 'required'"
+        hop_limit = options.get("httpPutResponseHopLimit")
+        if hop_limit is None or hop_limit > 2:
+            yield f"IMDS hop limit is {hop_limit}; set metadataOptions.httpPutResponseHopLimit to 1 (or 2)"
+
+
+def _block_devices(resource: Resource) -> list[tuple[str, Mapping[str, Any]]]:
+    if resource.type == "aws:ec2/launchTemplate:LaunchTemplate":
+        return [(m.get("deviceName", "?"), m.get("ebs") or {}) for m in resource.props.get("blockDeviceMappings") or []]
+    if resource.type == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass":
+        return [(m.get("deviceName", "?"), m.get("ebs") or {}) for m in (resource.props.get("spec") or {}).get("blockDeviceMappings") or []]
+    return []
+
+
+def _ebs_encrypted(resource: Resource, context: Context) -> Iterable[str]:
+    for device, ebs in _block_devices(resource):
+        if str(ebs.get("encrypted")).lower() != "true":
+            yield f"EBS volume {device} is not encrypted: set encrypted to true"
+
+
+def _data_volume(resource: Resource, context: Context) -> Iterable[str]:
+    if resource.type not in ("aws:ec2/launchTemplate:LaunchTemplate", "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"):
+        return
+    devices = dict(_block_devices(resource))
+    size = devices.get("/dev/xvdb", {}).get("volumeSize")
+    gib = int(str(size).removesuffix("Gi")) if size is not None and re.fullmatch(r"[0-9]+(Gi)?", str(size)) else None
+    if gib is None:
+        yield "no /dev/xvdb data volume: Bottlerocket keeps pods' ephemeral storage there; add one (dataVolume.sizeGiB)"
+    elif gib < MINIMUM_DATA_VOLUME_GIB:
+        yield f"data volume /dev/xvdb is {gib} GiB; give it at least {MINIMUM_DATA_VOLUME_GIB} GiB"
+
+
+def _node_settings(resource: Resource) -> dict[str, Any] | None:
+    if resource.type == "aws:ec2/launchTemplate:LaunchTemplate" and resource.props.get("userData"):
+        return _user_data_settings(resource.props["userData"], encoded=True)
+    if resource.type == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass":
+        return _user_data_settings((resource.props.get("spec") or {}).get("userData") or "", encoded=False)
+    return None
+
+
+def _bottlerocket_user_data(resource: Resource, context: Context) -> Iterable[str]:
+    try:
+        settings = _node_settings(resource)
+    except (ValueError, tomlkit.exceptions.ParseError) as error:
+        yield f"user data is not valid TOML: {error}"
+        return
+    if settings is None:
+        return
+    try:
+        BottlerocketSettings.model_validate(settings)
+    except ValidationError as error:
+        for item in error.errors():
+            yield f"Bottlerocket would reject the user data: settings.{'.'.join(map(str, item['loc']))}: {item['msg']}"
+        return
+    if resource.type == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass":
+        hard = ((resource.props.get("spec") or {}).get("kubelet") or {}).get("evictionHard") or {}
+        missing = [s for s in KUBELET_DEFAULT_HARD_SIGNALS if s not in hard]
+        if missing:
+            yield f"spec.kubelet.evictionHard misses {', '.join(missing)}; a partial map sets them to 0"
+        return
+    for problem in settings_problems(settings, None):
+        yield f"settings.{'.'.join(problem.key)}: {problem.message}"
+
+
+def _lockdown(resource: Resource, context: Context) -> Iterable[str]:
+    settings = _node_settings(resource) if context.production else None
+    if settings is not None and (settings.get("kernel") or {}).get("lockdown", "integrity") == "none":
+        yield "kernel.lockdown is 'none' in production: set bottlerocket.kernel.lockdown to 'integrity'"
+
+
+def _admin_container(resource: Resource, context: Context) -> Iterable[str]:
+    settings = _node_settings(resource) if context.production else None
+    if settings is not None and ((settings.get("host-containers") or {}).get("admin") or {}).get("enabled"):
+        yield "the admin host container is enabled in production: set bottlerocket.host-containers.admin.enabled to false"
+
+
+def _policy_documents(resource: Resource) -> list[Mapping[str, Any]]:
+    keys = {"aws:iam/policy:Policy": ("policy",), "aws:iam/rolePolicy:RolePolicy": ("policy",),
+            "aws:iam/role:Role": ("assumeRolePolicy",), "aws:sqs/queuePolicy:QueuePolicy": ("policy",)}.get(resource.type, ())
+    return [_json(resource.props[key]) for key in keys if resource.props.get(key)]
+
+
+def _iam_least_privilege(resource: Resource, context: Context) -> Iterable[str]:
+    for document in _policy_documents(resource):
+        for statement in _as_list(document.get("Statement", [])):
+            if statement.get("Effect") != "Allow":
+                continue
+            actions = set(_as_list(statement.get("Action", [])))
+            sid = statement.get("Sid", "statement")
+            if "*" in actions or any(a.endswith(":*") for a in actions):
+                yield f"{sid} allows every action ({sorted(actions)}); name the actions the component needs"
+            if "*" in _as_list(statement.get("Resource", [])) and not actions <= UNSCOPABLE_ACTIONS:
+                yield f"{sid} grants {sorted(actions - UNSCOPABLE_ACTIONS)} on Resource '*'; scope it to the ARNs it needs"
+
+
+def _sqs(resource: Resource, context: Context) -> Iterable[str]:
+    if resource.type != "aws:sqs/queue:Queue":
+        return
+    if not resource.props.get("sqsManagedSseEnabled") and not resource.props.get("kmsMasterKeyId"):
+        yield "the queue is not encrypted: set sqsManagedSseEnabled (or a KMS key)"
+    # Another queue's redrive target: by its ARN's queue name live, by its placeholder offline.
+    is_dead_letter_queue = f"<after-deploy:aws:sqs/queue:Queue::{resource.name}.arn>" in context.dead_letter_queue_arns or \
+        any(resource.props.get("name") == arn.rsplit(":", 1)[-1] for arn in context.dead_letter_queue_arns)
+    if not resource.props.get("redrivePolicy") and not is_dead_letter_queue:
+        yield "the queue has no dead-letter queue: set a redrivePolicy with maxReceiveCount"
+
+
+def _containers(resource: Resource) -> list[Mapping[str, Any]]:
+    if resource.type != "kubernetes:apps/v1:Deployment":
+        return []
+    return (((resource.props.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+
+
+def _workload_hardening(resource: Resource, context: Context) -> Iterable[str]:
+    pod = (((resource.props.get("spec") or {}).get("template") or {}).get("spec") or {})
+    for container in _containers(resource):
+        name = container.get("name", "?")
+        resources = container.get("resources") or {}
+        if not (resources.get("requests") and resources.get("limits")):
+            yield f"container {name} needs resources.requests and resources.limits"
+        if not container.get("readinessProbe") or not (container.get("startupProbe") or container.get("livenessProbe")):
+            yield f"container {name} needs a readiness probe and a startup (or liveness) probe"
+        security = {**(pod.get("securityContext") or {}), **(container.get("securityContext") or {})}
+        if not security.get("runAsNonRoot"):
+            yield f"container {name} must run as non-root: securityContext.runAsNonRoot: true"
+        if not (container.get("securityContext") or {}).get("readOnlyRootFilesystem"):
+            yield f"container {name} needs securityContext.readOnlyRootFilesystem: true (mount an emptyDir for scratch)"
+
+
+def _trigger_strings(resource: Resource, context: Context) -> Iterable[str]:
+    if resource.type != "kubernetes:keda.sh/v1alpha1:ScaledObject":
+        return
+    for index, trigger in enumerate((resource.props.get("spec") or {}).get("triggers") or []):
+        for key, value in (trigger.get("metadata") or {}).items():
+            if not isinstance(value, str):
+                yield f"triggers[{index}].metadata.{key} is {value!r}; KEDA's CRD takes strings only (quote it)"
+
+
+def _helm_pinned(resource: Resource, context: Context) -> Iterable[str]:
+    if resource.type == "kubernetes:helm.sh/v3:Release" and not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", str(resource.props.get("version") or "")):
+        yield f"chart {resource.props.get('chart')} is not pinned to an exact version ({resource.props.get('version')!r})"
+
+
+def _cluster_inputs(resource: Resource) -> dict[str, Any] | None:
+    """The cluster settings, from the real aws:eks/cluster:Cluster or mirrored from pulumi-eks' inputs."""
+    props = resource.props
+    if resource.type == "eks:index:Cluster":
+        return {"publicAccess": props.get("endpointPublicAccess", True), "cidrs": props.get("publicAccessCidrs") or ["0.0.0.0/0"],
+                "encrypted": bool(props.get("encryptionConfigKeyArn")), "logs": props.get("enabledClusterLogTypes") or []}
+    if resource.type == "aws:eks/cluster:Cluster":
+        vpc = props.get("vpcConfig") or {}
+        return {"publicAccess": vpc.get("endpointPublicAccess", True), "cidrs": vpc.get("publicAccessCidrs") or ["0.0.0.0/0"],
+                "encrypted": bool(props.get("encryptionConfig")), "logs": props.get("enabledClusterLogTypes") or []}
+    return None
+
+
+def _endpoint(resource: Resource, context: Context) -> Iterable[str]:
+    cluster = _cluster_inputs(resource)
+    if cluster and context.production and cluster["publicAccess"] and "0.0.0.0/0" in cluster["cidrs"]:
+        yield "the API endpoint is open to 0.0.0.0/0 in production: list your CIDRs in cluster.endpoint.publicAccessCidrs"
+
+
+def _secrets_encryption(resource: Resource, context: Context) -> Iterable[str]:
+    cluster = _cluster_inputs(resource)
+    if cluster and not cluster["encrypted"]:
+        yield "Kubernetes secrets are not envelope-encrypted: set cluster.secretsEncryption (or leave it to create a key)"
+
+
+def _audit_logs(resource: Resource, context: Context) -> Iterable[str]:
+    cluster = _cluster_inputs(resource)
+    if cluster and context.production and "audit" not in cluster["logs"]:
+        yield "control-plane audit logs are off in production: add 'audit' to cluster.logTypes"
+
+
+def _frozen_in_production(resource: Resource, context: Context) -> Iterable[str]:
+    if context.production and resource.type == "aws:eks/nodeGroup:NodeGroup" and "<after-deploy:ssm:" in str(resource.props.get("releaseVersion")):
+        yield "the node group follows the latest Bottlerocket release in production; pin releaseVersion and set freeze: true"
+
+
+RULES = [
+    Rule("imdsv2-required", "IMDSv2 required with a hop limit of at most 2", True, _imdsv2),
+    Rule("ebs-encrypted", "every EBS volume encrypted", True, _ebs_encrypted),
+    Rule("data-volume", "a /dev/xvdb data volume of at least 20 GiB", True, _data_volume),
+    Rule("bottlerocket-user-data", "user data passes Bottlerocket's settings rules, with a complete eviction-hard", True, _bottlerocket_user_data),
+    Rule("kernel-lockdown-production", "kernel.lockdown is not 'none' in production", True, _lockdown),
+    Rule("admin-container-production", "the admin host container is off in production", True, _admin_container),
+    Rule("iam-least-privilege", "no Action '*'; Resource '*' only where AWS allows nothing narrower", True, _iam_least_privilege),
+    Rule("sqs-encrypted-with-dlq", "SQS queues encrypted and with a dead-letter queue", True, _sqs),
+    Rule("workload-hardening", "Deployments with requests/limits, probes, non-root, read-only root filesystem", True, _workload_hardening),
+    Rule("keda-trigger-strings", "KEDA trigger metadata values are strings", True, _trigger_strings),
+    Rule("helm-chart-pinned", "Helm charts pinned to exact versions", True, _helm_pinned),
+    Rule("endpoint-not-open-production", "the cluster endpoint is not open to 0.0.0.0/0 in production", True, _endpoint),
+    Rule("secrets-encryption", "Kubernetes secrets envelope-encrypted with KMS", True, _secrets_encryption),
+    Rule("audit-logs-production", "control-plane audit logs on in production", True, _audit_logs),
+    Rule("version-frozen-production", "production node groups pin their Bottlerocket version", False, _frozen_in_production),
+]
+
+
+def context_for(resources: list[Resource]) -> Context:
+    dead_letters = set()
+    for resource in resources:
+        if resource.type == "aws:sqs/queue:Queue" and resource.props.get("redrivePolicy"):
+            dead_letters.add(str(_json(resource.props["redrivePolicy"]).get("deadLetterTargetArn")))
+    return Context(_is_production(resources), frozenset(dead_letters))
+
+
+def evaluate(resources: list[Resource], rules: list[Rule] = RULES) -> tuple[list[Violation], list[tuple[str, str, str]]]:
+    """(violations, suppressions as (rule, urn, reason)) for every resource and rule."""
+    context = context_for(resources)
+    violations, suppressed = [], []
+    for resource in resources:
+        for rule in rules:
+            messages = list(rule.check(resource, context))
+            if not messages:
+                continue
+            reason = _suppression(resource, rule.name)
+            if reason:
+                suppressed.append((rule.name, resource.urn, reason))
+                continue
+            violations += [Violation(rule.name, resource.urn, message, rule.mandatory) for message in messages]
+    return violations, suppressed

@@ -1,0 +1,152 @@
+"""Guardrails: the rules on the shipped plans, each rule tripped on purpose, suppressions, the offline
+plan's exit code, and the same rules through pulumi-policy's CrossGuard objects."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+
+import pytest
+
+from policy.rules import RULES, Resource, evaluate
+from tests.conftest import make_plan
+
+
+def _resources(plan) -> list[Resource]:
+    return [Resource(r["type"], r["name"], r["urn"], copy.deepcopy(r["inputs"])) for r in plan.resources]
+
+
+def _one(resources, typ, name=None) -> Resource:
+    return next(r for r in resources if r.type == typ and (name is None or r.name == name))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_shipped_stacks_pass_every_mandatory_rule(stack, dev_plan, prod_plan):
+    plan = {"dev": dev_plan, "prod": prod_plan}[stack]
+    report = json.loads((plan.out_dir / "policy.json").read_text())
+    assert plan.exit_code == 0 and report["mandatory"] == [] and report["advisory"] == []
+    (suppressed,) = report["suppressed"]
+    assert suppressed["rule"] == "sqs-encrypted-with-dlq" and suppressed["urn"].endswith("::karpenter-interruption")
+    assert "Policy: 0 mandatory and 0 advisory violation(s), 1 suppressed" in plan.stdout
+
+
+def _set_user_data(resource: Resource, edit) -> None:
+    import tomlkit
+
+    document = tomlkit.parse(base64.b64decode(resource.props["userData"]).decode())
+    edit(document["settings"])
+    resource.props["userData"] = base64.b64encode(tomlkit.dumps(document).encode()).decode()
+
+
+def _launch_template(resources):
+    return _one(resources, "aws:ec2/launchTemplate:LaunchTemplate")
+
+
+def _node_class_spec(resources):
+    return _one(resources, "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass").props["spec"]
+
+
+def _deployment_container(resources):
+    return _one(resources, "kubernetes:apps/v1:Deployment").props["spec"]["template"]["spec"]["containers"][0]
+
+
+# rule -> (stack, breaking edit, fragment of the fix in the message)
+BREAKS = {
+    "imdsv2-required": ("dev", lambda rs: _launch_template(rs).props["metadataOptions"].update(httpTokens="optional"), "httpTokens to 'required'"),
+    "ebs-encrypted": ("dev", lambda rs: _node_class_spec(rs)["blockDeviceMappings"][1]["ebs"].update(encrypted=False), "set encrypted to true"),
+    "data-volume": ("dev", lambda rs: _launch_template(rs).props["blockDeviceMappings"].pop(), "add one (dataVolume.sizeGiB)"),
+    "bottlerocket-user-data": ("dev", lambda rs: _set_user_data(_launch_template(rs), lambda s: s["kubernetes"].update({"eviction-hard": {"memory.available": "100Mi"}})), "a partial map sets the others to 0"),
+    "kernel-lockdown-production": ("prod", lambda rs: _set_user_data(_launch_template(rs), lambda s: s["kernel"].update(lockdown="none")), "lockdown to 'integrity'"),
+    "admin-container-production": ("prod", lambda rs: _set_user_data(_launch_template(rs), lambda s: s["host-containers"]["admin"].update(enabled=True)), "admin.enabled to false"),
+    "iam-least-privilege": ("dev", lambda rs: _one(rs, "aws:iam/rolePolicy:RolePolicy", "worker-orders-worker-queue").props.update(
+        policy=json.dumps({"Statement": [{"Sid": "Broad", "Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]})), "name the actions"),
+    "sqs-encrypted-with-dlq": ("dev", lambda rs: _one(rs, "aws:sqs/queue:Queue", "worker-orders-worker").props.pop("redrivePolicy"), "set a redrivePolicy"),
+    "workload-hardening": ("dev", lambda rs: _deployment_container(rs).pop("readinessProbe"), "needs a readiness probe"),
+    "keda-trigger-strings": ("dev", lambda rs: _one(rs, "kubernetes:keda.sh/v1alpha1:ScaledObject").props["spec"]["triggers"][0]["metadata"].update(queueLength=100), "(quote it)"),
+    "helm-chart-pinned": ("dev", lambda rs: _one(rs, "kubernetes:helm.sh/v3:Release", "keda").props.update(version="2.x"), "not pinned to an exact version"),
+    "endpoint-not-open-production": ("prod", lambda rs: _one(rs, "eks:index:Cluster").props.update(publicAccessCidrs=["0.0.0.0/0"]), "list your CIDRs"),
+    "secrets-encryption": ("dev", lambda rs: _one(rs, "eks:index:Cluster").props.pop("encryptionConfigKeyArn"), "set cluster.secretsEncryption"),
+    "audit-logs-production": ("prod", lambda rs: _one(rs, "eks:index:Cluster").props.update(enabledClusterLogTypes=["api"]), "add 'audit'"),
+    "version-frozen-production": ("prod", lambda rs: _one(rs, "aws:eks/nodeGroup:NodeGroup").props.update(
+        releaseVersion="<after-deploy:ssm:/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version>"), "pin releaseVersion"),
+}
+
+
+def test_every_rule_has_a_breaking_case():
+    assert set(BREAKS) == {rule.name for rule in RULES}
+
+
+@pytest.mark.parametrize("rule", sorted(BREAKS))
+def test_each_rule_trips_with_a_message_that_says_how_to_fix_it(rule, dev_plan, prod_plan):
+    stack, edit, fix = BREAKS[rule]
+    resources = _resources({"dev": dev_plan, "prod": prod_plan}[stack])
+    edit(resources)
+    violations, _ = evaluate(resources)
+    assert {v.rule for v in violations} == {rule}, violations
+    assert any(fix in v.message for v in violations)
+    assert {v.mandatory for v in violations} == {next(r.mandatory for r in RULES if r.name == rule)}
+
+
+def test_production_rules_do_not_apply_to_dev(dev_plan):
+    resources = _resources(dev_plan)
+    _set_user_data(_launch_template(resources), lambda s: s["host-containers"]["admin"].update(enabled=True))
+    _one(resources, "eks:index:Cluster").props.update(publicAccessCidrs=["0.0.0.0/0"])
+    assert evaluate(resources)[0] == []
+
+
+def test_a_suppression_needs_a_reason(dev_plan):
+    resources = _resources(dev_plan)
+    queue = _one(resources, "aws:sqs/queue:Queue", "karpenter-interruption")
+    queue.props["tags"]["policy.eks-bottlerocket/sqs-encrypted-with-dlq"] = "  "
+    violations, suppressed = evaluate(resources)
+    assert [v.rule for v in violations] == ["sqs-encrypted-with-dlq"] and suppressed == []
+    deployment = _one(resources, "kubernetes:apps/v1:Deployment")
+    _deployment_container(resources).pop("readinessProbe")
+    deployment.props["metadata"]["annotations"]["policy.eks-bottlerocket/workload-hardening"] = "batch job, no HTTP server"
+    violations, suppressed = evaluate(resources)
+    assert "workload-hardening" not in {v.rule for v in violations}
+    assert ("workload-hardening", deployment.urn, "batch job, no HTTP server") in suppressed
+
+
+@pytest.mark.parametrize("edit, rule", [
+    (lambda v: v["bottlerocket"].update({"host-containers": {"admin": {"enabled": True}}}), "admin-container-production"),
+    (lambda v: v["bottlerocket"].update({"kernel": {"lockdown": "none"}}), "kernel-lockdown-production"),
+    (lambda v: v["cluster"]["endpoint"].update(publicAccessCidrs=["0.0.0.0/0"]), "endpoint-not-open-production"),
+    (lambda v: v["cluster"].update(logTypes=["api"]), "audit-logs-production"),
+])
+def test_plan_fails_on_a_mandatory_violation(edit, rule, write_stack, tmp_path):
+    plan = make_plan("prod", tmp_path / "out", config_file=write_stack(edit, base="prod", name="Pulumi.prod.yaml"))
+    assert plan.exit_code == 1
+    assert f"[mandatory] {rule}:" in plan.stdout and "mandatory policy violation(s)" in plan.stderr
+    assert json.loads((tmp_path / "out" / "policy.json").read_text())["mandatory"][0]["rule"] == rule
+
+
+def test_advisory_violations_are_printed_but_do_not_fail(write_stack, tmp_path):
+    def track_latest(values):
+        values["nodeGroups"]["blue"].update(releaseVersion="latest", freeze=False)
+
+    plan = make_plan("prod", tmp_path / "out", config_file=write_stack(track_latest, base="prod", name="Pulumi.prod.yaml"))
+    assert plan.exit_code == 0 and "[advisory] version-frozen-production:" in plan.stdout
+
+
+def test_crossguard_pack_applies_the_same_rules(dev_plan, prod_plan):
+    pulumi_policy = pytest.importorskip("pulumi_policy", reason="pulumi-policy is installed by `make venv` (policy/requirements.txt)")
+    from policy.pack import POLICIES
+
+    def run(plan, edit=None):
+        resources = _resources(plan)
+        if edit:
+            edit(resources)
+        options = pulumi_policy.PolicyResourceOptions(False, [], False, [], pulumi_policy.PolicyCustomTimeouts(0, 0, 0), [], None)
+        policy_resources = [pulumi_policy.PolicyResource(r.type, r.props, r.urn, r.name, options, None, None, [], {}) for r in resources]
+        reported = []
+        for policy in POLICIES:
+            policy.validate(pulumi_policy.StackValidationArgs(policy_resources), lambda message, urn=None, p=policy: reported.append((p.name, message, urn)))
+        return reported
+
+    assert run(dev_plan) == [] and run(prod_plan) == []
+    reported = run(prod_plan, BREAKS["audit-logs-production"][1])
+    assert [(name, urn.rsplit("::", 1)[-1]) for name, _, urn in reported] == [("eks-bottlerocket-mandatory", "cluster")]
+    assert reported[0][1].startswith("[audit-logs-production] ")
+    assert [p.enforcement_level.value for p in POLICIES] == ["mandatory", "advisory"]

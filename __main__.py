@@ -73,7 +73,7 @@ workers = {
         f"worker-{workload.name}", workload, cluster=cluster, cluster_name=config.cluster.name, keda=keda,
         namespace=namespaces[workload.namespace], region=config.region,
         eviction_max_pod_grace_period=config.stack_settings()["kubernetes"].get("eviction-max-pod-grace-period"),
-        opts=in_account,
+        secret_env=config.workload_secrets.get(workload.name), opts=in_account,
     )
     for workload in config.workloads  # validation guarantees a `keda` section when there are workloads
 }

@@ -91,7 +91,7 @@ class StackRunner:
         try:
             source = read_stack_config(stack, root=self.work_dir)
             values = apply_overrides(source.project_values, self.request.overrides, source.project)
-            validate_stack_config(values, source.stack_file)
+            validate_stack_config(values, source.stack_file, source.project_secret_keys)
         except StackFileError as error:
             self.err.write(f"{error}\n")
             return False

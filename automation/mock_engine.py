@@ -30,7 +30,6 @@ from core.release_version import KNOWN_AFTER_DEPLOY
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
 _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-SECRET_MASK = "[secret]"
 
 
 def after_deploy(what: str) -> str:

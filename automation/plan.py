@@ -18,8 +18,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from automation.mock_engine import SECRET_MASK, ProgramRun, RegisteredResource, is_secret_marker, run_program
-from automation.stack_files import PROJECT_ROOT, StackConfigSource, StackFileError, read_stack_config
+from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
+from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, read_stack_config
 from core.stack_config import ConfigError, validate_stack_config
 from policy.rules import Resource, evaluate
 
@@ -166,7 +166,7 @@ def print_policy(report: dict[str, Any], out: TextIO) -> None:
 def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
     try:
         source = read_stack_config(stack, config_file)
-        config = validate_stack_config(source.project_values, source.stack_file)
+        config = validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
     except StackFileError as error:
         stderr.write(f"{error}\n")
         return EXIT_INVALID_CONFIG

@@ -27,6 +27,12 @@ class StackConfigSource:
     engine_config: dict[str, str]
     secret_keys: list[str]
 
+    @property
+    def project_secret_keys(self) -> list[str]:
+        """The project's encrypted keys without their namespace, as the config model names them."""
+        prefix = f"{self.project}:"
+        return [key[len(prefix):] for key in self.secret_keys if key.startswith(prefix)]
+
 
 def _load_yaml(path: Path) -> Any:
     try:
@@ -55,6 +61,25 @@ def _engine_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+SECRET_MASK = "[secret]"
+
+
+def _mask_secure(value: Any) -> tuple[Any, int, int]:
+    """(value with every `{secure: ...}` masked, secure leaves, plain leaves)."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return SECRET_MASK, 1, 0
+    if isinstance(value, dict):
+        masked, secure, plain = {}, 0, 0
+        for key, child in value.items():
+            masked[key], child_secure, child_plain = _mask_secure(child)
+            secure, plain = secure + child_secure, plain + child_plain
+        return masked, secure, plain
+    if isinstance(value, list):
+        parts = [_mask_secure(child) for child in value]
+        return [p[0] for p in parts], sum(p[1] for p in parts), sum(p[2] for p in parts)
+    return value, 0, 1
+
+
 def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = PROJECT_ROOT) -> StackConfigSource:
     """`stack_file` defaults to `Pulumi.<stack>.yaml` beside `Pulumi.yaml`."""
     project = project_name(root)
@@ -73,9 +98,10 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
     secret_keys: list[str] = []
     for key, value in config.items():
         full_key = key if ":" in str(key) else f"{project}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            # Ciphertext cannot be decrypted offline; the plan shows it masked.
-            value = "[secret]"
+        # Ciphertext cannot be decrypted offline; the plan shows it masked. A key counts as secret only
+        # when every value in it is encrypted (the engine would call it secret if any one were).
+        value, secure, plain = _mask_secure(value)
+        if secure and not plain:
             secret_keys.append(full_key)
         engine_config[full_key] = _engine_value(value)
         namespace, _, name = full_key.partition(":")

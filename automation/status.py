@@ -89,7 +89,7 @@ def render_table(status: dict[str, Any]) -> str:
 def load_config(stack: str, err: TextIO) -> StackConfig | None:
     try:
         source = read_stack_config(stack)
-        return validate_stack_config(source.project_values, source.stack_file)
+        return validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
     except StackFileError as error:
         err.write(f"{error}\n")
     except ConfigError as error:

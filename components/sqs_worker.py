@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
@@ -23,7 +24,7 @@ class SqsWorker(pulumi.ComponentResource):
 
     def __init__(self, name: str, workload: WorkloadConfig, *, cluster: Cluster, cluster_name: str, keda: Keda,
                  namespace: k8s.core.v1.Namespace, region: str, eviction_max_pod_grace_period: int | None,
-                 opts: pulumi.ResourceOptions | None = None):
+                 secret_env: Mapping[str, str] | None = None, opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:SqsWorker", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -49,13 +50,19 @@ class SqsWorker(pulumi.ComponentResource):
         in_namespace = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[namespace])
         k8s.core.v1.ServiceAccount(name, metadata=sqs_worker.metadata(workload), opts=in_namespace)
         grace_period = sqs_worker.termination_grace_period(workload, eviction_max_pod_grace_period)
-        deployment = self.queue.url.apply(lambda url: sqs_worker.deployment(workload, url, region, grace_period))
+        secret_variables = sorted(secret_env or {})
+        needs = [identity]
+        if secret_variables:
+            needs.append(k8s.core.v1.Secret(f"{name}-env", type="Opaque",
+                                            metadata=sqs_worker.metadata(workload, sqs_worker.secret_name(workload)),
+                                            string_data=pulumi.Output.secret(dict(secret_env or {})), opts=in_namespace))
+        deployment = self.queue.url.apply(lambda url: sqs_worker.deployment(workload, url, region, grace_period, secret_variables))
         k8s.apps.v1.Deployment(
             name,
             # KEDA owns the replica count, 0 while the queue is empty: Pulumi must not wait for Ready pods.
             metadata={**sqs_worker.metadata(workload), "annotations": {"pulumi.com/skipAwait": "true"}},
             spec=deployment.apply(lambda manifest: manifest["spec"]),
-            opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[identity])))
+            opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=needs)))
         budget = sqs_worker.pod_disruption_budget(workload)
         k8s.policy.v1.PodDisruptionBudget(name, metadata=budget["metadata"], spec=budget["spec"], opts=in_namespace)
 

@@ -39,9 +39,17 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def project_secret_keys(project: str) -> list[str]:
+    """The project's keys the engine marked secret, without their namespace."""
+    prefix = f"{project}:"
+    keys = set(runtime_config.get_config_secret_keys_env()) | {k for k in runtime_config.CONFIG.get() if runtime_config.is_config_secret(k)}
+    return [key[len(prefix):] for key in keys if key.startswith(prefix)]
+
+
 def load_stack_config() -> StackConfig:
     """The validated configuration, or a clean `pulumi up` error listing every problem."""
+    project = pulumi.get_project()
     try:
-        return validate_stack_config(project_config(pulumi.get_project()), stack_file_name())
+        return validate_stack_config(project_config(project), stack_file_name(), project_secret_keys(project))
     except ConfigError as error:
         raise pulumi.RunError(error.report()) from None

@@ -51,14 +51,21 @@ def service_account(workload: WorkloadConfig) -> dict[str, Any]:
             "metadata": metadata(workload)}
 
 
-def deployment(workload: WorkloadConfig, queue_url: str, region: str, grace_period: int) -> dict[str, Any]:
+def secret_name(workload: WorkloadConfig) -> str:
+    return f"{workload.name}-env"
+
+
+def deployment(workload: WorkloadConfig, queue_url: str, region: str, grace_period: int,
+               secret_variables: list[str] | None = None) -> dict[str, Any]:
     probes = workload.probes
     container: dict[str, Any] = {
         "name": "worker",
         "image": workload.image,
         "env": [{"name": "QUEUE_URL", "value": queue_url}, {"name": "AWS_REGION", "value": region},
                 {"name": "PROCESSING_SECONDS", "value": str(workload.processing_seconds)},
-                *({"name": k, "value": v} for k, v in sorted(workload.env.items()))],
+                *({"name": k, "value": v} for k, v in sorted(workload.env.items())),
+                *({"name": k, "valueFrom": {"secretKeyRef": {"name": secret_name(workload), "key": k}}}
+                  for k in sorted(secret_variables or []))],
         "ports": [{"name": "health", "containerPort": probes.port}],
         "resources": workload.resources.model_dump(),
         "startupProbe": {"httpGet": {"path": probes.startup_path, "port": "health"}, "periodSeconds": 2, "failureThreshold": 30},

@@ -13,7 +13,7 @@ import ipaddress
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
@@ -73,6 +73,7 @@ VpcId = Annotated[str, _pattern(r"vpc-[0-9a-f]{8,17}", "a VPC id")]
 SubnetId = Annotated[str, _pattern(r"subnet-[0-9a-f]{8,17}", "a subnet id")]
 TagKey = Annotated[str, _pattern(r"(?!aws:)[\w .:/=+@-]{1,128}", "a tag key (1-128 characters, not starting with aws:)")]
 TagValue = Annotated[str, _pattern(r"[\w .:/=+@-]{0,256}", "a tag value (up to 256 characters)")]
+EnvName = Annotated[str, _pattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
 LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
@@ -155,6 +156,8 @@ class StackConfig(ConfigSection):
     keda: KedaConfig | None = None
     karpenter: KarpenterConfig | None = None
     workloads: list[WorkloadConfig] = []
+    # Per workload, environment variables from a Kubernetes Secret; must be Pulumi secrets (set --secret).
+    workload_secrets: dict[str, dict[EnvName, str]] = Field(default={}, repr=False)
 
     def enabled_node_groups(self) -> dict[str, NodeGroupConfig]:
         return {name: group for name, group in self.node_groups.items() if group.enabled}
@@ -417,10 +420,14 @@ def _node_group_problems(name: str, group: NodeGroupConfig, stack_settings: Bott
     return problems
 
 
-def validate_stack_config(raw: Mapping[str, Any], stack_file: str) -> StackConfig:
+SECRET_KEYS = ("workloadSecrets",)
+
+
+def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: Iterable[str] = ()) -> StackConfig:
     """The typed configuration of a stack, or ConfigError with every problem in `raw`.
 
-    `raw` holds the project's keys without their namespace: {"cluster": {...}, "nodeGroups": {...}}."""
+    `raw` holds the project's keys without their namespace: {"cluster": {...}, "nodeGroups": {...}};
+    `secret_keys` names those of them the stack keeps encrypted."""
     problems: list[Problem] = []
     parsed: dict[str, Any] = {}
     fields = {field.alias: (name, field) for name, field in StackConfig.model_fields.items()}
@@ -452,6 +459,20 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str) -> StackConfi
     groups: dict[str, NodeGroupConfig] = parsed.get("nodeGroups") or {}
     for name, group in groups.items():
         problems += _node_group_problems(name, group, stack_settings)
+    encrypted = set(secret_keys)
+    for key in SECRET_KEYS:
+        if key in raw and key not in encrypted:
+            problems.append(Problem((key,), "holds plain text; every value must be a Pulumi secret: "
+                                           f"pulumi config set --secret --path '{key}.<workload>.<VARIABLE>' <value>"))
+    if parsed.get("workloadSecrets"):
+        names = {w.name: w for w in parsed.get("workloads", [])}
+        for workload, variables in parsed["workloadSecrets"].items():
+            if workload not in names:
+                problems.append(Problem(("workloadSecrets", workload), f"no workload is named {workload!r}"))
+                continue
+            for variable in variables:
+                if variable in names[workload].env or variable in ("QUEUE_URL", "AWS_REGION", "PROCESSING_SECONDS"):
+                    problems.append(Problem(("workloadSecrets", workload, variable), "is also set as a plain environment variable"))
     if parsed.get("karpenter") is not None:
         problems += _karpenter_problems(parsed["karpenter"], groups, stack_settings)
     if "workloads" in parsed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from collections.abc import Callable
 
@@ -97,6 +98,7 @@ BAD_CONFIGS = [
     ("karpenter-drops-key", _set("bottlerocket/kubernetes", {"image-minimum-gc-age": "5m"}), "bottlerocket.kubernetes.image-minimum-gc-age", "Karpenter drops this key"),
     ("budget-schedule-alone", _set("karpenter/nodePools/default/disruption/budgets", [{"nodes": "0", "schedule": "@daily"}]), "karpenter.nodePools.default.disruption.budgets[0]", "set together"),
     ("node-pool-duration", _set("karpenter/nodePools/default/expireAfter", "30d"), "karpenter.nodePools.default.expireAfter", "not a Karpenter duration"),
+    ("secret-in-plain-text", _set("workloadSecrets", {"orders-worker": {"API_TOKEN": "hunter2"}}), "workloadSecrets", "pulumi config set --secret"),
     ("tag-key", _set("tags", {"aws:owner": "me"}), 'tags["aws:owner"]', "not a tag key"),
 ]
 
@@ -167,3 +169,45 @@ def test_pulumi_up_reports_problems_as_a_clean_error_and_registers_nothing():
     with pytest.raises(pulumi.RunError) as caught:
         run_program(str(ROOT / "__main__.py"), config, project="eks-bottlerocket", stack="dev", region="eu-west-1")
     assert "Pulumi.dev.yaml: region: 'europe' is not an AWS region" in str(caught.value)
+
+
+@pytest.mark.parametrize("edit, path, fragment", [case[1:] for case in BAD_CONFIGS], ids=[case[0] for case in BAD_CONFIGS])
+def test_bad_input_catalogue_through_the_plan_command(edit, path, fragment, write_stack, tmp_path, monkeypatch):
+    """Every broken stack file: exit code 2, the stack file and exact key path on stderr, nothing registered or written."""
+    import automation.plan
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the program ran although the configuration is invalid")
+
+    monkeypatch.setattr(automation.plan, "run_program", must_not_run)
+    out = tmp_path / "out"
+    plan = make_plan("dev", out, config_file=write_stack(edit, name="Pulumi.dev.yaml"))
+    assert plan.exit_code == 2
+    lines = plan.stderr.splitlines()
+    assert lines[0].endswith("problem in the stack configuration; nothing was deployed:") or "problems in the stack configuration" in lines[0]
+    assert any(line.startswith(f"Pulumi.dev.yaml: {path}: ") and fragment in line for line in lines), lines
+    assert "Traceback" not in plan.stderr and not out.exists()
+
+
+def test_workload_secrets_must_name_a_workload_and_be_encrypted():
+    values = project_values("dev")
+    values["workloadSecrets"] = {"billing": {"API_TOKEN": "[secret]"}, "orders-worker": {"QUEUE_URL": "[secret]"}}
+    with pytest.raises(ConfigError) as caught:
+        validate_stack_config(values, "Pulumi.dev.yaml", secret_keys=["workloadSecrets"])
+    assert caught.value.lines() == [
+        "Pulumi.dev.yaml: workloadSecrets.billing: no workload is named 'billing'",
+        "Pulumi.dev.yaml: workloadSecrets.orders-worker.QUEUE_URL: is also set as a plain environment variable",
+    ]
+
+
+def test_encrypted_workload_secrets_become_a_kubernetes_secret(write_stack, tmp_path):
+    ciphertext = {"secure": "v1:AAAAAAAAAAAA:bm90LWEtcmVhbC1jaXBoZXJ0ZXh0"}
+    plan = make_plan("dev", tmp_path / "out", config_file=write_stack(
+        lambda v: v.update(workloadSecrets={"orders-worker": {"API_TOKEN": ciphertext}}), name="Pulumi.dev.yaml"))
+    assert plan.exit_code == 0, plan.stderr
+    secret = plan.one("kubernetes:core/v1:Secret", "worker-orders-worker-env")
+    assert secret["inputs"]["stringData"] == "[secret]" and "hunter2" not in json.dumps(plan.document)
+    (container,) = plan.one("kubernetes:apps/v1:Deployment", "worker-orders-worker")["inputs"]["spec"]["template"]["spec"]["containers"]
+    assert {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"key": "API_TOKEN", "name": "orders-worker-env"}}} in container["env"]
+    mixed = write_stack(lambda v: v.update(workloadSecrets={"orders-worker": {"API_TOKEN": ciphertext, "OTHER": "plain"}}), name="Pulumi.dev.yaml")
+    assert make_plan("dev", tmp_path / "mixed", config_file=mixed).exit_code == 2

@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := venv
 STACK ?= dev
 INSTALLED := $(VENV)/.installed-requirements
+# checkov lives in its own virtualenv: its many pinned dependencies must not move the program's.
+CHECKOV := build/tools/checkov/bin/checkov
 
 .PHONY: venv plan test bench clean
 
@@ -20,11 +22,16 @@ $(INSTALLED): requirements.txt requirements-dev.txt policy/requirements.txt
 plan: $(INSTALLED)
 	$(VENV)/bin/python -m automation plan --stack $(STACK)
 
-test: $(INSTALLED)
-	$(VENV)/bin/python -m pytest -q tests
+$(CHECKOV): requirements-checkov.txt
+	$(PYTHON) -m venv build/tools/checkov
+	build/tools/checkov/bin/python -m pip install --disable-pip-version-check --quiet -r requirements-checkov.txt
+	touch $@
+
+test: $(INSTALLED) $(CHECKOV)
+	CHECKOV=$(CHECKOV) $(VENV)/bin/python -m pytest -q tests
 
 bench: $(INSTALLED)
 	$(VENV)/bin/python bench/plan_benchmark.py
 
 clean:
-	rm -rf build
+	rm -rf build/plan

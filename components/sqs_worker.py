@@ -57,12 +57,15 @@ class SqsWorker(pulumi.ComponentResource):
                                             metadata=sqs_worker.metadata(workload, sqs_worker.secret_name(workload)),
                                             string_data=pulumi.Output.secret(dict(secret_env or {})), opts=in_namespace))
         deployment = self.queue.url.apply(lambda url: sqs_worker.deployment(workload, url, region, grace_period, secret_variables))
+        static = sqs_worker.deployment(workload, "", region, grace_period, secret_variables)["metadata"]
         k8s.apps.v1.Deployment(
             name,
             # KEDA owns the replica count, 0 while the queue is empty: Pulumi must not wait for Ready pods.
-            metadata={**sqs_worker.metadata(workload), "annotations": {"pulumi.com/skipAwait": "true"}},
+            metadata={**static, "annotations": {**static["annotations"], "pulumi.com/skipAwait": "true"}},
             spec=deployment.apply(lambda manifest: manifest["spec"]),
             opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=needs)))
+        policy = sqs_worker.network_policy(workload)
+        k8s.networking.v1.NetworkPolicy(name, metadata=policy["metadata"], spec=policy["spec"], opts=in_namespace)
         budget = sqs_worker.pod_disruption_budget(workload)
         k8s.policy.v1.PodDisruptionBudget(name, metadata=budget["metadata"], spec=budget["spec"], opts=in_namespace)
 

@@ -70,6 +70,9 @@ def deployment(workload: WorkloadConfig, queue_url: str, region: str, grace_peri
         "resources": workload.resources.model_dump(),
         "startupProbe": {"httpGet": {"path": probes.startup_path, "port": "health"}, "periodSeconds": 2, "failureThreshold": 30},
         "readinessProbe": {"httpGet": {"path": probes.readiness_path, "port": "health"}, "periodSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {"httpGet": {"path": probes.startup_path, "port": "health"}, "periodSeconds": 10, "failureThreshold": 3},
+        # Pulling on every start would put the registry on the burst's critical path; images are pinned.
+        "imagePullPolicy": "IfNotPresent",
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "readOnlyRootFilesystem": True,
                             "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                             "seccompProfile": {"type": "RuntimeDefault"}},
@@ -80,7 +83,11 @@ def deployment(workload: WorkloadConfig, queue_url: str, region: str, grace_peri
     selector = labels(workload)
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": metadata(workload),
+        "metadata": {**metadata(workload), "annotations": {
+            # Suppressions of checkov's Kubernetes checks, each with its reason (checkov.io/skipN).
+            "checkov.io/skip1": "CKV_K8S_43=images are pinned by tag or digest in the stack config; digests are optional",
+            "checkov.io/skip2": "CKV_K8S_15=IfNotPresent keeps image pulls off the burst's critical path; tags are pinned",
+        }},
         # No `replicas`: KEDA and its HPA own the count (0 when the queue is empty).
         "spec": {
             "selector": {"matchLabels": selector},
@@ -88,7 +95,8 @@ def deployment(workload: WorkloadConfig, queue_url: str, region: str, grace_peri
                 "metadata": {"labels": selector},
                 "spec": {
                     "serviceAccountName": workload.name,
-                    "automountServiceAccountToken": True,
+                    # EKS Pod Identity injects its own projected token; the worker never calls the Kubernetes API.
+                    "automountServiceAccountToken": False,
                     "terminationGracePeriodSeconds": grace_period,
                     "securityContext": {"runAsNonRoot": True, "fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [container],
@@ -100,6 +108,12 @@ def deployment(workload: WorkloadConfig, queue_url: str, region: str, grace_peri
             },
         },
     }
+
+
+def network_policy(workload: WorkloadConfig) -> dict[str, Any]:
+    """Workers serve nothing: no ingress (kubelet probes come from the node); egress stays open for SQS and STS."""
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": metadata(workload),
+            "spec": {"podSelector": {"matchLabels": labels(workload)}, "policyTypes": ["Ingress"], "ingress": []}}
 
 
 def pod_disruption_budget(workload: WorkloadConfig) -> dict[str, Any]:

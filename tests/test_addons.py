@@ -47,6 +47,7 @@ def test_plan_writes_a_manifest_per_kubernetes_object(plan):
     expected = {"ConfigMap-kube-system-kube-proxy-config.yaml", "EC2NodeClass-cluster-bottlerocket.yaml",
                 "NodePool-cluster-default.yaml", "Namespace-cluster-workers.yaml", "ServiceAccount-workers-orders-worker.yaml",
                 "Deployment-workers-orders-worker.yaml", "PodDisruptionBudget-workers-orders-worker.yaml",
+                "NetworkPolicy-workers-orders-worker.yaml",
                 "TriggerAuthentication-workers-orders-worker-aws.yaml", "ScaledObject-workers-orders-worker.yaml"}
     if plan.document["stack"] == "prod":
         expected.add("NodePool-cluster-burst.yaml")
@@ -357,6 +358,9 @@ def test_worker_deployment(plan):
     assert container["securityContext"]["runAsNonRoot"] is True and container["securityContext"]["readOnlyRootFilesystem"] is True
     assert spec["terminationGracePeriodSeconds"] >= 20 and spec["terminationGracePeriodSeconds"] >= 60  # processing, soft-eviction grace
     assert spec["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone"
+    assert spec["automountServiceAccountToken"] is False and container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    policy = manifests["NetworkPolicy-workers-orders-worker.yaml"]["spec"]
+    assert policy == {"podSelector": {"matchLabels": deployment["spec"]["selector"]["matchLabels"]}, "policyTypes": ["Ingress"], "ingress": []}
     assert spec["serviceAccountName"] == manifests["ServiceAccount-workers-orders-worker.yaml"]["metadata"]["name"]
     assert manifests["PodDisruptionBudget-workers-orders-worker.yaml"]["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
 

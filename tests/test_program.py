@@ -63,6 +63,7 @@ EXPECTED_COUNTS = {
         "kubernetes:keda.sh/v1alpha1:ScaledObject": 1,
         "kubernetes:keda.sh/v1alpha1:TriggerAuthentication": 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
     },
 }
 EXPECTED_COUNTS["prod"] = {

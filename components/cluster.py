@@ -55,6 +55,9 @@ class Cluster(pulumi.ComponentResource):
             private_subnet_ids=network.private_subnet_ids,
             public_subnet_ids=network.public_subnet_ids,
             skip_default_node_group=True,
+            # Nodes use the security group EKS manages for the cluster; pulumi-eks' extra groups (open
+            # egress, broad node-to-node ingress) are not created.
+            skip_default_security_groups=True,
             authentication_mode=eks.AuthenticationMode.API,
             access_entries=access_entries,
             create_oidc_provider=True,

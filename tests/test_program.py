@@ -173,7 +173,7 @@ def test_cluster_component_inputs(plan):
     (cluster,) = plan.of_type("eks:index:Cluster")
     inputs = cluster["inputs"]
     assert inputs["name"] == f"platform-{stack}" and inputs["version"] == "1.33"
-    assert inputs["skipDefaultNodeGroup"] is True
+    assert inputs["skipDefaultNodeGroup"] is True and inputs["skipDefaultSecurityGroups"] is True
     assert inputs["authenticationMode"] == "API"
     assert inputs["createOidcProvider"] is True
     (key,) = plan.of_type("aws:kms/key:Key")

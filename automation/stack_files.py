@@ -12,6 +12,19 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML loading that refuses a key given twice (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
 class StackFileError(Exception):
     """A stack or project file that cannot be read at all (missing, not UTF-8, not YAML, empty)."""
 
@@ -42,7 +55,7 @@ def _load_yaml(path: Path) -> Any:
     except UnicodeDecodeError as error:
         raise StackFileError(f"{path.name}: not UTF-8 text (byte {error.start}); save the file as UTF-8") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -99,6 +99,7 @@ BAD_CONFIGS = [
     ("budget-schedule-alone", _set("karpenter/nodePools/default/disruption/budgets", [{"nodes": "0", "schedule": "@daily"}]), "karpenter.nodePools.default.disruption.budgets[0]", "set together"),
     ("node-pool-duration", _set("karpenter/nodePools/default/expireAfter", "30d"), "karpenter.nodePools.default.expireAfter", "not a Karpenter duration"),
     ("secret-in-plain-text", _set("workloadSecrets", {"orders-worker": {"API_TOKEN": "hunter2"}}), "workloadSecrets", "pulumi config set --secret"),
+    ("duplicate-workload", lambda v: v["workloads"].append(dict(v["workloads"][0])), "workloads[1].name", "already named 'orders-worker'"),
     ("tag-key", _set("tags", {"aws:owner": "me"}), 'tags["aws:owner"]', "not a tag key"),
 ]
 
@@ -152,6 +153,7 @@ def test_invalid_config_plan_exits_2_and_writes_nothing(write_stack, tmp_path):
     (b"config:\n  eks-bottlerocket:region: \xff\xfe\n", "not UTF-8 text"),
     (b"- just\n- a list\n", "top level must be a map"),
     (b"config: 3\n", "config: must be a map"),
+    (b"config:\n  eks-bottlerocket:nodeGroups:\n    blue: {}\n    blue: {}\n", "duplicate key 'blue' (first at line 3)"),
 ])
 def test_unreadable_stack_files(tmp_path, content, message):
     path = tmp_path / "Pulumi.dev.yaml"

@@ -45,6 +45,14 @@ def parser() -> argparse.ArgumentParser:
     rollout.add_argument("--wait-timeout", type=float, default=1800.0, help="seconds to wait for the target's nodes (default 1800)")
     rollout.add_argument("--drain-timeout", type=float, default=1800.0, help="seconds to drain the source (default 1800)")
 
+    logs = commands.add_parser("node-logs", help="run logdog on a node (SSM + admin container) and download the archive",
+                               description=__import__("automation.node_logs", fromlist=["x"]).__doc__,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    logs.add_argument("--stack", required=True, help="stack name")
+    logs.add_argument("--node", required=True, help="the Kubernetes node name")
+    logs.add_argument("--out", type=Path, help="archive path (default <node>-bottlerocket-logs.tar.gz)")
+    logs.add_argument("--kubeconfig", help="kubeconfig for the cluster (default: KUBECONFIG or ~/.kube/config)")
+
     for name, help_text in ENGINE_COMMANDS.items():
         command = commands.add_parser(name, help=help_text, description=f"{help_text}. Needs the Pulumi CLI.\n\n{__doc__.split(chr(10), 2)[2]}",
                                       formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         from automation.status import run_status
 
         return run_status(args.stack, args.json)
+
+    if args.command == "node-logs":
+        from automation.node_logs import run_node_logs
+
+        return run_node_logs(args.stack, args.node, args.out, args.kubeconfig)
 
     if args.command == "rollout":
         from automation.rollout import run_rollout

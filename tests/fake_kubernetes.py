@@ -19,9 +19,12 @@ class FakeCluster:
     budget_refusals: dict[tuple[str, str], int] = field(default_factory=dict)  # evictions refused before one succeeds
     evictions: list[tuple[str, str, int]] = field(default_factory=list)  # namespace, name, HTTP status
     patches: list[tuple[str, dict]] = field(default_factory=list)
+    archives: dict[str, bytes] = field(default_factory=dict)  # node -> bottlerocket-logs.tar.gz served by its proxy
 
-    def add_node(self, name: str, colour: str, ready: bool = True) -> None:
-        self.nodes[name] = {"labels": {"eks-bottlerocket/colour": colour, "kubernetes.io/hostname": name}, "ready": ready, "unschedulable": False}
+    def add_node(self, name: str, colour: str | None, ready: bool = True, instance: str = "i-0123456789abcdef0",
+                 extra_labels: dict[str, str] | None = None) -> None:
+        labels = {"kubernetes.io/hostname": name, **({"eks-bottlerocket/colour": colour} if colour else {}), **(extra_labels or {})}
+        self.nodes[name] = {"labels": labels, "ready": ready, "unschedulable": False, "instance": instance}
 
     def add_pod(self, namespace: str, name: str, node: str, owner: str = "ReplicaSet") -> None:
         self.pods[(namespace, name)] = {"node": node, "owner": owner}
@@ -29,7 +32,7 @@ class FakeCluster:
     def node_json(self, name: str) -> dict:
         node = self.nodes[name]
         return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": node["labels"], "resourceVersion": "1"},
-                "spec": {"unschedulable": node["unschedulable"]},
+                "spec": {"unschedulable": node["unschedulable"], "providerID": f"aws:///eu-west-1a/{node['instance']}"},
                 "status": {"conditions": [{"type": "Ready", "status": "True" if node["ready"] else "False", "reason": "KubeletReady"}]}}
 
     def pod_json(self, namespace: str, name: str) -> dict:
@@ -67,6 +70,19 @@ def serve(cluster: FakeCluster) -> tuple[ThreadingHTTPServer, str]:
                 names = [n for n, node in sorted(cluster.nodes.items()) if not key or node["labels"].get(key) == value]
                 return self._send(200, {"apiVersion": "v1", "kind": "NodeList", "metadata": {"resourceVersion": "1"},
                                         "items": [cluster.node_json(n) for n in names]})
+            node_path = re.fullmatch(r"/api/v1/nodes/([^/]+)(/proxy/logs/support/bottlerocket-logs\.tar\.gz)?", url.path)
+            if node_path and node_path[1] in cluster.nodes:
+                if not node_path[2]:
+                    return self._send(200, cluster.node_json(node_path[1]))
+                archive = cluster.archives.get(node_path[1])
+                if archive is None:
+                    return self._send(404, _status(404, "NotFound", "no such file"))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/gzip")
+                self.send_header("Content-Length", str(len(archive)))
+                self.end_headers()
+                self.wfile.write(archive)
+                return None
             if url.path == "/api/v1/pods":
                 node = query.get("fieldSelector", "").removeprefix("spec.nodeName=")
                 items = [cluster.pod_json(ns, name) for (ns, name), pod in sorted(cluster.pods.items()) if pod["node"] == node]

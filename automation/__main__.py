@@ -53,6 +53,21 @@ def parser() -> argparse.ArgumentParser:
     logs.add_argument("--out", type=Path, help="archive path (default <node>-bottlerocket-logs.tar.gz)")
     logs.add_argument("--kubeconfig", help="kubeconfig for the cluster (default: KUBECONFIG or ~/.kube/config)")
 
+    simulate = commands.add_parser("simulate", help="simulate an SQS burst through KEDA, the HPA and Karpenter with the stack's settings",
+                                   description=__import__("automation.simulate", fromlist=["x"]).__doc__)
+    simulate.add_argument("--stack", required=True, help="stack name")
+    simulate.add_argument("--workload", help="workload name (default: the first)")
+    simulate.add_argument("--messages", type=int, default=100_000, help="burst size (default 100000)")
+    simulate.add_argument("--burst-seconds", type=int, default=10, help="seconds over which the burst arrives (default 10)")
+    simulate.add_argument("--shape", choices=("uniform", "instant"), default="uniform", help="arrival shape (default uniform)")
+    simulate.add_argument("--processing-seconds", type=float, help="processing time per message (default: the workload's)")
+    simulate.add_argument("--in-flight-per-pod", type=int, default=10, help="messages a pod works on at once (default 10)")
+    simulate.add_argument("--runs", type=int, default=20, help="runs with different random draws, for p50/p95 (default 20)")
+    simulate.add_argument("--seed", type=int, default=1, help="first random seed (default 1)")
+    simulate.add_argument("--compare", choices=("defaults",), help="also run with KEDA's and the HPA's default settings")
+    simulate.add_argument("--json", action="store_true", help="print JSON (figures in seconds)")
+    simulate.add_argument("--plot", type=Path, metavar="FILE.png", help="plot queue depth, pods and nodes over time")
+
     for name, help_text in ENGINE_COMMANDS.items():
         command = commands.add_parser(name, help=help_text, description=f"{help_text}. Needs the Pulumi CLI.\n\n{__doc__.split(chr(10), 2)[2]}",
                                       formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,6 +103,26 @@ def main(argv: list[str] | None = None) -> int:
         from automation.status import run_status
 
         return run_status(args.stack, args.json)
+
+    if args.command == "simulate":
+        from automation.simulate import run_simulate
+        from automation.status import load_config
+        from core.burst_simulation import Scenario
+
+        config = load_config(args.stack, sys.stderr)
+        if config is None:
+            return 2
+        workload = next((w for w in config.workloads if w.name == args.workload), config.workloads[0] if config.workloads else None)
+        scenario = Scenario(messages=args.messages, burst_seconds=args.burst_seconds, shape=args.shape,
+                            processing_seconds=args.processing_seconds or (workload.processing_seconds if workload else 20.0),
+                            messages_in_flight_per_pod=args.in_flight_per_pod)
+        try:
+            run_simulate(config, args.stack, workload_name=args.workload, scenario=scenario, runs=args.runs, seed=args.seed,
+                         compare_defaults=args.compare == "defaults", json_file=args.json, plot_file=args.plot)
+        except ValueError as error:
+            sys.stderr.write(f"simulate: {error}\n")
+            return 2
+        return 0
 
     if args.command == "node-logs":
         from automation.node_logs import run_node_logs

@@ -37,6 +37,16 @@ def has_nvidia_gpu(instance_type: str) -> bool:
     return bool(match) and match["series"] in _GPU_SERIES
 
 
+def vcpus(instance_type: str) -> int | None:
+    """vCPUs of a large/xlarge/Nxlarge size (burstable medium and smaller: 2), or None."""
+    match = _INSTANCE_TYPE.match(instance_type)
+    if not match:
+        return None
+    if match["series"] == "t" and match["size"] in _BURSTABLE_MEMORY_GIB:
+        return 2 if match["size"] in ("medium", "large", "small", "micro", "nano") else _vcpus(match["size"])
+    return _vcpus(match["size"])
+
+
 def _vcpus(size: str) -> int | None:
     if size == "large":
         return 2

@@ -32,6 +32,7 @@ test: $(INSTALLED) $(CHECKOV)
 
 bench: $(INSTALLED)
 	$(VENV)/bin/python bench/plan_benchmark.py
+	$(VENV)/bin/python bench/simulate_benchmark.py
 
 clean:
 	rm -rf build/plan

@@ -25,8 +25,9 @@ from kubernetes import client as k8s_client
 from kubernetes.client.rest import ApiException
 from ruamel.yaml import YAML
 
+from automation.status import live_node_groups
 from core.release_version import LATEST, is_valid_pin
-from core.stack_config import COLOUR_LABEL, NODE_GROUP_TAG
+from core.stack_config import COLOUR_LABEL
 
 RETIRING_TAINT = {"key": "eks-bottlerocket/retiring", "value": "true", "effect": "NoSchedule"}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -145,12 +146,8 @@ class Cluster:
         self.cluster_name, self.eks, self.kubernetes = cluster_name, eks, kubernetes
 
     def node_group_status(self, group: str) -> str | None:
-        for page in self.eks.get_paginator("list_nodegroups").paginate(clusterName=self.cluster_name):
-            for name in page["nodegroups"]:
-                described = self.eks.describe_nodegroup(clusterName=self.cluster_name, nodegroupName=name)["nodegroup"]
-                if (described.get("tags") or {}).get(NODE_GROUP_TAG) == group:
-                    return described["status"]
-        return None
+        described = live_node_groups(self.eks, self.cluster_name)[0].get(group)
+        return described["status"] if described else None
 
     def nodes(self, group: str) -> list[Any]:
         return self.kubernetes.list_node(label_selector=f"{COLOUR_LABEL}={group}").items

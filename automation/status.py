@@ -21,19 +21,27 @@ from core.stack_config import NODE_GROUP_TAG, ConfigError, StackConfig, validate
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+def live_node_groups(eks: Any, cluster_name: str) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """The cluster's managed node groups: by their `eks-bottlerocket/node-group` tag, and those without it."""
+    tagged: dict[str, dict[str, Any]] = {}
+    untagged: list[dict[str, Any]] = []
+    for page in eks.get_paginator("list_nodegroups").paginate(clusterName=cluster_name):
+        for name in page["nodegroups"]:
+            group = eks.describe_nodegroup(clusterName=cluster_name, nodegroupName=name)["nodegroup"]
+            owner = (group.get("tags") or {}).get(NODE_GROUP_TAG)
+            if owner:
+                tagged[owner] = group
+            else:
+                untagged.append(group)
+    return tagged, untagged
+
+
 def collect_status(config: StackConfig, eks: Any, ssm: Any) -> dict[str, Any]:
     cluster = eks.describe_cluster(name=config.cluster.name)["cluster"]
     version = cluster["version"]
-    live: dict[str, dict[str, Any]] = {}
-    unknown: list[dict[str, Any]] = []
-    for page in eks.get_paginator("list_nodegroups").paginate(clusterName=config.cluster.name):
-        for name in page["nodegroups"]:
-            group = eks.describe_nodegroup(clusterName=config.cluster.name, nodegroupName=name)["nodegroup"]
-            owner = (group.get("tags") or {}).get(NODE_GROUP_TAG)
-            if owner in config.node_groups:
-                live[owner] = group
-            else:
-                unknown.append(group)
+    tagged, untagged = live_node_groups(eks, config.cluster.name)
+    live = {owner: group for owner, group in tagged.items() if owner in config.node_groups}
+    unknown = untagged + [group for owner, group in tagged.items() if owner not in config.node_groups]
 
     latest_cache: dict[str, str | None] = {}
 

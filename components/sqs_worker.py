@@ -57,7 +57,7 @@ class SqsWorker(pulumi.ComponentResource):
                                             metadata=sqs_worker.metadata(workload, sqs_worker.secret_name(workload)),
                                             string_data=pulumi.Output.secret(dict(secret_env or {})), opts=in_namespace))
         deployment = self.queue.url.apply(lambda url: sqs_worker.deployment(workload, url, region, grace_period, secret_variables))
-        static = sqs_worker.deployment(workload, "", region, grace_period, secret_variables)["metadata"]
+        static = sqs_worker.deployment_metadata(workload)
         k8s.apps.v1.Deployment(
             name,
             # KEDA owns the replica count, 0 while the queue is empty: Pulumi must not wait for Ready pods.

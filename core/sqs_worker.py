@@ -55,6 +55,14 @@ def secret_name(workload: WorkloadConfig) -> str:
     return f"{workload.name}-env"
 
 
+def deployment_metadata(workload: WorkloadConfig) -> dict[str, Any]:
+    return {**metadata(workload), "annotations": {
+        # Suppressions of checkov's Kubernetes checks, each with its reason (checkov.io/skipN).
+        "checkov.io/skip1": "CKV_K8S_43=images are pinned by tag or digest in the stack config; digests are optional",
+        "checkov.io/skip2": "CKV_K8S_15=IfNotPresent keeps image pulls off the burst's critical path; tags are pinned",
+    }}
+
+
 def deployment(workload: WorkloadConfig, queue_url: str, region: str, grace_period: int,
                secret_variables: list[str] | None = None) -> dict[str, Any]:
     probes = workload.probes
@@ -83,11 +91,7 @@ def deployment(workload: WorkloadConfig, queue_url: str, region: str, grace_peri
     selector = labels(workload)
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {**metadata(workload), "annotations": {
-            # Suppressions of checkov's Kubernetes checks, each with its reason (checkov.io/skipN).
-            "checkov.io/skip1": "CKV_K8S_43=images are pinned by tag or digest in the stack config; digests are optional",
-            "checkov.io/skip2": "CKV_K8S_15=IfNotPresent keeps image pulls off the burst's critical path; tags are pinned",
-        }},
+        "metadata": deployment_metadata(workload),
         # No `replicas`: KEDA and its HPA own the count (0 when the queue is empty).
         "spec": {
             "selector": {"matchLabels": selector},

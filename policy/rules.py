@@ -12,6 +12,7 @@ Suppress a rule for one resource next to it: an AWS tag or a Kubernetes annotati
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -94,6 +95,7 @@ def _suppression(resource: Resource, rule: str) -> str | None:
     return reason.strip() if isinstance(reason, str) and reason.strip() else None
 
 
+@functools.lru_cache(maxsize=256)  # three rules read the same user data; parse it once
 def _user_data_settings(encoded_or_text: str, encoded: bool) -> dict[str, Any]:
     text = base64.b64decode(encoded_or_text).decode() if encoded else encoded_or_text
     return tomlkit.parse(text).unwrap().get("settings", {})

@@ -15,16 +15,10 @@ from core.addons_config import NodePoolConfig
 from core.release_version import release_policy
 from core.stack_config import validate_stack_config
 from core.user_data import DEFAULT_SETTINGS
+from policy.rules import UNSCOPABLE_ACTIONS
 from tests.conftest import make_plan, project_values, shared_file
 from tests.kubernetes_schemas import validate
 
-# Actions that support no resource-level permission: "*" is the narrowest Resource AWS allows for them.
-UNSCOPABLE_ACTIONS = {
-    "ec2:DescribeCapacityReservations", "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeInstanceStatus",
-    "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplates",
-    "ec2:DescribePlacementGroups", "ec2:DescribeSecurityGroups", "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets",
-    "pricing:GetProducts", "iam:ListInstanceProfiles", "arc-zonal-shift:GetManagedResource",
-}
 
 
 @pytest.fixture(params=["dev", "prod"])

@@ -112,13 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.stack, sys.stderr)
         if config is None:
             return 2
-        workload = next((w for w in config.workloads if w.name == args.workload), config.workloads[0] if config.workloads else None)
         scenario = Scenario(messages=args.messages, burst_seconds=args.burst_seconds, shape=args.shape,
-                            processing_seconds=args.processing_seconds or (workload.processing_seconds if workload else 20.0),
                             messages_in_flight_per_pod=args.in_flight_per_pod)
         try:
             run_simulate(config, args.stack, workload_name=args.workload, scenario=scenario, runs=args.runs, seed=args.seed,
-                         compare_defaults=args.compare == "defaults", json_file=args.json, plot_file=args.plot)
+                         compare_defaults=args.compare == "defaults", json_file=args.json, plot_file=args.plot,
+                         processing_seconds=args.processing_seconds)
         except ValueError as error:
             sys.stderr.write(f"simulate: {error}\n")
             return 2

@@ -7,14 +7,15 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from automation.stack_files import PROJECT_ROOT
 from core import instance_types, sqs_worker
 from core.addons_config import NodePoolConfig, WorkloadConfig
-from core.bottlerocket_settings import quantity_bytes
+from core.bottlerocket_settings import quantity_value
+from core.user_data import reserved_memory_mib
 from core.burst_simulation import Autoscaling, Capacity, Result, Scenario, ScalingPolicy, ScalingRules, percentile, simulate
 from core.stack_config import StackConfig
 
@@ -25,7 +26,11 @@ FIGURES = ("firstPodReady", "firstMessageProcessed", "fullCapacity", "drained", 
 
 
 def _cpu_milli(quantity: str) -> float:
-    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
+    return quantity_value(quantity) * 1000
+
+
+def _memory_mib(quantity: str) -> float:
+    return quantity_value(quantity) / 2**20
 
 
 def _duration_seconds(text: str) -> int:
@@ -55,13 +60,11 @@ def pods_per_node(instance_type: str, settings: dict[str, Any], workload: Worklo
         return 0
     kubernetes = settings.get("kubernetes", {})
     reserved_cpu = sum(_cpu_milli(kubernetes.get(k, {}).get("cpu", "0")) for k in ("system-reserved", "kube-reserved"))
-    reserved_memory = sum(quantity_bytes(kubernetes.get(k, {}).get("memory", "0")) / 2**20 for k in ("system-reserved", "kube-reserved"))
-    hard = kubernetes.get("eviction-hard", {}).get("memory.available", "0")
-    reserved_memory += memory * float(hard[:-1]) / 100 if hard.endswith("%") else quantity_bytes(hard) / 2**20
+    reserved_memory = reserved_memory_mib(kubernetes, memory)
     cpu = cpus * 1000 - reserved_cpu - DAEMONSET_CPU_MILLI - taken_cpu_milli
     mem = memory - reserved_memory - DAEMONSET_MEMORY_MIB - taken_memory_mib
     request_cpu = _cpu_milli(workload.resources.requests.cpu)
-    request_memory = quantity_bytes(workload.resources.requests.memory) / 2**20
+    request_memory = _memory_mib(workload.resources.requests.memory)
     return max(0, int(min(cpu // request_cpu, mem // request_memory)))
 
 
@@ -93,7 +96,7 @@ def capacity_for(config: StackConfig, workload: WorkloadConfig, prices: dict[str
     controllers_cpu = controllers_memory = 0.0
     for replicas, resources in _controllers(config):
         controllers_cpu += replicas * _cpu_milli(resources.requests.cpu)
-        controllers_memory += replicas * quantity_bytes(resources.requests.memory) / 2**20
+        controllers_memory += replicas * _memory_mib(resources.requests.memory)
     managed_nodes = 2  # the field notes' idle cluster
     free = pods_per_node(managed_type, config.node_group_settings(group_name), workload,
                          controllers_cpu / managed_nodes, controllers_memory / managed_nodes) * managed_nodes
@@ -166,12 +169,15 @@ def plot(path: Path, tuned: Result, defaults: Result | None, title: str) -> None
 
 
 def run_simulate(config: StackConfig, stack: str, *, workload_name: str | None, scenario: Scenario, runs: int, seed: int,
-                 compare_defaults: bool, json_file: bool, plot_file: Path | None, out: TextIO = sys.stdout) -> dict[str, Any]:
+                 compare_defaults: bool, json_file: bool, plot_file: Path | None, processing_seconds: float | None = None,
+                 out: TextIO = sys.stdout) -> dict[str, Any]:
+    """`processing_seconds` None: the workload's own `processingSeconds`."""
     if not config.workloads:
         raise ValueError(f"stack {stack} has no workloads to simulate")
     workload = next((w for w in config.workloads if w.name == workload_name), None) if workload_name else config.workloads[0]
     if workload is None:
         raise ValueError(f"stack {stack} has no workload named {workload_name!r}")
+    scenario = replace(scenario, processing_seconds=processing_seconds or workload.processing_seconds)
     prices = json.loads(PRICES_FILE.read_text())["prices"]
     autoscaling, capacity = autoscaling_for(workload), capacity_for(config, workload, prices)
     tuned = run_many(autoscaling, capacity, scenario, runs, seed)

@@ -12,9 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from automation.simulate import PRICES_FILE, autoscaling_for, capacity_for, run_many, summarize  # noqa: E402
-from automation.stack_files import read_stack_config  # noqa: E402
+from automation.status import load_config  # noqa: E402
 from core.burst_simulation import Scenario  # noqa: E402
-from core.stack_config import validate_stack_config  # noqa: E402
 
 RUNS = 50
 
@@ -23,8 +22,7 @@ def main() -> None:
     prices = json.loads(PRICES_FILE.read_text())["prices"]
     print(f"{'stack':<6}{'metric':<15}{'p50':>10}{'p95':>10}{'defaults p50':>14}{'defaults p95':>14}{'ratio p50':>11}")
     for stack in ("dev", "prod"):
-        source = read_stack_config(stack)
-        config = validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
+        config = load_config(stack, sys.stderr)
         workload = config.workloads[0]
         scenario = Scenario(processing_seconds=workload.processing_seconds)
         autoscaling, capacity = autoscaling_for(workload), capacity_for(config, workload, prices)

@@ -127,8 +127,9 @@ EvictionSignal = Literal[
 ReservedResource = Literal["cpu", "memory", "ephemeral-storage", "pid"]
 
 
-def quantity_bytes(value: str) -> float:
-    """Bytes in a memory-style quantity (`1Gi`, `512M`, `129e6`); used for cross-field checks."""
+def quantity_value(value: str) -> float:
+    """The number a Kubernetes quantity stands for: bytes for memory (`1Gi`, `512M`, `129e6`), cores
+    for CPU (`200m`, `2`); used for cross-field checks and capacity estimates."""
     match = re.match(r"^([+-]?[0-9.]+)(e[0-9]+|[EPTGMK]i?|[numk])?$", value)
     if not match:
         raise ValueError(f"{value!r} is not a quantity")

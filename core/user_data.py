@@ -17,7 +17,7 @@ from typing import Any
 
 import tomlkit
 
-from core.bottlerocket_settings import quantity_bytes
+from core.bottlerocket_settings import quantity_value
 
 # Signals the kubelet itself sets by default. Listing some in eviction-hard zeroes the rest
 # (KubeletConfiguration: "other signals not specified will be set to 0"), so all must be present.
@@ -112,13 +112,18 @@ def _soft_is_not_looser(soft: str, hard: str) -> bool:
         return False
     if _is_percent(soft):
         return float(soft[:-1]) <= float(hard[:-1])
-    return quantity_bytes(soft) <= quantity_bytes(hard)
+    return quantity_value(soft) <= quantity_value(hard)
 
 
-def _memory_threshold_mib(threshold: str, capacity_mib: int) -> float:
-    if _is_percent(threshold):
-        return capacity_mib * float(threshold[:-1]) / 100
-    return quantity_bytes(threshold) / 2**20
+def reserved_memory_mib(kubernetes: Mapping[str, Any], capacity_mib: float) -> float:
+    """Memory pods cannot have on a node of `capacity_mib`: system- and kube-reserved plus the hard
+    `memory.available` eviction threshold."""
+    reserved = sum(quantity_value(kubernetes.get(table, {}).get("memory") or "0") / 2**20
+                   for table in ("system-reserved", "kube-reserved"))
+    threshold = kubernetes.get("eviction-hard", {}).get("memory.available")
+    if threshold:
+        reserved += capacity_mib * float(threshold[:-1]) / 100 if _is_percent(threshold) else quantity_value(threshold) / 2**20
+    return reserved
 
 
 def settings_problems(settings: Mapping[str, Any], smallest_memory: tuple[str, int] | None) -> list[SettingsProblem]:
@@ -169,14 +174,7 @@ def settings_problems(settings: Mapping[str, Any], smallest_memory: tuple[str, i
 
     if smallest_memory is not None:
         instance_type, capacity_mib = smallest_memory
-        reserved = {
-            "system-reserved": kubernetes.get("system-reserved", {}).get("memory"),
-            "kube-reserved": kubernetes.get("kube-reserved", {}).get("memory"),
-        }
-        reserved_mib = sum(quantity_bytes(q) / 2**20 for q in reserved.values() if q)
-        if "memory.available" in hard:
-            reserved_mib += _memory_threshold_mib(hard["memory.available"], capacity_mib)
-        allocatable = capacity_mib - reserved_mib
+        allocatable = capacity_mib - reserved_memory_mib(kubernetes, capacity_mib)
         if allocatable < MINIMUM_ALLOCATABLE_MEMORY_MIB:
             problems.append(SettingsProblem(
                 ("kubernetes", "system-reserved", "memory"),

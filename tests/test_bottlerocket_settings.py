@@ -7,7 +7,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from core.bottlerocket_settings import BottlerocketSettings, KubernetesSettings, quantity_bytes
+from core.bottlerocket_settings import BottlerocketSettings, KubernetesSettings, quantity_value
 from tests.conftest import shared_file
 
 
@@ -83,11 +83,11 @@ def test_bootstrap_commands_must_start_with_apiclient():
         BottlerocketSettings.model_validate({"bootstrap-commands": {"x": {"commands": [["mkfs", "/dev/xvdc"]]}}})
 
 
-def test_quantity_bytes():
-    assert quantity_bytes("1Gi") == 2**30
-    assert quantity_bytes("500Mi") == 500 * 2**20
-    assert quantity_bytes("129e6") == 129e6
-    assert quantity_bytes("1k") == 1000
+def test_quantity_value():
+    assert quantity_value("1Gi") == 2**30
+    assert quantity_value("500Mi") == 500 * 2**20
+    assert quantity_value("129e6") == 129e6
+    assert quantity_value("1k") == 1000
 
 
 def _reference_kubernetes_keys() -> set[str]:

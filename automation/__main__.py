@@ -25,10 +25,10 @@ def parser() -> argparse.ArgumentParser:
                                    epilog=__doc__.split("\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     plan = commands.add_parser("plan", help="offline plan: run __main__.py under Pulumi's mock engine (no CLI, no AWS)",
-                               description="Exit codes: 0 planned, 2 invalid configuration (nothing written).")
+                               description="Exit codes: 0 planned; 1 a mandatory policy violation (plan written) or the program failed; 2 invalid configuration, stack name or output folder (nothing written).")
     plan.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
     plan.add_argument("--config-file", type=Path, help="plan from this stack file instead of Pulumi.<stack>.yaml")
-    plan.add_argument("--out", type=Path, help="output folder (default build/plan/<stack>)")
+    plan.add_argument("--out", type=Path, help="output folder: new, empty, or an earlier plan (default build/plan/<stack>)")
 
     status = commands.add_parser("status", help="live cluster and node group versions vs the newest Bottlerocket (boto3, no CLI)")
     status.add_argument("--stack", required=True, help="stack name")

@@ -4,27 +4,85 @@ Writes `resources.json` (every resource with its inputs and options), `userdata/
 `manifests/<kind>-<namespace>-<name>.yaml`, `helm/<release>.values.yaml`, `policy.json` (the guardrail
 rules' results), and prints a tree with counts by type and the policy results. Invalid configuration:
 exit code 2, the problems on stderr, nothing written. A mandatory policy violation: exit code 1.
+
+The plan writes only into a folder it owns: `build/plan/<stack>`, or an `--out` folder that is absent,
+empty, or holds the marker file a plan leaves (PLAN_MARKER). Anything else is refused with exit code 2
+and nothing is touched. The new plan is written beside the target and renamed into place at the end, so
+a plan that fails never leaves a half-written folder; a plan that fails also removes the previous plan
+of its folder, which would otherwise look current.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import sys
+import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import yaml
 
 from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
-from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, read_stack_config
+from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, read_stack_config
 from core.stack_config import ConfigError, validate_stack_config
 from policy.rules import Resource, evaluate
 
-EXIT_POLICY_VIOLATION = 1
-EXIT_INVALID_CONFIG = 2
+# 1: a mandatory policy violation, or the program failed; 2: invalid configuration or usage.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+PLAN_MARKER = ".eks-bottlerocket-plan"
+_MARKER_TEXT = ("Written by `python -m automation plan`. The plan replaces this whole folder on every run;\n"
+                "keep nothing else here.\n")
+
+
+def default_plan_folder(stack: str) -> Path:
+    return PROJECT_ROOT / "build" / "plan" / stack
+
+
+class PlanFolderError(Exception):
+    """The plan was asked to write into a folder it does not own."""
+
+
+def check_plan_folder(folder: Path) -> None:
+    """Raise PlanFolderError unless the plan may replace `folder`: absent, empty, or carrying PLAN_MARKER."""
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if folder.is_symlink() or not folder.is_dir():
+        raise PlanFolderError(f"--out {folder}: not a folder; give a new or empty folder")
+    if (folder / PLAN_MARKER).is_file() or not any(folder.iterdir()):
+        return
+    raise PlanFolderError(f"--out {folder}: the folder holds files no plan wrote (no {PLAN_MARKER} in it); "
+                          "give a new or empty folder, nothing was changed")
+
+
+def _owns(folder: Path, default: bool) -> bool:
+    return folder.is_dir() and not folder.is_symlink() and (default or (folder / PLAN_MARKER).is_file())
+
+
+def replace_folder(target: Path, write: Callable[[Path], None]) -> None:
+    """Run `write` on a new folder beside `target`, then put it in `target`'s place. `target` must be a
+    folder the plan owns (check_plan_folder) or absent."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; a plan folder is for reading
+        write(staging)
+        (staging / PLAN_MARKER).write_text(_MARKER_TEXT)
+        if target.exists():
+            previous = staging.with_suffix(".previous")
+            target.rename(previous)
+            staging.rename(target)
+            shutil.rmtree(previous)
+        else:
+            staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def _clean(value: Any) -> Any:
@@ -106,6 +164,10 @@ def helm_values(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
             for record in document["resources"] if record["type"] == "kubernetes:helm.sh/v3:Release"}
 
 
+def _option_text(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else json.dumps(value)
+
+
 def print_tree(document: dict[str, Any], out: TextIO) -> None:
     records = document["resources"]
     children: dict[str | None, list[dict]] = defaultdict(list)
@@ -115,7 +177,7 @@ def print_tree(document: dict[str, Any], out: TextIO) -> None:
 
     def show(record: dict, depth: int) -> None:
         shown = {k: v for k, v in record["options"].items() if k in ("ignoreChanges", "protect", "deleteBeforeReplace")}
-        extra = f"  [{', '.join(f'{k}: {v}' for k, v in shown.items())}]" if shown else ""
+        extra = f"  [{'; '.join(f'{k}: {_option_text(v)}' for k, v in shown.items())}]" if shown else ""
         out.write(f"{'  ' * depth}{record['type']}  {record['name']}{extra}\n")
         for child in children.get(record["urn"], []):
             show(child, depth + 1)
@@ -129,8 +191,7 @@ def print_tree(document: dict[str, Any], out: TextIO) -> None:
 
 
 def write_plan(document: dict[str, Any], out_dir: Path) -> None:
-    if out_dir.exists():
-        shutil.rmtree(out_dir)  # a removed node group must not leave a stale file behind
+    """The plan's files, into the new (empty) folder `out_dir`."""
     for folder in ("userdata", "manifests", "helm"):
         (out_dir / folder).mkdir(parents=True)
     (out_dir / "resources.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
@@ -165,29 +226,48 @@ def print_policy(report: dict[str, Any], out: TextIO) -> None:
 
 def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
     try:
+        check_stack_name(stack)
+        target = out_dir or default_plan_folder(stack)
+        check_plan_folder(target)
+    except (StackFileError, PlanFolderError) as error:
+        stderr.write(f"plan: {error}\n")
+        return EXIT_USAGE
+
+    def fail(message: str, code: int) -> int:
+        if _owns(target, default=out_dir is None):
+            shutil.rmtree(target)  # the previous plan no longer describes the stack file
+            message += f"\nRemoved the previous plan in {target}: it no longer matches the stack file."
+        stderr.write(f"{message}\n")
+        return code
+
+    try:
         source = read_stack_config(stack, config_file)
         config = validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
     except StackFileError as error:
-        stderr.write(f"{error}\n")
-        return EXIT_INVALID_CONFIG
+        return fail(str(error), EXIT_USAGE)
     except ConfigError as error:
-        stderr.write(f"{error.report()}\n")
-        return EXIT_INVALID_CONFIG
+        return fail(error.report(), EXIT_USAGE)
 
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))
-    run = run_program(str(PROJECT_ROOT / "__main__.py"), source.engine_config, project=source.project,
-                      stack=stack, region=config.region, secret_keys=source.secret_keys)
+    try:
+        run = run_program(str(PROJECT_ROOT / "__main__.py"), source.engine_config, project=source.project,
+                          stack=stack, region=config.region, secret_keys=source.secret_keys)
+    except Exception as error:  # the program itself failed: one line, no traceback
+        return fail(f"plan: __main__.py failed for stack {stack}: {type(error).__name__}: {error}", EXIT_FAILED)
     document = plan_document(run, source)
-    target = out_dir or PROJECT_ROOT / "build" / "plan" / stack
-    write_plan(document, target)
-    print_tree(document, stdout)
     report = policy_report(document)
-    (target / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
+
+    def write(folder: Path) -> None:
+        write_plan(document, folder)
+        (folder / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
+
+    replace_folder(target, write)
+    print_tree(document, stdout)
     print_policy(report, stdout)
     stdout.write(f"\nWrote {target}: resources.json, {len(user_data_files(document))} user data, "
                  f"{len(kubernetes_manifests(document))} manifest and {len(helm_values(document))} Helm values file(s), policy.json.\n")
     if report["mandatory"]:
         stderr.write(f"{len(report['mandatory'])} mandatory policy violation(s); see above. Fix them or suppress one with a reason.\n")
-        return EXIT_POLICY_VIOLATION
-    return 0
+        return EXIT_FAILED
+    return EXIT_OK

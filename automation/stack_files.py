@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,19 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 class StackFileError(Exception):
     """A stack or project file that cannot be read at all (missing, not UTF-8, not YAML, empty)."""
+
+
+# The characters the Pulumi CLI allows in a stack name (pulumi/pulumi v3.272.0,
+# pkg/backend/diy/backend.go, validateStackName: `^[A-Za-z0-9_.-]{1,100}$`). The name also becomes a path
+# component (Pulumi.<stack>.yaml, build/plan/<stack>), so `.`-only names and `..` are refused as well.
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+def check_stack_name(stack: str) -> None:
+    """Raise StackFileError unless `stack` is a stack name Pulumi accepts and is safe as a folder name."""
+    if not _STACK_NAME.match(stack) or ".." in stack or not stack.strip("."):
+        raise StackFileError(f"--stack {stack!r}: a stack name has 1 to 100 letters, digits, '-', '_' or '.' "
+                             "(no path separators, no '..')")
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,7 @@ def _mask_secure(value: Any) -> tuple[Any, int, int]:
 
 def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = PROJECT_ROOT) -> StackConfigSource:
     """`stack_file` defaults to `Pulumi.<stack>.yaml` beside `Pulumi.yaml`."""
+    check_stack_name(stack)
     project = project_name(root)
     path = stack_file or root / f"Pulumi.{stack}.yaml"
     document = _load_yaml(path)

@@ -54,7 +54,7 @@ class Plan:
         return (self.out_dir / "userdata" / f"{group}.toml").read_text()
 
 
-def make_plan(stack: str, out_dir: Path, config_file: Path | None = None) -> Plan:
+def make_plan(stack: str, out_dir: Path | None, config_file: Path | None = None) -> Plan:
     stdout, stderr = io.StringIO(), io.StringIO()
     code = run_plan(stack, config_file, out_dir, stdout=stdout, stderr=stderr)
     return Plan(out_dir, code, stdout.getvalue(), stderr.getvalue())

@@ -6,8 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
 import tomlkit
 
+import automation.plan
+from automation.plan import PLAN_MARKER
 from tests.conftest import ROOT, make_plan
 
 
@@ -30,7 +33,7 @@ def test_plan_command_writes_the_plan(tmp_path):
         assert set(record) == {"type", "name", "urn", "id", "parent", "provider", "inputs", "options"}
     assert (out / "userdata" / "blue.toml").read_text().startswith("# Bottlerocket settings of node group 'blue'")
     assert f"Offline plan of stack dev (project eks-bottlerocket): {len(document['resources'])} resources" in result.stdout
-    assert "aws:eks/nodeGroup:NodeGroup  blue  [ignoreChanges: ['scalingConfig.desiredSize']]" in result.stdout
+    assert "aws:eks/nodeGroup:NodeGroup  blue  [ignoreChanges: scalingConfig.desiredSize]" in result.stdout
     assert "    4  aws:ec2/subnet:Subnet" in result.stdout
 
 
@@ -122,3 +125,85 @@ def test_existing_kms_key_is_used(write_stack, tmp_path):
     plan = make_plan("dev", tmp_path / "out", config_file=write_stack(lambda v: v["cluster"].update(secretsEncryption={"kmsKeyArn": arn})))
     assert not plan.of_type("aws:kms/key:Key")
     assert plan.one("eks:index:Cluster", "cluster")["inputs"]["encryptionConfigKeyArn"] == arn
+
+
+# --- where the plan writes ------------------------------------------------------------------------------
+
+def _one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_out_folder_with_a_foreign_file_is_refused_and_kept(tmp_path):
+    out = tmp_path / "scratch"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = _run("plan", "--stack", "dev", "--out", str(out))
+    assert result.returncode == 2
+    assert PLAN_MARKER in _one_line(result.stderr) and "nothing was changed" in result.stderr
+    assert (out / "notes.txt").read_text() == "mine" and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert not result.stdout
+
+
+def test_a_checkout_is_never_an_output_folder(tmp_path):
+    checkout = tmp_path / "checkout"
+    (checkout / ".git").mkdir(parents=True)
+    (checkout / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    plan = make_plan("dev", checkout)
+    assert plan.exit_code == 2 and (checkout / ".git" / "HEAD").exists()
+    file_out = tmp_path / "a-file"
+    file_out.write_text("x")
+    plan = make_plan("dev", file_out)
+    assert plan.exit_code == 2 and "not a folder" in _one_line(plan.stderr) and file_out.read_text() == "x"
+
+
+def test_a_folder_the_plan_wrote_is_replaced_whole(tmp_path):
+    out = tmp_path / "out"
+    assert make_plan("dev", out).exit_code == 0
+    assert (out / PLAN_MARKER).is_file()
+    (out / "userdata" / "stale.toml").write_text("from an older plan")
+    assert make_plan("dev", out).exit_code == 0
+    assert not (out / "userdata" / "stale.toml").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left beside it
+
+
+def test_empty_and_absent_folders_are_written(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert make_plan("dev", empty).exit_code == 0 and (empty / "resources.json").exists()
+    nested = tmp_path / "a" / "b" / "plan"
+    assert make_plan("dev", nested).exit_code == 0 and (nested / PLAN_MARKER).is_file()
+
+
+@pytest.mark.parametrize("stack", ["../x", "a/b", "..", ".", "x y", "a..b", "", "s" * 101, "dev\\x"])
+def test_stack_names_pulumi_refuses_or_that_leave_the_folder_are_refused(stack, tmp_path):
+    plan = make_plan(stack, None)
+    assert plan.exit_code == 2
+    assert _one_line(plan.stderr).startswith(f"plan: --stack {stack!r}: a stack name has 1 to 100 letters")
+    assert not (ROOT / "build" / "x").exists()
+
+
+def test_a_failed_plan_removes_the_previous_plan(write_stack, tmp_path):
+    out = tmp_path / "out"
+    assert make_plan("dev", out).exit_code == 0
+    broken = write_stack(lambda values: values["nodeGroups"]["blue"].update(instanceTypes="m7i.large"))
+    plan = make_plan("dev", out, config_file=broken)
+    assert plan.exit_code == 2 and "nodeGroups.blue.instanceTypes" in plan.stderr
+    assert f"Removed the previous plan in {out}" in plan.stderr
+    assert not out.exists()
+
+
+def test_a_program_failure_is_one_line_and_leaves_no_plan(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    assert make_plan("dev", out).exit_code == 0
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("invoke aws:ec2/getAmi:getAmi has no answer")
+
+    monkeypatch.setattr(automation.plan, "run_program", crash)
+    plan = make_plan("dev", out)
+    assert plan.exit_code == 1
+    assert plan.stderr.splitlines()[0] == ("plan: __main__.py failed for stack dev: RuntimeError: "
+                                           "invoke aws:ec2/getAmi:getAmi has no answer")
+    assert not out.exists()

@@ -28,7 +28,7 @@ $(CHECKOV): requirements-checkov.txt
 	touch $@
 
 test: $(INSTALLED) $(CHECKOV)
-	CHECKOV=$(CHECKOV) $(VENV)/bin/python -m pytest -q tests
+	CHECKOV=$(CHECKOV) $(VENV)/bin/python -m pytest -q -rs tests
 
 bench: $(INSTALLED)
 	$(VENV)/bin/python bench/plan_benchmark.py

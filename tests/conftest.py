@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -94,12 +93,3 @@ def write_stack(tmp_path) -> Callable[..., Path]:
         return path
 
     return write
-
-
-def shared_file(relative: str) -> Path:
-    """A file of the project's shared research folder, which a user's clone does not have."""
-    path = SHARED / relative
-    if not path.exists():
-        pytest.skip(f"{path} is absent: this check needs the shared reference folder beside the project "
-                    "(present in the developers' workspace and CI, not in a user's clone)")
-    return path

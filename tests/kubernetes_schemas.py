@@ -1,6 +1,6 @@
 """Validation of rendered Kubernetes objects against upstream schemas.
 
-Custom resources: the openAPIV3Schema of the real CRDs in ../shared/crds (KEDA 2.20.2, Karpenter
+Custom resources: the openAPIV3Schema of the real CRDs in tests/upstream/crds (KEDA 2.20.2, Karpenter
 1.14.1), made strict: an object schema with `properties` rejects unknown fields, which the API server
 would silently prune. CEL rules (`x-kubernetes-validations`) are not evaluated here; the tests check the
 ones that matter for this program directly. Built-in kinds: kubernetes-validate's strict OpenAPI schemas.
@@ -17,7 +17,7 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from tests.conftest import shared_file
+from tests.upstream_data import UPSTREAM
 
 CUSTOM_GROUPS = ("keda.sh/", "karpenter.sh/", "karpenter.k8s.aws/")
 
@@ -53,7 +53,7 @@ def crd_schemas(folder: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
 def validate(manifest: dict[str, Any], kubernetes_version: str = "1.33") -> None:
     """Raise if `manifest` breaks its schema; every known CRD copy of a kind must accept it."""
     if manifest["apiVersion"].startswith(CUSTOM_GROUPS):
-        folder = shared_file("crds")
+        folder = UPSTREAM / "crds"
         schemas = crd_schemas(str(folder)).get((manifest["apiVersion"], manifest["kind"]))
         if not schemas:
             raise AssertionError(f"no CRD in {folder} for {manifest['apiVersion']} {manifest['kind']}")

@@ -16,8 +16,9 @@ from core.release_version import release_policy
 from core.stack_config import validate_stack_config
 from core.user_data import DEFAULT_SETTINGS
 from policy.rules import UNSCOPABLE_ACTIONS
-from tests.conftest import make_plan, project_values, shared_file
+from tests.conftest import make_plan, project_values
 from tests.kubernetes_schemas import validate
+from tests.upstream_data import UPSTREAM, karpenter_controller_policies, karpenter_event_patterns
 
 
 
@@ -109,11 +110,20 @@ def test_keda_release_and_irsa(plan):
     assert release["provider"].endswith("pulumi:providers:kubernetes::cluster-k8s")
 
 
-def test_keda_values_match_the_chart_keys():
-    """The chart reads podIdentity.aws.irsa.{enabled,roleArn}, operator.replicaCount, resources.operator, crds.install."""
-    text = shared_file("reference/keda-karpenter.md").read_text()
-    for key in ("podIdentity.aws.irsa.enabled", "podIdentity.aws.irsa.roleArn", "resources.operator", "operator.replicaCount", "crds.install"):
-        assert f"`{key}`" in text
+def _leaf_paths(values: dict, prefix: str = "") -> set[str]:
+    paths = set()
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        paths |= _leaf_paths(value, f"{path}.") if isinstance(value, dict) and value else {path}
+    return paths
+
+
+def test_keda_values_are_keys_of_the_chart(plan):
+    """Every value the program passes to the KEDA chart is a key of the chart's own values.yaml (2.20.2);
+    Helm ignores an unknown key silently."""
+    chart = _leaf_paths(yaml.safe_load((UPSTREAM / "keda-chart-2.20.2" / "values.yaml").read_text()))
+    ours = _leaf_paths(plan.one("kubernetes:helm.sh/v3:Release", "keda")["inputs"]["values"])
+    assert ours and ours <= chart, ours - chart
 
 
 # --- Karpenter ----------------------------------------------------------------------------------------
@@ -176,10 +186,9 @@ def test_eventbridge_rules_match_exactly_their_event_type(plan):
         assert target["inputs"]["rule"] == f"<after-deploy:aws:cloudwatch/eventRule:EventRule::{target['name']}.name>"
 
 
-def test_eventbridge_patterns_match_the_reference():
-    text = shared_file("reference/keda-karpenter.md").read_text()
-    documented = [json.loads(p) for p in re.findall(r"\| `(\{\"source\".*?\})` \|", text)]
-    assert sorted(map(json.dumps, documented)) == sorted(json.dumps(p) for p in karpenter.INTERRUPTION_EVENTS.values())
+def test_eventbridge_patterns_match_upstream():
+    upstream = karpenter_event_patterns()
+    assert sorted(map(json.dumps, upstream)) == sorted(json.dumps(p) for p in karpenter.INTERRUPTION_EVENTS.values())
 
 
 def test_controller_policies_equal_upstream_templates():
@@ -189,11 +198,10 @@ def test_controller_policies_equal_upstream_templates():
                      "${ClusterName}": "platform-prod", "${KarpenterNodeRole.Arn}": args["node_role_arn"],
                      "${KarpenterInterruptionQueue.Arn}": args["queue_arn"]}
     rendered = karpenter.controller_policies(**args)
+    upstream = karpenter_controller_policies(substitutions)
+    assert set(rendered) == set(upstream)
     for name, document in rendered.items():
-        template = shared_file(f"reference/karpenter-iam/KarpenterController{name}Policy.json.tmpl").read_text()
-        for placeholder, value in substitutions.items():
-            template = template.replace(placeholder, value)
-        assert document == json.loads(template), name
+        assert document == upstream[name], name
 
 
 def test_controller_iam_is_scoped(plan):

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.bottlerocket_settings import BottlerocketSettings, KubernetesSettings, quantity_value
-from tests.conftest import shared_file
+from tests.upstream_data import UPSTREAM
 
 
 def _kubernetes(**settings) -> KubernetesSettings:
@@ -91,7 +91,7 @@ def test_quantity_value():
 
 
 def _reference_kubernetes_keys() -> set[str]:
-    text = shared_file("reference/bottlerocket-settings.md").read_text()
+    text = (UPSTREAM / "notes" / "bottlerocket-settings.md").read_text()
     section = text.split("### 1.2 Keys", 1)[1].split("## 2.", 1)[0]
     keys = set()
     for row in re.findall(r"^\| (`[^|]+`(?:, `[^|]+`)*) \|", section, flags=re.MULTILINE):
@@ -107,7 +107,7 @@ def test_every_modelled_kubernetes_key_exists_upstream():
 
 
 def test_eviction_signals_match_upstream():
-    text = shared_file("reference/bottlerocket-settings.md").read_text()
+    text = (UPSTREAM / "notes" / "bottlerocket-settings.md").read_text()
     row = next(line for line in text.splitlines() if line.startswith("| `KubernetesEvictionKey`"))
     upstream = set(re.findall(r"`([a-zA-Z.]+)`", row.split("|")[2]))
     from typing import get_args

@@ -285,6 +285,10 @@ def run_program(program: str, config: dict[str, str], *, project: str, stack: st
     mocks = PlanMocks(project, stack, region)
     monitor = RecordingMonitor(mocks)
     mocks.monitor = monitor
+    # set_mocks creates the root Stack resource only when none is set (pulumi/runtime/mocks.py), and an
+    # earlier run in this thread left its own: a second plan in one process would parent its resources
+    # to the first plan's stack.
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config, secret_keys or [])
     outputs: dict[str, Any] = {}

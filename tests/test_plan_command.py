@@ -207,3 +207,12 @@ def test_a_program_failure_is_one_line_and_leaves_no_plan(tmp_path, monkeypatch)
     assert plan.stderr.splitlines()[0] == ("plan: __main__.py failed for stack dev: RuntimeError: "
                                            "invoke aws:ec2/getAmi:getAmi has no answer")
     assert not out.exists()
+
+
+def test_plans_of_two_stacks_in_one_process_do_not_mix(tmp_path):
+    make_plan("dev", tmp_path / "dev")
+    prod = make_plan("prod", tmp_path / "prod")
+    parents = {r["parent"] for r in prod.resources if r["parent"] and r["parent"].endswith("pulumi:pulumi:Stack::eks-bottlerocket-dev")}
+    assert parents == set()
+    assert all(r["urn"].startswith("urn:pulumi:prod::") and (r["parent"] or "urn:pulumi:prod::").startswith("urn:pulumi:prod::")
+               for r in prod.resources)

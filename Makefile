@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed-requirements
 # checkov lives in its own virtualenv: its many pinned dependencies must not move the program's.
 CHECKOV := build/tools/checkov/bin/checkov
 
-.PHONY: venv plan test bench clean
+.PHONY: venv plan test golden bench clean
 
 venv: $(INSTALLED)
 
@@ -29,6 +29,15 @@ $(CHECKOV): requirements-checkov.txt
 
 test: $(INSTALLED) $(CHECKOV)
 	CHECKOV=$(CHECKOV) $(VENV)/bin/python -m pytest -q -rs tests
+
+# Re-approve the golden plans (tests/golden/<stack>) after an intended change; review `git diff tests/golden`.
+GOLDEN_STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
+golden: $(INSTALLED)
+	@for stack in $(GOLDEN_STACKS); do \
+		$(VENV)/bin/python -m automation plan --stack $$stack --out tests/golden/$$stack > /dev/null || exit 1; \
+		echo "approved tests/golden/$$stack"; \
+	done
+	@git status --short tests/golden 2>/dev/null || true
 
 bench: $(INSTALLED)
 	$(VENV)/bin/python bench/plan_benchmark.py

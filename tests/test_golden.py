@@ -17,10 +17,15 @@ from tests.conftest import ROOT
 GOLDEN = ROOT / "tests" / "golden"
 SHIPPED_STACKS = sorted(path.name.split(".")[1] for path in ROOT.glob("Pulumi.*.yaml"))
 _DIFF_LINES = 120
+_LINE_CHARS = 160  # base64 user data is one long line; its decoded TOML is diffed in userdata/ anyway
 
 
 def _files(folder: Path) -> dict[str, bytes]:
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def _short(line: str) -> str:
+    return line if len(line) <= _LINE_CHARS else f"{line[:_LINE_CHARS]}... ({len(line)} characters)"
 
 
 def golden_differences(approved: Path, planned: Path) -> list[str]:
@@ -32,6 +37,7 @@ def golden_differences(approved: Path, planned: Path) -> list[str]:
         if old[name] != new[name]:
             diff = list(difflib.unified_diff(old[name].decode().splitlines(), new[name].decode().splitlines(),
                                              f"approved/{name}", f"planned/{name}", lineterm=""))
+            diff = [_short(line) for line in diff]
             report += diff[:_DIFF_LINES] + ([f"... {len(diff) - _DIFF_LINES} more diff lines"] if len(diff) > _DIFF_LINES else [])
     return report
 

@@ -29,6 +29,7 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
     plan.add_argument("--config-file", type=Path, help="plan from this stack file instead of Pulumi.<stack>.yaml")
     plan.add_argument("--out", type=Path, help="output folder: new, empty, or an earlier plan (default build/plan/<stack>)")
+    plan.add_argument("--json", action="store_true", help="print the summary (node groups, Karpenter, Helm, workloads, policy) as JSON")
 
     status = commands.add_parser("status", help="live cluster and node group versions vs the newest Bottlerocket (boto3, no CLI)")
     status.add_argument("--stack", required=True, help="stack name")
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plan":
         from automation.plan import run_plan
 
-        return run_plan(args.stack, args.config_file, args.out)
+        return run_plan(args.stack, args.config_file, args.out, as_json=args.json)
 
     if args.command == "status":
         from automation.status import run_status

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from automation.plan_summary import plan_summary, print_summary
 from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
 from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, read_stack_config
 from core.stack_config import ConfigError, validate_stack_config
@@ -135,11 +136,14 @@ def plan_document(run: ProgramRun, source: StackConfigSource) -> dict[str, Any]:
 
 
 def user_data_files(document: dict[str, Any]) -> dict[str, str]:
-    """Decoded user data of each node group's launch template, by node group name."""
+    """Decoded user data of each node group's launch template by node group name, and the user data of
+    each Karpenter EC2NodeClass as `karpenter-<node class>`."""
     files = {}
     for record in document["resources"]:
         if record["type"] == "aws:ec2/launchTemplate:LaunchTemplate":
             files[record["name"]] = base64.b64decode(record["inputs"]["userData"]).decode()
+        elif record["type"] == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass" and "userData" in record["inputs"]["spec"]:
+            files[f"karpenter-{record['inputs']['metadata']['name']}"] = record["inputs"]["spec"]["userData"]
     return files
 
 
@@ -190,6 +194,22 @@ def print_tree(document: dict[str, Any], out: TextIO) -> None:
         out.write(f"  {count:3d}  {typ}\n")
 
 
+class _ReadableDumper(yaml.SafeDumper):
+    """YAML with multi-line strings (kube-proxy's configuration, node class user data) as literal blocks,
+    readable as written instead of one escaped line; the loaded value is the same string."""
+
+
+def _represent_string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_ReadableDumper.add_representer(str, _represent_string)
+
+
+def readable_yaml(value: Any) -> str:
+    return yaml.dump(value, Dumper=_ReadableDumper, sort_keys=False, allow_unicode=True)
+
+
 def write_plan(document: dict[str, Any], out_dir: Path) -> None:
     """The plan's files, into the new (empty) folder `out_dir`."""
     for folder in ("userdata", "manifests", "helm"):
@@ -198,9 +218,9 @@ def write_plan(document: dict[str, Any], out_dir: Path) -> None:
     for name, text in user_data_files(document).items():
         (out_dir / "userdata" / f"{name}.toml").write_text(text)
     for name, manifest in kubernetes_manifests(document).items():
-        (out_dir / "manifests" / name).write_text(yaml.safe_dump(manifest, sort_keys=False))
+        (out_dir / "manifests" / name).write_text(readable_yaml(manifest))
     for release, values in helm_values(document).items():
-        (out_dir / "helm" / f"{release}.values.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
+        (out_dir / "helm" / f"{release}.values.yaml").write_text(readable_yaml(values))
 
 
 def policy_report(document: dict[str, Any]) -> dict[str, Any]:
@@ -224,7 +244,8 @@ def print_policy(report: dict[str, Any], out: TextIO) -> None:
         out.write(f"  [suppressed] {suppression['rule']}: {suppression['urn'].rsplit('::', 1)[-1]}: {suppression['reason']}\n")
 
 
-def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr,
+             as_json: bool = False) -> int:
     try:
         check_stack_name(stack)
         target = out_dir or default_plan_folder(stack)
@@ -263,10 +284,15 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
         (folder / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
 
     replace_folder(target, write)
-    print_tree(document, stdout)
-    print_policy(report, stdout)
-    stdout.write(f"\nWrote {target}: resources.json, {len(user_data_files(document))} user data, "
-                 f"{len(kubernetes_manifests(document))} manifest and {len(helm_values(document))} Helm values file(s), policy.json.\n")
+    summary = plan_summary(document, report, [name for name, group in config.node_groups.items() if not group.enabled])
+    if as_json:
+        stdout.write(json.dumps({**summary, "planFolder": str(target)}, indent=2) + "\n")
+    else:
+        print_tree(document, stdout)
+        print_summary(summary, stdout)
+        print_policy(report, stdout)
+        stdout.write(f"\nWrote {target}: resources.json, {len(user_data_files(document))} user data, "
+                     f"{len(kubernetes_manifests(document))} manifest and {len(helm_values(document))} Helm values file(s), policy.json.\n")
     if report["mandatory"]:
         stderr.write(f"{len(report['mandatory'])} mandatory policy violation(s); see above. Fix them or suppress one with a reason.\n")
         return EXIT_FAILED

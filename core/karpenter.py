@@ -76,8 +76,8 @@ def ami_alias(policy: ReleasePolicy, effective_version: str) -> str:
     """`bottlerocket@latest` only for a group that tracks latest unfrozen; otherwise the version it runs."""
     if policy.tracks_latest and not policy.frozen:
         return "bottlerocket@latest"
-    if effective_version.startswith(KNOWN_AFTER_DEPLOY):  # a frozen `latest` in the offline plan
-        return f"bottlerocket@{effective_version}"
+    if effective_version.startswith(KNOWN_AFTER_DEPLOY):  # a frozen `latest` in the offline plan: a pin to come
+        return f"bottlerocket@v{effective_version}"
     match = PIN_PATTERN.match(effective_version)
     if not match:
         raise ValueError(f"{effective_version!r} is not a Bottlerocket release version")

@@ -63,11 +63,14 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--shape", choices=("uniform", "instant"), default="uniform", help="arrival shape (default uniform)")
     simulate.add_argument("--processing-seconds", type=float, help="processing time per message (default: the workload's)")
     simulate.add_argument("--in-flight-per-pod", type=int, default=10, help="messages a pod works on at once (default 10)")
-    simulate.add_argument("--runs", type=int, default=20, help="runs with different random draws, for p50/p95 (default 20)")
+    simulate.add_argument("--config-file", type=Path, help="simulate this stack file instead of Pulumi.<stack>.yaml")
+    simulate.add_argument("--runs", type=int, default=200, help="runs with different random draws, for p50/p95 (default 200)")
     simulate.add_argument("--seed", type=int, default=1, help="first random seed (default 1)")
     simulate.add_argument("--compare", choices=("defaults",), help="also run with KEDA's and the HPA's default settings")
     simulate.add_argument("--json", action="store_true", help="print JSON (figures in seconds)")
     simulate.add_argument("--plot", type=Path, metavar="FILE.png", help="plot queue depth, pods and nodes over time")
+    simulate.add_argument("--target-drain", metavar="DURATION",
+                          help="find the cheapest maxReplicaCount, NodePool CPU limit and polling interval draining within DURATION (e.g. 15m) at p95")
 
     for name, help_text in ENGINE_COMMANDS.items():
         command = commands.add_parser(name, help=help_text, description=f"{help_text}. Needs the Pulumi CLI.\n\n{__doc__.split(chr(10), 2)[2]}",
@@ -106,23 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_status(args.stack, args.json)
 
     if args.command == "simulate":
-        from automation.simulate import run_simulate
-        from automation.status import load_config
-        from core.burst_simulation import Scenario
+        from automation.simulate import main as simulate
 
-        config = load_config(args.stack, sys.stderr)
-        if config is None:
-            return 2
-        scenario = Scenario(messages=args.messages, burst_seconds=args.burst_seconds, shape=args.shape,
-                            messages_in_flight_per_pod=args.in_flight_per_pod)
-        try:
-            run_simulate(config, args.stack, workload_name=args.workload, scenario=scenario, runs=args.runs, seed=args.seed,
-                         compare_defaults=args.compare == "defaults", json_file=args.json, plot_file=args.plot,
-                         processing_seconds=args.processing_seconds)
-        except ValueError as error:
-            sys.stderr.write(f"simulate: {error}\n")
-            return 2
-        return 0
+        return simulate(args)
 
     if args.command == "node-logs":
         from automation.node_logs import run_node_logs

@@ -22,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from core import instance_types
 from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node_pool_problems, workload_problems
 from core.karpenter import split_node_class_settings
+from core.eks_addons import EksAddonsConfig
 from core.config_base import ConfigSection, Path, Problem, format_path
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, settings_as_dict
 from core.network_plan import plan_subnets
@@ -155,6 +156,7 @@ class StackConfig(ConfigSection):
     tags: dict[TagKey, TagValue] = {}
     keda: KedaConfig | None = None
     karpenter: KarpenterConfig | None = None
+    eks_addons: EksAddonsConfig = EksAddonsConfig()
     workloads: list[WorkloadConfig] = []
     # Per workload, environment variables from a Kubernetes Secret; must be Pulumi secrets (set --secret).
     workload_secrets: dict[str, dict[EnvName, str]] = Field(default={}, repr=False)

@@ -36,7 +36,7 @@ node_groups = {
     name: BottlerocketNodeGroup(
         name,
         cluster_name=cluster.name,
-        kubernetes_version=config.cluster.kubernetes_version,
+        kubernetes_version=config.node_group_kubernetes_version(name),
         config=group,
         settings=node_group_settings[name],
         release=config.release_policy(name),

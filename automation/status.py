@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
@@ -94,9 +95,9 @@ def render_table(status: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_config(stack: str, err: TextIO) -> StackConfig | None:
+def load_config(stack: str, err: TextIO, stack_file: Path | None = None) -> StackConfig | None:
     try:
-        source = read_stack_config(stack)
+        source = read_stack_config(stack, stack_file)
         return validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
     except StackFileError as error:
         err.write(f"{error}\n")

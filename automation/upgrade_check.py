@@ -54,12 +54,20 @@ CHART_RANGES_FILE = PROJECT_ROOT / "data" / "addon-kubernetes-compatibility.json
 PINNED_CHARTS = {"keda": KEDA_CHART_VERSION, "karpenter": karpenter_data.CHART_VERSION}
 
 
-class BadInput(Exception):
-    """A problem with what the user asked for: exit code 2."""
+class CheckStopped(Exception):
+    """The check cannot run; the message is the one line the user sees."""
+
+    exit_code = EXIT_FAILED
 
 
-class AwsUnreadable(Exception):
-    """AWS could not be read for a live check: exit code 1."""
+class BadInput(CheckStopped):
+    """A problem with what the user asked for (the stack file, --to, --plan)."""
+
+    exit_code = EXIT_USAGE
+
+
+class AwsUnreadable(CheckStopped):
+    """The live cluster could not be read."""
 
 
 def rendered_objects(plan_dir: Path) -> list[RenderedObject]:
@@ -180,11 +188,8 @@ def run_upgrade_check(stack: str, target: str, as_json: bool, *, config_file: Pa
     stack_file = config_file.name if config_file else f"Pulumi.{stack}.yaml"
     try:
         report = check(stack, target, config=config, stack_file=stack_file, config_file=config_file, plan_dir=plan_dir, offline=offline)
-    except BadInput as error:
+    except CheckStopped as error:
         err.write(f"{error}\n")
-        return EXIT_USAGE
-    except AwsUnreadable as error:
-        err.write(f"{error}\n")
-        return EXIT_FAILED
+        return error.exit_code
     out.write(json.dumps(report, indent=2) + "\n" if as_json else render_text(report))
     return EXIT_OK if report["ready"] else EXIT_FAILED

@@ -221,3 +221,19 @@ def test_add_on_versions_offered_and_pins():
     (finding,) = addon_findings(pinned, "1.34", {"coredns": offered})
     assert (finding.status, finding.subject) == ("blocker", "eksAddons.coredns.version")
     assert "v1.11.4-eksbuild.1 is not offered for 1.34; remove the pin (default v1.12.1-eksbuild.2)" in finding.message
+
+
+def test_a_cluster_not_deployed_yet_is_checked_from_the_stack_file(aws, dev_plan):
+    seed_public_parameter(PARAMETER_1_34, "1.55.0-0a1b2c3d")
+    code, report, _ = _run(plan_dir=dev_plan.out_dir)
+    assert report["fromSource"] == "Pulumi.dev.yaml" and report["from"] == "1.33"
+    assert [f["status"] for f in report["findings"] if f["subject"] == PARAMETER_1_34] == ["ok"]
+
+
+def test_unreachable_aws_is_a_one_line_failure(aws, monkeypatch, dev_plan):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    code, report, err = _run(plan_dir=dev_plan.out_dir)
+    assert code == 1 and report == {}
+    assert err.startswith("cannot read cluster platform-dev in eu-west-1:") and "--offline skips the live checks" in err
+    assert err.count("\n") == 1 and "Traceback" not in err

@@ -25,7 +25,8 @@ import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from automation.stack_files import PROJECT_ROOT
-from automation.status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, aws_clients, live_node_groups, load_config
+from automation.status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, aws_clients, load_config
+from automation.version_status import live_versions
 from core import karpenter as karpenter_data
 from core.config_base import format_path
 from core.eks_addons import CLUSTER_ADDON_NAMES
@@ -97,15 +98,11 @@ def _planned_objects(stack: str, plan_dir: Path | None, config_file: Path | None
 def _live_cluster(config: StackConfig, eks: Any) -> tuple[str | None, dict[str, str] | None]:
     """(the cluster's version, node group -> version) or (None, None) when the cluster does not exist."""
     try:
-        version = eks.describe_cluster(name=config.cluster.name)["cluster"]["version"]
+        return live_versions(eks, config.cluster.name)
     except ClientError as error:
         if error.response["Error"]["Code"] == "ResourceNotFoundException":
             return None, None
         raise
-    tagged, untagged = live_node_groups(eks, config.cluster.name)
-    versions = {owner: group["version"] for owner, group in tagged.items()}
-    versions.update({group["nodegroupName"]: group["version"] for group in untagged})
-    return version, versions
 
 
 def _ssm_values(ssm: Any, names: list[str]) -> dict[str, str | None]:

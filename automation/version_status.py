@@ -25,13 +25,20 @@ def _installed_addons(eks: Any, cluster_name: str, control_plane: str) -> dict[s
     return installed
 
 
+def live_versions(eks: Any, cluster_name: str) -> tuple[str, dict[str, str]]:
+    """The control plane's Kubernetes version and each managed node group's (by its eks-bottlerocket/
+    node-group tag, else by its EKS name)."""
+    control_plane = eks.describe_cluster(name=cluster_name)["cluster"]["version"]
+    tagged, untagged = live_node_groups(eks, cluster_name)
+    groups = {owner: group["version"] for owner, group in tagged.items()}
+    groups.update({group["nodegroupName"]: group["version"] for group in untagged})
+    return control_plane, groups
+
+
 def collect_version_status(config: StackConfig, stack: str, eks: Any) -> dict[str, Any]:
     """Raises ClientError/BotoCoreError when the cluster cannot be read; an add-on API that cannot be read
     is reported under `due` instead, so the versions of the cluster and its nodes still show."""
-    control_plane = eks.describe_cluster(name=config.cluster.name)["cluster"]["version"]
-    tagged, untagged = live_node_groups(eks, config.cluster.name)
-    groups = {owner: group["version"] for owner, group in tagged.items()}
-    groups.update({group["nodegroupName"]: group["version"] for group in untagged})
+    control_plane, groups = live_versions(eks, config.cluster.name)
     try:
         addons, unreadable = _installed_addons(eks, config.cluster.name, control_plane), None
     except (ClientError, BotoCoreError) as error:

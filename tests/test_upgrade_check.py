@@ -26,6 +26,7 @@ from core.upgrade_check import (
     api_findings,
     chart_findings,
     find_objects,
+    planned_control_plane_version,
 )
 from tests.aws_emulator import seed_public_parameter
 from tests.conftest import ROOT, project_values
@@ -237,3 +238,13 @@ def test_unreachable_aws_is_a_one_line_failure(aws, monkeypatch, dev_plan):
     assert code == 1 and report == {}
     assert err.startswith("cannot read cluster platform-dev in eu-west-1:") and "--offline skips the live checks" in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_two_plans_compare_through_the_control_plane_step(dev_plan):
+    """How `plan --compare` can apply the one-minor rule: the previous plan's version against the new one."""
+    from core.kubernetes_versions import control_plane_step_problems
+
+    assert planned_control_plane_version(dev_plan.document) == "1.33"
+    assert planned_control_plane_version({"resources": []}) is None
+    assert control_plane_step_problems(planned_control_plane_version(dev_plan.document), "1.34") == []
+    assert control_plane_step_problems(planned_control_plane_version(dev_plan.document), "1.35")

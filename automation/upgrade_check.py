@@ -151,8 +151,8 @@ def check(stack: str, target: str, *, config: StackConfig, stack_file: str, conf
     findings += chart_findings(config, target, ranges, PINNED_CHARTS)
     findings += api_findings(_planned_objects(stack, plan_dir, config_file), target, json.loads(API_TABLE_FILE.read_text()))
     if offline:
-        findings.append(skipped("bottlerocket", f"offline: Bottlerocket's SSM parameters for {target} were not read"))
-        findings.append(skipped("eks-addons", f"offline: EKS add-on versions for {target} were not read"))
+        findings += [skipped("bottlerocket", name, "offline: not read") for name in bottlerocket_parameters(config, target)]
+        findings.append(skipped("eks-addons", "DescribeAddonVersions", f"offline: the add-on versions EKS offers for {target} were not read"))
     else:
         # A live check that cannot read AWS cannot say "ready": it is a blocker that names the error.
         try:

@@ -187,8 +187,8 @@ def addon_versions_offered(pages: Iterable[Mapping[str, Any]], target: str) -> d
     return {"versions": versions, "default": default}
 
 
-def skipped(check: str, reason: str) -> Finding:
-    return Finding(check, "skipped", check, reason)
+def skipped(check: str, subject: str, reason: str) -> Finding:
+    return Finding(check, "skipped", subject, reason)
 
 
 def is_ready(findings: Iterable[Finding]) -> bool:

@@ -13,9 +13,12 @@ read at deploy time through `aws.eks.getAddonVersion` with `mostRecent: false`).
 therefore moves both add-ons to the new version's defaults in the same `up`, after the node groups.
 
 Conflicts (the EKS API's `resolveConflicts`, botocore 1.44.8's EKS model, data/eks/2017-11-01/
-service-2.json, CreateAddonRequest and UpdateAddonRequest; terraform-provider-aws
-internal/service/eks/addon.go passes `resolve_conflicts_on_create` to CreateAddon and
-`resolve_conflicts_on_update` to UpdateAddon unchanged, in resourceAddonCreate and resourceAddonUpdate):
+service-2.json, CreateAddonRequest and UpdateAddonRequest; hashicorp/terraform-provider-aws
+internal/service/eks/addon.go, the stored copy at commit 00a35305 (the v6 line pulumi-aws 7.x bridges;
+the exact upstream tag of pulumi-aws 7.51.1 could not be read here), passes `resolve_conflicts_on_create`
+to CreateAddon in resourceAddonCreate and `resolve_conflicts_on_update` to UpdateAddon in
+resourceAddonUpdate unchanged, and sends UpdateAddon only when the version, configuration, service
+account role or pod identity associations change):
 - on create OVERWRITE: the add-on adopts the self-managed CoreDNS and aws-node that EKS bootstrapped and
   sets their fields to EKS' defaults; NONE would let creation fail on the first field that differs.
 - on update OVERWRITE: a field changed by hand (`kubectl edit`) goes back to the EKS default on the next

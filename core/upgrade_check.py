@@ -74,6 +74,12 @@ def node_group_findings(config: StackConfig, current: str, target: str, live_ver
                                     "when every managed node group runs its version; move or remove this group first"))
         else:
             findings.append(Finding("node-groups", "ok", subject, f"runs {current} ({where})"))
+    if live_versions is not None:
+        for name, group in sorted(config.enabled_node_groups().items()):
+            if name not in live_versions and group.kubernetes_version not in (None, target):
+                findings.append(Finding("node-groups", "blocker", f"nodeGroups.{name}.kubernetesVersion",
+                                        f"{group.kubernetes_version!r} for a group that does not exist yet: EKS creates node groups "
+                                        f"only at the cluster's version ({target} after the bump); remove the pin"))
     pinned = {name: group.kubernetes_version for name, group in config.enabled_node_groups().items() if group.kubernetes_version}
     for problem in node_group_skew_problems(target, pinned):
         findings.append(Finding("node-groups", "blocker", format_path(problem.path), f"after the bump: {problem.message}"))

@@ -248,3 +248,15 @@ def test_two_plans_compare_through_the_control_plane_step(dev_plan):
     assert planned_control_plane_version({"resources": []}) is None
     assert control_plane_step_problems(planned_control_plane_version(dev_plan.document), "1.34") == []
     assert control_plane_step_problems(planned_control_plane_version(dev_plan.document), "1.35")
+
+
+def test_a_new_group_pinned_to_the_old_version_blocks(aws, write_stack, dev_plan):
+    """Green does not exist live; pinned to 1.33 it could not be created once the cluster runs 1.34."""
+    _seed_cluster(aws, {"platform-dev-blue-1": ("1.33", "blue")})
+
+    def edit(values: dict) -> None:
+        values["nodeGroups"]["green"].update(enabled=True, kubernetesVersion="1.33")
+
+    code, report, _ = _run(config_file=write_stack(edit, name="Pulumi.dev.yaml"), plan_dir=dev_plan.out_dir)
+    assert code == 1
+    assert "EKS creates node groups only at the cluster's version (1.34 after the bump)" in _blockers(report)["nodeGroups.green.kubernetesVersion"]

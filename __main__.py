@@ -5,6 +5,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster import Cluster
+from components.eks_addons import EksAddons
 from components.karpenter import Karpenter
 from components.keda import Keda
 from components.network import Network
@@ -35,7 +36,7 @@ node_groups = {
     name: BottlerocketNodeGroup(
         name,
         cluster_name=cluster.name,
-        kubernetes_version=config.cluster.kubernetes_version,
+        kubernetes_version=config.node_group_kubernetes_version(name),
         config=group,
         settings=node_group_settings[name],
         release=config.release_policy(name),
@@ -47,6 +48,9 @@ node_groups = {
     )
     for name, group in config.enabled_node_groups().items()
 }
+
+eks_addons = EksAddons("eks-addons", config.eks_addons, cluster_name=cluster.name, eks_cluster_urn=cluster.eks_cluster.urn,
+                       kubernetes_version=config.cluster.kubernetes_version, node_groups=list(node_groups.values()), opts=in_account)
 
 keda = Keda("keda", config.keda, cluster, opts=in_account) if config.keda else None
 

@@ -46,6 +46,16 @@ def parser() -> argparse.ArgumentParser:
     rollout.add_argument("--wait-timeout", type=float, default=1800.0, help="seconds to wait for the target's nodes (default 1800)")
     rollout.add_argument("--drain-timeout", type=float, default=1800.0, help="seconds to drain the source (default 1800)")
 
+    upgrade = commands.add_parser("upgrade-check", help="pre-flight of a Kubernetes minor-version upgrade (exit 0 ready, 1 blockers)",
+                                  description=__import__("automation.upgrade_check", fromlist=["x"]).__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    upgrade.add_argument("--stack", required=True, help="stack name")
+    upgrade.add_argument("--to", required=True, metavar="1.N", help="the Kubernetes version to move the control plane to")
+    upgrade.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    upgrade.add_argument("--config-file", type=Path, help="check this stack file instead of Pulumi.<stack>.yaml")
+    upgrade.add_argument("--plan", type=Path, metavar="DIR", help="read objects from this offline plan folder (default: plan now)")
+    upgrade.add_argument("--offline", action="store_true", help="skip the checks that read AWS (live cluster, SSM, EKS add-ons)")
+
     logs = commands.add_parser("node-logs", help="run logdog on a node (SSM + admin container) and download the archive",
                                description=__import__("automation.node_logs", fromlist=["x"]).__doc__,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         from automation.node_logs import run_node_logs
 
         return run_node_logs(args.stack, args.node, args.out, args.kubeconfig)
+
+    if args.command == "upgrade-check":
+        from automation.upgrade_check import run_upgrade_check
+
+        return run_upgrade_check(args.stack, args.to, args.json, config_file=args.config_file, plan_dir=args.plan, offline=args.offline)
 
     if args.command == "rollout":
         from automation.rollout import run_rollout

@@ -169,6 +169,9 @@ _INVOKE_ANSWERS: dict[str, Callable[[PlanMocks, dict], dict]] = {
     "aws:index/getPartition:getPartition": lambda m, a: {
         "partition": partition(m.region), "dnsSuffix": "amazonaws.com", "id": partition(m.region)},
     "aws:index/getRegion:getRegion": lambda m, a: {"region": m.region, "name": m.region, "id": m.region},
+    # EKS' default add-on version for a Kubernetes version (mostRecent false), known only to the live API.
+    "aws:eks/getAddonVersion:getAddonVersion": lambda m, a: {
+        **a, "version": after_deploy(f"eks-addon-version:{a['addonName']}@{a['kubernetesVersion']}"), "id": a["addonName"]},
 }
 
 

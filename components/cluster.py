@@ -67,6 +67,7 @@ class Cluster(pulumi.ComponentResource):
             endpoint_public_access=config.endpoint.public_access,
             public_access_cidrs=list(config.endpoint.public_access_cidrs) or None,
             kube_proxy_addon_options=kube_proxy_options,
+            use_default_vpc_cni=True,  # the VPC CNI add-on is components/eks_addons.py's, after the node groups
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, providers={"aws": aws_provider}),
         )

@@ -22,6 +22,8 @@ from pydantic.alias_generators import to_camel
 from core import instance_types
 from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node_pool_problems, workload_problems
 from core.karpenter import split_node_class_settings
+from core.eks_addons import EksAddonsConfig
+from core.kubernetes_versions import node_group_skew_problems, written_unquoted
 from core.config_base import ConfigSection, Path, Problem, format_path
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, settings_as_dict
 from core.network_plan import plan_subnets
@@ -138,6 +140,7 @@ class NodeGroupConfig(ConfigSection):
     max_unavailable: Annotated[int, Field(ge=1, le=100)] = 1
     release_version: str = LATEST
     freeze: bool = False
+    kubernetes_version: KubernetesVersion | None = None  # None: the cluster's
     labels: dict[LabelKey, LabelValue] = {}
     taints: list[TaintConfig] = []
     root_volume: VolumeConfig = Field(default_factory=lambda: VolumeConfig.model_validate({"sizeGiB": 10}))
@@ -155,6 +158,7 @@ class StackConfig(ConfigSection):
     tags: dict[TagKey, TagValue] = {}
     keda: KedaConfig | None = None
     karpenter: KarpenterConfig | None = None
+    eks_addons: EksAddonsConfig = EksAddonsConfig()
     workloads: list[WorkloadConfig] = []
     # Per workload, environment variables from a Kubernetes Secret; must be Pulumi secrets (set --secret).
     workload_secrets: dict[str, dict[EnvName, str]] = Field(default={}, repr=False)
@@ -180,9 +184,12 @@ class StackConfig(ConfigSection):
         assert self.karpenter is not None
         return self.karpenter.node_class.version_from or sorted(self.enabled_node_groups())[0]
 
+    def node_group_kubernetes_version(self, name: str) -> str:
+        return self.node_groups[name].kubernetes_version or self.cluster.kubernetes_version
+
     def release_policy(self, name: str) -> ReleasePolicy:
         group = self.node_groups[name]
-        return release_policy(self.cluster.kubernetes_version, group.ami_type, group.release_version, group.freeze)
+        return release_policy(self.node_group_kubernetes_version(name), group.ami_type, group.release_version, group.freeze)
 
 
 # --- problems --------------------------------------------------------------------------------------
@@ -259,6 +266,9 @@ def _pydantic_problems(error: ValidationError, root: type[BaseModel], prefix: Pa
             message = _unknown_key_message(root, path)
         elif kind == "missing":
             message = "required key is missing"
+        elif kind == "string_type" and path[-1] == "kubernetesVersion" and type(item.get("input")) in (int, float):
+            written = written_unquoted(item["input"], SUPPORTED_KUBERNETES_VERSIONS)
+            message = f"{written} is unquoted, so YAML reads it as the number {item['input']!r}; quote it ('{written}')"
         elif kind == "string_type" and isinstance(item.get("input"), (int, float)) and not isinstance(item["input"], bool):
             message = f"must be a string; quote it ('{item['input']}') so YAML does not read it as a number"
         problems.append(Problem(path, message))
@@ -459,6 +469,9 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
     groups: dict[str, NodeGroupConfig] = parsed.get("nodeGroups") or {}
     for name, group in groups.items():
         problems += _node_group_problems(name, group, stack_settings)
+    if "cluster" in parsed:
+        pinned = {name: group.kubernetes_version for name, group in groups.items() if group.kubernetes_version}
+        problems += node_group_skew_problems(parsed["cluster"].kubernetes_version, pinned)
     encrypted = set(secret_keys)
     for key in SECRET_KEYS:
         if key in raw and key not in encrypted:

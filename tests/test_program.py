@@ -35,7 +35,8 @@ EXPECTED_COUNTS = {
         "eks-bottlerocket:index:Cluster": 1,
         "aws:kms/key:Key": 1,
         "eks:index:Cluster": 1,
-        "aws:eks/addon:Addon": 1,
+        "aws:eks/addon:Addon": 3,  # pod identity agent; CoreDNS and VPC CNI (asserted in test_eks_addons.py)
+        "eks-bottlerocket:index:EksAddons": 1,
         "pulumi:providers:kubernetes": 1,
         "kubernetes:core/v1:ConfigMapPatch": 1,
         "eks-bottlerocket:index:BottlerocketNodeGroup": 1,  # green is disabled
@@ -206,7 +207,7 @@ def test_access_entries(plan):
 
 
 def test_pod_identity_agent_addon(plan):
-    (addon,) = plan.of_type("aws:eks/addon:Addon")
+    addon = plan.one("aws:eks/addon:Addon", "cluster-pod-identity-agent")
     assert addon["inputs"]["addonName"] == "eks-pod-identity-agent"
     assert addon["inputs"]["clusterName"] == f"platform-{plan.document['stack']}"
 
@@ -355,6 +356,7 @@ def test_components_parent_their_resources(plan):
         ("aws:kms/", ""): "eks-bottlerocket:index:Cluster",
         ("eks:index:Cluster", ""): "eks-bottlerocket:index:Cluster",
         ("aws:eks/addon", ""): "eks-bottlerocket:index:Cluster",
+        ("aws:eks/addon", "eks-addons-"): "eks-bottlerocket:index:EksAddons",
         ("aws:eks/nodeGroup", ""): "eks-bottlerocket:index:BottlerocketNodeGroup",
         ("aws:ec2/launchTemplate", ""): "eks-bottlerocket:index:BottlerocketNodeGroup",
         ("aws:sqs/", "karpenter"): "eks-bottlerocket:index:Karpenter",
@@ -391,6 +393,11 @@ def test_the_ssm_lookup_goes_through_the_explicit_provider():
     run = run_program(str(ROOT / "__main__.py"), source.engine_config, project="eks-bottlerocket", stack="dev", region="eu-west-1")
     (lookup,) = [invoke for invoke in run.invokes if invoke[0] == "aws:ssm/getParameter:getParameter"]
     assert lookup[1] == {"name": "/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version"}
-    assert {invoke[0] for invoke in run.invokes} == {"aws:ssm/getParameter:getParameter", "aws:index/getCallerIdentity:getCallerIdentity"}
+    assert {invoke[0] for invoke in run.invokes} == {"aws:ssm/getParameter:getParameter", "aws:index/getCallerIdentity:getCallerIdentity",
+                                                     "aws:eks/getAddonVersion:getAddonVersion"}
+    # CoreDNS and the VPC CNI default to EKS' default version (mostRecent false) for the cluster's version.
+    assert sorted((args["addonName"], args["kubernetesVersion"], args["mostRecent"])
+                  for token, args, _ in run.invokes if token == "aws:eks/getAddonVersion:getAddonVersion") == [
+        ("coredns", "1.33", False), ("vpc-cni", "1.33", False)]
     for _, _, provider in run.invokes:
         assert provider.split("::<after-deploy:")[0].endswith(AWS_PROVIDER_SUFFIX)

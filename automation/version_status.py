@@ -1,0 +1,49 @@
+"""Kubernetes versions for `status`: control plane, node groups and skew, EKS add-ons against EKS'
+defaults, and what is due (core/version_status.py), read with boto3. `status` calls
+`collect_version_status` and prints its report; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from automation.status import live_node_groups
+from core.stack_config import StackConfig
+from core.upgrade_check import addon_versions_offered
+from core.version_status import version_report
+
+
+def _installed_addons(eks: Any, cluster_name: str, control_plane: str) -> dict[str, dict[str, str | None]]:
+    installed = {}
+    for page in eks.get_paginator("list_addons").paginate(clusterName=cluster_name):
+        for name in page["addons"]:
+            version = eks.describe_addon(clusterName=cluster_name, addonName=name)["addon"]["addonVersion"]
+            pages = eks.get_paginator("describe_addon_versions").paginate(addonName=name, kubernetesVersion=control_plane)
+            installed[name] = {"version": version, "default": addon_versions_offered(pages, control_plane)["default"]}
+    return installed
+
+
+def live_versions(eks: Any, cluster_name: str) -> tuple[str, dict[str, str]]:
+    """The control plane's Kubernetes version and each managed node group's (by its eks-bottlerocket/
+    node-group tag, else by its EKS name)."""
+    control_plane = eks.describe_cluster(name=cluster_name)["cluster"]["version"]
+    tagged, untagged = live_node_groups(eks, cluster_name)
+    groups = {owner: group["version"] for owner, group in tagged.items()}
+    groups.update({group["nodegroupName"]: group["version"] for group in untagged})
+    return control_plane, groups
+
+
+def collect_version_status(config: StackConfig, stack: str, eks: Any) -> dict[str, Any]:
+    """Raises ClientError/BotoCoreError when the cluster cannot be read; an add-on API that cannot be read
+    is reported under `due` instead, so the versions of the cluster and its nodes still show."""
+    control_plane, groups = live_versions(eks, config.cluster.name)
+    try:
+        addons, unreadable = _installed_addons(eks, config.cluster.name, control_plane), None
+    except (ClientError, BotoCoreError) as error:
+        addons, unreadable = {}, f"EKS add-ons could not be read: {error}"
+    report = version_report(config, stack, control_plane, groups, addons)
+    if unreadable:
+        report["due"].insert(0, unreadable)
+    return report

@@ -264,7 +264,8 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
     try:
         check_stack_name(stack)
         target = out_dir or default_plan_folder(stack)
-        check_plan_folder(target)
+        if out_dir is not None:  # build/plan/<stack> is the plan's own, also when an older version wrote it
+            check_plan_folder(target)
         earlier = load_plan_document(compare_dir) if compare_dir is not None else None  # read before it is replaced
     except (StackFileError, PlanFolderError) as error:
         stderr.write(f"plan: {error}\n")

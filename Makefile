@@ -1,45 +1,55 @@
-# The two set-up commands are `make plan STACK=dev` and `make test`; both create venv/ once.
+# The set-up commands are `make plan STACK=dev` (the program's dependencies only) and `make test` (adds the
+# test-only ones); both create venv/ once and install again only when a requirements file changes.
 PYTHON ?= python3
 VENV := venv
 STACK ?= dev
-INSTALLED := $(VENV)/.installed-requirements
+RUNTIME := $(VENV)/.installed-requirements
+TEST_TOOLS := $(VENV)/.installed-requirements-dev
+PIP := $(VENV)/bin/python -m pip install --disable-pip-version-check --quiet
 # checkov lives in its own virtualenv: its many pinned dependencies must not move the program's.
 CHECKOV := build/tools/checkov/bin/checkov
+# Every shipped stack file has an approved plan in tests/golden/<stack>.
+GOLDEN_STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 
 .PHONY: venv plan test golden bench clean
 
-venv: $(INSTALLED)
+venv: $(RUNTIME)
 
-# Rebuilt only when a requirements file changes, so a second `make plan` installs nothing.
-$(INSTALLED): requirements.txt requirements-dev.txt policy/requirements.txt
+$(RUNTIME): requirements.txt
+	@echo "Installing the pinned dependencies of requirements.txt into $(VENV)/ (once, ~2 min)"
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --disable-pip-version-check --quiet -r requirements-dev.txt
-	# The tests evaluate the policy pack's CrossGuard objects; --no-deps keeps pulumi-policy's older
-	# grpcio/protobuf pins out of this venv (the pack itself runs in policy/venv).
-	$(VENV)/bin/python -m pip install --disable-pip-version-check --quiet --no-deps -r policy/requirements.txt
+	$(PIP) -r requirements.txt
 	touch $@
 
-plan: $(INSTALLED)
+# The tests evaluate the policy pack's CrossGuard objects; --no-deps keeps pulumi-policy's older
+# grpcio/protobuf pins out of this venv (the pack itself runs in policy/venv).
+$(TEST_TOOLS): $(RUNTIME) requirements-dev.txt policy/requirements.txt
+	@echo "Installing the test-only dependencies of requirements-dev.txt into $(VENV)/ (once)"
+	$(PIP) -r requirements-dev.txt
+	$(PIP) --no-deps -r policy/requirements.txt
+	touch $@
+
+plan: $(RUNTIME)
 	$(VENV)/bin/python -m automation plan --stack $(STACK)
 
 $(CHECKOV): requirements-checkov.txt
+	@echo "Installing checkov into build/tools/checkov (once)"
 	$(PYTHON) -m venv build/tools/checkov
 	build/tools/checkov/bin/python -m pip install --disable-pip-version-check --quiet -r requirements-checkov.txt
 	touch $@
 
-test: $(INSTALLED) $(CHECKOV)
+test: $(TEST_TOOLS) $(CHECKOV)
 	CHECKOV=$(CHECKOV) $(VENV)/bin/python -m pytest -q -rs tests
 
-# Re-approve the golden plans (tests/golden/<stack>) after an intended change; review `git diff tests/golden`.
-GOLDEN_STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
-golden: $(INSTALLED)
+# Re-approve the golden plans after an intended change to what is deployed; review `git diff tests/golden`.
+golden: $(RUNTIME)
 	@for stack in $(GOLDEN_STACKS); do \
 		$(VENV)/bin/python -m automation plan --stack $$stack --out tests/golden/$$stack > /dev/null || exit 1; \
 		echo "approved tests/golden/$$stack"; \
 	done
 	@git status --short tests/golden 2>/dev/null || true
 
-bench: $(INSTALLED)
+bench: $(RUNTIME)
 	$(VENV)/bin/python bench/plan_benchmark.py
 	$(VENV)/bin/python bench/simulate_benchmark.py
 

@@ -30,6 +30,8 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--config-file", type=Path, help="plan from this stack file instead of Pulumi.<stack>.yaml")
     plan.add_argument("--out", type=Path, help="output folder: new, empty, or an earlier plan (default build/plan/<stack>)")
     plan.add_argument("--json", action="store_true", help="print the summary (node groups, Karpenter, Helm, workloads, policy) as JSON")
+    plan.add_argument("--compare", type=Path, metavar="DIR",
+                      help="also list what changed since the plan in DIR (e.g. a copy of build/plan/<stack>) and which changes replace nodes")
 
     status = commands.add_parser("status", help="live cluster and node group versions vs the newest Bottlerocket (boto3, no CLI)")
     status.add_argument("--stack", required=True, help="stack name")
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plan":
         from automation.plan import run_plan
 
-        return run_plan(args.stack, args.config_file, args.out, as_json=args.json)
+        return run_plan(args.stack, args.config_file, args.out, as_json=args.json, compare_dir=args.compare)
 
     if args.command == "status":
         from automation.status import run_status

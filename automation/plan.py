@@ -1,9 +1,12 @@
 """`python -m automation plan`: what `pulumi up` would register, computed offline.
 
-Writes `resources.json` (every resource with its inputs and options), `userdata/<node group>.toml`,
-`manifests/<kind>-<namespace>-<name>.yaml`, `helm/<release>.values.yaml`, `policy.json` (the guardrail
-rules' results), and prints a tree with counts by type and the policy results. Invalid configuration:
-exit code 2, the problems on stderr, nothing written. A mandatory policy violation: exit code 1.
+Writes `resources.json` (every resource with its inputs and options), `userdata/<node group>.toml` and
+`userdata/karpenter-<node class>.toml`, `manifests/<kind>-<namespace>-<name>.yaml`,
+`helm/<release>.values.yaml`, `policy.json` (the guardrail rules' results), and prints a tree with counts
+by type, the reviewer's summary (automation/plan_summary.py) and the policy results; `--json` prints the
+summary as JSON instead, `--compare DIR` adds what changed since the plan in DIR (automation/plan_compare.py).
+Invalid configuration: exit code 2, the problems on stderr, nothing written. A mandatory policy
+violation: exit code 1.
 
 The plan writes only into a folder it owns: `build/plan/<stack>`, or an `--out` folder that is absent,
 empty, or holds the marker file a plan leaves (PLAN_MARKER). Anything else is refused with exit code 2
@@ -27,6 +30,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from automation.plan_compare import compare_plans, comparison_json, print_comparison
 from automation.plan_summary import plan_summary, print_summary
 from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
 from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, read_stack_config
@@ -59,6 +63,17 @@ def check_plan_folder(folder: Path) -> None:
         return
     raise PlanFolderError(f"--out {folder}: the folder holds files no plan wrote (no {PLAN_MARKER} in it); "
                           "give a new or empty folder, nothing was changed")
+
+
+def load_plan_document(folder: Path) -> dict[str, Any]:
+    """The `resources.json` of an earlier plan folder, for `--compare`."""
+    try:
+        document = json.loads((folder / "resources.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        document = None
+    if not isinstance(document, dict) or not isinstance(document.get("resources"), list):
+        raise PlanFolderError(f"--compare {folder}: no plan there (a plan folder has a readable resources.json)")
+    return document
 
 
 def _owns(folder: Path, default: bool) -> bool:
@@ -245,11 +260,13 @@ def print_policy(report: dict[str, Any], out: TextIO) -> None:
 
 
 def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr,
-             as_json: bool = False) -> int:
+             as_json: bool = False, compare_dir: Path | None = None) -> int:
     try:
         check_stack_name(stack)
         target = out_dir or default_plan_folder(stack)
-        check_plan_folder(target)
+        if out_dir is not None:  # build/plan/<stack> is the plan's own, also when an older version wrote it
+            check_plan_folder(target)
+        earlier = load_plan_document(compare_dir) if compare_dir is not None else None  # read before it is replaced
     except (StackFileError, PlanFolderError) as error:
         stderr.write(f"plan: {error}\n")
         return EXIT_USAGE
@@ -285,14 +302,18 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
 
     replace_folder(target, write)
     summary = plan_summary(document, report, [name for name, group in config.node_groups.items() if not group.enabled])
+    changes = compare_plans(earlier, document) if earlier is not None else None
     if as_json:
-        stdout.write(json.dumps({**summary, "planFolder": str(target)}, indent=2) + "\n")
+        comparison = {"compare": {"folder": str(compare_dir), **comparison_json(changes)}} if changes is not None else {}
+        stdout.write(json.dumps({**summary, "planFolder": str(target), **comparison}, indent=2) + "\n")
     else:
         print_tree(document, stdout)
         print_summary(summary, stdout)
         print_policy(report, stdout)
         stdout.write(f"\nWrote {target}: resources.json, {len(user_data_files(document))} user data, "
                      f"{len(kubernetes_manifests(document))} manifest and {len(helm_values(document))} Helm values file(s), policy.json.\n")
+        if changes is not None:
+            print_comparison(changes, str(compare_dir), stdout)
     if report["mandatory"]:
         stderr.write(f"{len(report['mandatory'])} mandatory policy violation(s); see above. Fix them or suppress one with a reason.\n")
         return EXIT_FAILED

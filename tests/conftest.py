@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import automation.plan  # noqa: E402
 from automation.plan import run_plan  # noqa: E402
 
 pytest_plugins = ["tests.aws_emulator"]  # the moto server fixtures
@@ -56,7 +57,7 @@ class Plan:
 def make_plan(stack: str, out_dir: Path | None, config_file: Path | None = None) -> Plan:
     stdout, stderr = io.StringIO(), io.StringIO()
     code = run_plan(stack, config_file, out_dir, stdout=stdout, stderr=stderr)
-    return Plan(out_dir, code, stdout.getvalue(), stderr.getvalue())
+    return Plan(out_dir or automation.plan.default_plan_folder(stack), code, stdout.getvalue(), stderr.getvalue())
 
 
 @pytest.fixture(scope="session")

@@ -216,3 +216,13 @@ def test_plans_of_two_stacks_in_one_process_do_not_mix(tmp_path):
     assert parents == set()
     assert all(r["urn"].startswith("urn:pulumi:prod::") and (r["parent"] or "urn:pulumi:prod::").startswith("urn:pulumi:prod::")
                for r in prod.resources)
+
+
+def test_the_default_folder_is_the_plans_own_also_without_a_marker(tmp_path, monkeypatch):
+    default = tmp_path / "build" / "plan" / "dev"
+    (default / "userdata").mkdir(parents=True)
+    (default / "userdata" / "old.toml").write_text("written by an older version of the plan")
+    monkeypatch.setattr(automation.plan, "default_plan_folder", lambda stack: tmp_path / "build" / "plan" / stack)
+    plan = make_plan("dev", None)
+    assert plan.exit_code == 0, plan.stderr
+    assert (default / PLAN_MARKER).is_file() and not (default / "userdata" / "old.toml").exists()

@@ -1,0 +1,40 @@
+"""The set-up commands do what the README says: `make plan` installs only requirements.txt and says so
+first; `make test` adds the test-only requirements; `make golden` re-plans every shipped stack."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from tests.conftest import ROOT
+
+
+def _dry_run(tmp_path, target: str) -> list[str]:
+    """`make -n <target>` in a copy of the project's set-up files without a venv (a fresh clone)."""
+    for name in ("Makefile", "requirements.txt", "requirements-dev.txt", "requirements-checkov.txt",
+                 "Pulumi.dev.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "policy").mkdir()
+    shutil.copy(ROOT / "policy" / "requirements.txt", tmp_path / "policy" / "requirements.txt")
+    result = subprocess.run(["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_make_plan_installs_only_the_program_requirements_and_says_so_first(tmp_path):
+    lines = _dry_run(tmp_path, "plan")
+    assert lines[0] == 'echo "Installing the pinned dependencies of requirements.txt into venv/ (once, ~2 min)"'
+    installs = [line for line in lines if "pip install" in line]
+    assert len(installs) == 1 and installs[0].endswith("-r requirements.txt")
+    assert lines[-1] == "venv/bin/python -m automation plan --stack dev"
+
+
+def test_make_test_adds_the_test_only_requirements(tmp_path):
+    installs = [line for line in _dry_run(tmp_path, "test") if "pip install" in line]
+    assert [line.rsplit(" ", 1)[-1] for line in installs] == [
+        "requirements.txt", "requirements-dev.txt", "policy/requirements.txt", "requirements-checkov.txt"]
+
+
+def test_make_golden_plans_every_shipped_stack(tmp_path):
+    text = "\n".join(_dry_run(tmp_path, "golden"))
+    assert "for stack in dev prod; do" in text and "--out tests/golden/$stack" in text

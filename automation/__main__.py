@@ -7,6 +7,8 @@ Exit codes: 0 success; 1 failure; 2 invalid configuration or usage; 3 changes pr
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -18,6 +20,14 @@ ENGINE_COMMANDS = {
     "destroy": "delete every resource of the stack",
     "outputs": "print the stack's outputs (secrets masked)",
 }
+
+
+def _command_doc(module: str) -> str:
+    """A command module's docstring, read from its source: importing it would import what only that command
+    needs (the Kubernetes client, boto3) on every command's path."""
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None
+    return ast.get_docstring(ast.parse(Path(spec.origin).read_text())) or ""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     rollout = commands.add_parser("rollout", help="blue/green node group rollout as staged config edits and `up` runs",
-                                  description=__import__("automation.rollout", fromlist=["x"]).__doc__,
+                                  description=_command_doc("automation.rollout"),
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     rollout.add_argument("--stack", required=True, help="stack name")
     rollout.add_argument("--to", required=True, metavar="GROUP", help="the node group to move to (e.g. green)")
@@ -59,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--offline", action="store_true", help="skip the checks that read AWS (live cluster, SSM, EKS add-ons)")
 
     logs = commands.add_parser("node-logs", help="run logdog on a node (SSM + admin container) and download the archive",
-                               description=__import__("automation.node_logs", fromlist=["x"]).__doc__,
+                               description=_command_doc("automation.node_logs"),
                                formatter_class=argparse.RawDescriptionHelpFormatter)
     logs.add_argument("--stack", required=True, help="stack name")
     logs.add_argument("--node", required=True, help="the Kubernetes node name")
@@ -67,7 +77,7 @@ def parser() -> argparse.ArgumentParser:
     logs.add_argument("--kubeconfig", help="kubeconfig for the cluster (default: KUBECONFIG or ~/.kube/config)")
 
     simulate = commands.add_parser("simulate", help="simulate an SQS burst through KEDA, the HPA and Karpenter with the stack's settings",
-                                   description=__import__("automation.simulate", fromlist=["x"]).__doc__)
+                                   description=_command_doc("automation.simulate"))
     simulate.add_argument("--stack", required=True, help="stack name")
     simulate.add_argument("--workload", help="workload name (default: the first)")
     simulate.add_argument("--messages", type=int, default=100_000, help="burst size (default 100000)")

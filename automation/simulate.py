@@ -239,12 +239,11 @@ def _launched(results: list[Result]) -> dict[str, int]:
     return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
 
-def bands(results: list[Result]) -> dict[str, list[float]]:
-    """p5, p50 and p95 over the runs of queue, Ready pods and nodes on the series' grid; a run that has
-    settled keeps its last values."""
+def bands(results: list[Result], end: int) -> dict[str, list[float]]:
+    """p5, p50 and p95 over the runs of queue, Ready pods and nodes on the series' grid up to `end`; a run
+    that has settled keeps its last values."""
     import numpy
 
-    end = max(r.series[-1][0] for r in results)
     grid = [t for t in range(end + 1) if series_time(t)]
     if grid[-1] != end:
         grid.append(end)
@@ -272,10 +271,11 @@ def plot(path: Path, tuned: list[Result], defaults: list[Result] | None, title: 
 
     figure, axes = plt.subplots(3, 2, figsize=(12, 8), gridspec_kw={"width_ratios": [1, 1.6]})
     labels = ("messages in the queue", "Ready worker pods", "nodes (managed + Karpenter)")
+    end = max(r.series[-1][0] for r in tuned + (defaults or []))
     for results, colour, label in ((tuned, "tab:blue", "this stack"), (defaults, "tab:orange", "KEDA/HPA defaults")):
         if not results:
             continue
-        band = bands(results)
+        band = bands(results, end)
         seconds = band["t"]
         minutes = [t / 60 for t in seconds]
         early = sum(1 for t in seconds if t <= 300)

@@ -1,16 +1,23 @@
-"""Wall time and peak memory of the offline plan: prod, and generated stacks of 1 to 20 node groups.
+"""Wall time and peak memory of the offline plan: prod, and generated stacks of 1 to 20 node groups, and
+the prod plan against the import floor measured in the same run.
 
 Prints figures; it asserts nothing. Each stack is planned in a fresh process (what `make plan` costs,
-imports included) and again in the same process (the program's own cost). Run: `make bench`.
+imports included) and again in the same process (the program's own cost). The import floor is a process
+that only imports the SDK modules whose resources the program registers (IMPORT_FLOOR); floor and prod
+plan processes alternate, FLOOR_PAIRS times, and the medians are compared. Every child process writes and
+reuses bytecode (in a temporary PYTHONPYCACHEPREFIX), as a user's Python does. Run: `make bench`.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import io
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,6 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 GROUP_COUNTS = (1, 5, 10, 20)
+FLOOR_PAIRS = 7
+# The SDK modules whose resources the program registers (issue 16's import floor).
+IMPORT_FLOOR = ("pulumi", "pulumi_eks", *(f"pulumi_aws.{m}" for m in ("ec2", "eks", "iam", "sqs", "ssm", "kms", "cloudwatch")),
+                *(f"pulumi_kubernetes.{m}" for m in ("core.v1", "apps.v1", "helm.v3", "apiextensions", "policy.v1", "networking.v1")),
+                "pydantic", "tomlkit", "yaml")
 
 
 def generated_stack(groups: int, folder: Path) -> Path:
@@ -52,20 +64,50 @@ def child(stack: str, config_file: str | None) -> None:
     print(json.dumps({"first": timings[0], "again": timings[1], "peakMiB": peak_mib, "resources": resources}))
 
 
-def measure(stack: str, config_file: Path | None) -> dict:
+def floor_child() -> None:
+    for name in IMPORT_FLOOR:
+        # The SDKs load a sub-package lazily, on its first attribute that is not module metadata.
+        getattr(importlib.import_module(name), "__all__", None)
+
+
+def _environment(cache: str) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    environment["PYTHONPYCACHEPREFIX"] = cache
+    return environment
+
+
+def _timed(command: list[str], cache: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, capture_output=True, check=True, cwd=ROOT, env=_environment(cache))
+    return time.perf_counter() - started
+
+
+def floor_ratio(cache: str) -> tuple[float, float]:
+    """Median seconds of the import floor and of `python -m automation plan --stack prod`, alternating."""
+    floor = [sys.executable, __file__, "--floor"]
+    with tempfile.TemporaryDirectory() as out:
+        plan = [sys.executable, "-m", "automation", "plan", "--stack", "prod", "--out", out]
+        _timed(floor, cache), _timed(plan, cache)  # write the bytecode once
+        pairs = [(_timed(floor, cache), _timed(plan, cache)) for _ in range(FLOOR_PAIRS)]
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+
+
+def measure(stack: str, config_file: Path | None, cache: str) -> dict:
     command = [sys.executable, __file__, "--child", stack] + ([str(config_file)] if config_file else [])
     started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
+    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT, env=_environment(cache))
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     figures["process"] = time.perf_counter() - started
     return figures
 
 
 def main() -> None:
-    rows = [("prod", measure("prod", None))]
-    with tempfile.TemporaryDirectory() as folder:
-        for groups in GROUP_COUNTS:
-            rows.append((f"{groups} node groups", measure("prod", generated_stack(groups, Path(folder)))))
+    with tempfile.TemporaryDirectory() as cache:
+        floor, plan = floor_ratio(cache)
+        rows = [("prod", measure("prod", None, cache))]
+        with tempfile.TemporaryDirectory() as folder:
+            for groups in GROUP_COUNTS:
+                rows.append((f"{groups} node groups", measure("prod", generated_stack(groups, Path(folder)), cache)))
     print(f"{'stack':<16}{'resources':>10}{'process s':>11}{'plan s':>9}{'again s':>9}{'peak MiB':>10}")
     for label, f in rows:
         print(f"{label:<16}{f['resources']:>10}{f['process']:>11.2f}{f['first']:>9.2f}{f['again']:>9.3f}{f['peakMiB']:>10.0f}")
@@ -73,11 +115,16 @@ def main() -> None:
     per_group = (twenty["again"] - one["again"]) / (GROUP_COUNTS[-1] - GROUP_COUNTS[0])
     print("\nprocess s: whole `python` process; plan s: first plan in it (imports included); again s: a second plan in the same process.")
     print(f"Marginal cost per node group (again s, 1 -> 20 groups): {per_group * 1000:.1f} ms")
+    print(f"20 node groups / prod (process s): {twenty['process'] / rows[0][1]['process']:.2f}x")
+    print(f"\nImport floor ({len(IMPORT_FLOOR)} SDK modules) {floor:.2f} s; `plan --stack prod` {plan:.2f} s "
+          f"(medians of {FLOOR_PAIRS} alternating runs): the plan is {plan / floor:.2f}x the floor")
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+    elif sys.argv[1:] == ["--floor"]:
+        floor_child()
     else:
         argparse.ArgumentParser(description=__doc__).parse_args()
         main()

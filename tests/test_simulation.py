@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import statistics
 import subprocess
 import sys
 
 import pytest
+import yaml
 
 from automation.__main__ import main
 from automation.simulate import PRICES_FILE, autoscaling_for, capacity_for, pods_per_node, run_many, summarize
@@ -288,3 +290,39 @@ def test_invalid_arguments_exit_2_naming_the_flag(args, flag, capsys):
     assert main(["simulate", "--stack", "dev", *args]) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1 and flag in err
+
+
+def _apply_edit(document: dict, path: str, value) -> None:
+    """Apply a `pulumi config set --path` key path (`ns:key[0].a.b`) to a stack file document."""
+    parts = [int(token) if token.isdigit() else token for token in re.findall(r"[^.\[\]]+", path)]
+    node = document["config"]
+    for part in parts[:-1]:
+        node = node[part]
+    node[parts[-1]] = value
+
+
+def test_target_drain_prints_an_edit_that_drains_in_time(tmp_path):
+    found = _simulate("--stack", "prod", "--target-drain", "15m", "--json")
+    assert found.returncode == 0, found.stderr
+    answer = json.loads(found.stdout)
+    edits = {edit["path"]: edit for edit in answer["edits"]}
+    replicas = edits["eks-bottlerocket:workloads[0].scaling.maxReplicas"]["to"]
+    # 100,000 messages × 20 s / 10 in flight / 900 s = 223 pods even with an instant ramp; at most the 1000 the HPA can ask for
+    assert 223 <= replicas <= 1000 and answer["drained"]["p95"] <= 900
+    document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    for edit in answer["edits"]:
+        _apply_edit(document, edit["path"], edit["to"])
+    edited = tmp_path / "Pulumi.prod.yaml"
+    edited.write_text(yaml.safe_dump(document, sort_keys=False))
+    check = _simulate("--stack", "prod", "--config-file", str(edited), "--json")
+    assert check.returncode == 0, check.stderr
+    report = json.loads(check.stdout)
+    assert report["drained"]["p95"] <= 900
+    # the unedited stack does not make it
+    assert json.loads(_simulate("--stack", "prod", "--runs", "20", "--json").stdout)["drained"]["p95"] > 900
+
+
+def test_target_drain_exits_1_when_nothing_can_make_it():
+    result = _simulate("--stack", "dev", "--target-drain", "30s")
+    assert result.returncode == 1 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and "no setting drains" in result.stderr

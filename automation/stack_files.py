@@ -6,23 +6,85 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from collections.abc import Hashable
 
 import yaml
+
+from core.config_base import SourceFloat
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML loading that refuses a key given twice (plain YAML keeps the last one silently)."""
+# Bounds on what a stack file may make the loader build. Real stack files are a few KB, nest under ten
+# levels and expand to a few hundred values; a file past these is a mistake or an attack (a "billion
+# laughs" alias bomb expands 5 KB into gigabytes), and is refused before anything is built from it.
+MAX_STACK_FILE_BYTES = 1024 * 1024
+MAX_NESTING_DEPTH = 32
+MAX_EXPANDED_VALUES = 100_000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _StackFileLoader(yaml.SafeLoader):
+    """YAML loading as the Pulumi CLI reads stack files (YAML 1.1 merge keys `<<: *group` included),
+    but a key given twice is an error (plain YAML keeps the last one silently), nesting is bounded,
+    and floats keep the text the user wrote (`1.30`, which a float would show as 1.3)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, f"values nest deeper than {MAX_NESTING_DEPTH} levels", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node, deep=False):
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:  # keys merged in may be overridden; only the map's own keys must be unique
+                continue
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            if isinstance(key, Hashable) and key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep)
+
+    def construct_yaml_float(self, node):
+        return SourceFloat.of(super().construct_yaml_float(node), str(node.value))
+
+
+_StackFileLoader.add_constructor("tag:yaml.org,2002:float", _StackFileLoader.construct_yaml_float)
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values the document becomes once every alias is expanded, computed without expanding
+    (each node counted once, aliases reuse the count); an alias inside its own anchor is refused."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in in_progress:
+            raise yaml.composer.ComposerError(None, None, "an alias refers to the value that contains it", node.start_mark)
+        in_progress.add(key)
+        if isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(child) for child in node.value)
+        else:
+            total = 1
+        in_progress.discard(key)
+        sizes[key] = min(total, MAX_EXPANDED_VALUES + 1)
+        return sizes[key]
+
+    return size(root)
 
 
 class StackFileError(Exception):
@@ -47,20 +109,45 @@ class StackConfigSource:
         return [key[len(prefix):] for key in self.secret_keys if key.startswith(prefix)]
 
 
-def _load_yaml(path: Path) -> Any:
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_bytes().decode("utf-8")
+        if path.is_dir():
+            raise StackFileError(f"{path.name}: is a directory, not a stack file ({path})")
+        size = path.stat().st_size
+        if size > MAX_STACK_FILE_BYTES:
+            raise StackFileError(f"{path.name}: {size / 2**20:.1f} MiB is too large for a stack file (at most {MAX_STACK_FILE_BYTES // 2**20} MiB)")
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise StackFileError(f"{path.name}: file not found ({path})") from None
+    except NotADirectoryError:
+        raise StackFileError(f"{path.name}: file not found: a folder on its path is a file ({path})") from None
+    except PermissionError:
+        raise StackFileError(f"{path.name}: cannot be read: permission denied ({path})") from None
     except UnicodeDecodeError as error:
         raise StackFileError(f"{path.name}: not UTF-8 text (byte {error.start}); save the file as UTF-8") from None
+    except OSError as error:
+        raise StackFileError(f"{path.name}: cannot be read: {error.strerror or error} ({path})") from None
+
+
+def _load_yaml(path: Path) -> Any:
+    text = _read_text(path)
+    loader = _StackFileLoader(text)
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_EXPANDED_VALUES:
+            raise StackFileError(f"{path.name}: its aliases expand to more than {MAX_EXPANDED_VALUES:,} values; "
+                                 "a stack file this large is a mistake (or an alias bomb)")
+        return loader.construct_document(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error)
-        raise StackFileError(f"{path.name}: YAML syntax error{where}: {problem}") from None
+        kind = "YAML syntax error" if isinstance(error, (yaml.scanner.ScannerError, yaml.parser.ParserError)) else "refused"
+        raise StackFileError(f"{path.name}: {kind}{where}: {problem}") from None
+    finally:
+        loader.dispose()
 
 
 def project_name(root: Path = PROJECT_ROOT) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -13,6 +13,34 @@ from pydantic.alias_generators import to_camel
 
 class ConfigSection(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, alias_generator=to_camel, populate_by_name=False)
+
+
+class SourceFloat(float):
+    """A float as written in the stack file: `1.30` keeps its text for messages (the float says 1.3)."""
+
+    source: str
+
+    @classmethod
+    def of(cls, value: float, source: str) -> SourceFloat:
+        number = cls(value)
+        number.source = source
+        return number
+
+
+def as_written(value: Any) -> str:
+    """The user's text for a value, as a message quotes it: the original of a float, long values cut."""
+    text = getattr(value, "source", None) or (value if isinstance(value, str) else repr(value))
+    return quote(text)
+
+
+MAX_QUOTED_CHARACTERS = 80
+
+
+def quote(text: str) -> str:
+    """`'text'` for a message; a value longer than MAX_QUOTED_CHARACTERS is cut with its length noted."""
+    if len(text) <= MAX_QUOTED_CHARACTERS:
+        return repr(text)
+    return f"{text[:MAX_QUOTED_CHARACTERS]!r}... ({len(text):,} characters)"
 
 
 Path = tuple[Union[str, int], ...]

@@ -22,7 +22,7 @@ from pydantic.alias_generators import to_camel
 from core import instance_types
 from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node_pool_problems, workload_problems
 from core.karpenter import split_node_class_settings
-from core.config_base import ConfigSection, Path, Problem, format_path
+from core.config_base import MAX_QUOTED_CHARACTERS, ConfigSection, Path, Problem, format_path, quote
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, settings_as_dict
 from core.network_plan import plan_subnets
 from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin, release_policy, ReleasePolicy
@@ -260,7 +260,10 @@ def _pydantic_problems(error: ValidationError, root: type[BaseModel], prefix: Pa
         elif kind == "missing":
             message = "required key is missing"
         elif kind == "string_type" and isinstance(item.get("input"), (int, float)) and not isinstance(item["input"], bool):
-            message = f"must be a string; quote it ('{item['input']}') so YAML does not read it as a number"
+            written = getattr(item["input"], "source", None) or str(item["input"])
+            message = f"must be a string; quote it (\"{written}\") so YAML does not read it as a number"
+        elif isinstance(item.get("input"), str) and len(item["input"]) > MAX_QUOTED_CHARACTERS:
+            message = message.replace(repr(item["input"]), quote(item["input"]))
         problems.append(Problem(path, message))
     return problems
 

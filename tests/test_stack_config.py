@@ -50,7 +50,7 @@ BAD_CONFIGS = [
     ("missing-cluster", _set("cluster", _DELETE), "cluster", "required key is missing"),
     ("bad-region", _set("region", "europe"), "region", "not an AWS region"),
     ("cluster-name", _set("cluster/name", "-bad name"), "cluster.name", "not a valid EKS cluster name"),
-    ("version-as-number", _set("cluster/kubernetesVersion", 1.33), "cluster.kubernetesVersion", "quote it ('1.33')"),
+    ("version-as-number", _set("cluster/kubernetesVersion", 1.33), "cluster.kubernetesVersion", 'quote it ("1.33")'),
     ("unsupported-version", _set("cluster/kubernetesVersion", "1.20"), "cluster.kubernetesVersion", "not a supported Kubernetes version"),
     ("typo-in-endpoint", _set("cluster/endpoint/publicAcess", True), "cluster.endpoint.publicAcess", "did you mean 'publicAccess'?"),
     ("public-without-cidrs", _set("cluster/endpoint/publicAccessCidrs", []), "cluster.endpoint.publicAccessCidrs", "list the CIDRs"),

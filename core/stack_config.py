@@ -21,9 +21,11 @@ from pydantic.alias_generators import to_camel
 
 from core import instance_types
 from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node_pool_problems, workload_problems
-from core.karpenter import split_node_class_settings
+from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, split_node_class_settings
+from core.keda import KEDA_NAMESPACE
+from core.sqs_worker import INJECTED_ENV
 from core.config_base import MAX_QUOTED_CHARACTERS, ConfigSection, Path, Problem, format_path, quote
-from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, settings_as_dict
+from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, reserved_node_label, settings_as_dict
 from core.network_plan import plan_subnets
 from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin, release_policy, ReleasePolicy
 from core.user_data import DEFAULT_SETTINGS, SettingsProblem, deep_merge, eks_merge_problems, render_user_data, settings_problems
@@ -411,6 +413,8 @@ def _node_group_problems(name: str, group: NodeGroupConfig, stack_settings: Bott
     for key in group.labels:
         if key == COLOUR_LABEL:
             problems.append(Problem((*base, "labels", key), "is set by the program to the group's name"))
+        elif reason := reserved_node_label(key):
+            problems.append(Problem((*base, "labels", key), reason))
 
     if stack_settings is not None:
         stack_dict, group_dict = settings_as_dict(stack_settings), settings_as_dict(group.bottlerocket)
@@ -424,6 +428,11 @@ def _node_group_problems(name: str, group: NodeGroupConfig, stack_settings: Bott
 
 
 SECRET_KEYS = ("workloadSecrets",)
+_INJECTED_MESSAGE = f"is set for every worker by the program or EKS Pod Identity ({', '.join(INJECTED_ENV)}); choose another name"
+# Namespaces that exist before the program creates the workloads' (Kubernetes' own, and the add-ons'
+# Helm releases): creating one again fails with AlreadyExists, and deleting it would take the others.
+TAKEN_NAMESPACES = {KEDA_NAMESPACE: "KEDA", KARPENTER_NAMESPACE: "Karpenter", "default": "Kubernetes",
+                    "kube-system": "Kubernetes", "kube-public": "Kubernetes", "kube-node-lease": "Kubernetes"}
 
 
 def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: Iterable[str] = ()) -> StackConfig:
@@ -474,13 +483,18 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
                 problems.append(Problem(("workloadSecrets", workload), f"no workload is named {workload!r}"))
                 continue
             for variable in variables:
-                if variable in names[workload].env or variable in ("QUEUE_URL", "AWS_REGION", "PROCESSING_SECONDS"):
+                if variable in INJECTED_ENV:
+                    problems.append(Problem(("workloadSecrets", workload, variable), _INJECTED_MESSAGE))
+                elif variable in names[workload].env:
                     problems.append(Problem(("workloadSecrets", workload, variable), "is also set as a plain environment variable"))
     if parsed.get("karpenter") is not None:
         problems += _karpenter_problems(parsed["karpenter"], groups, stack_settings)
     if "workloads" in parsed:
         cluster_name = parsed["cluster"].name if "cluster" in parsed else None
-        problems += workload_problems(parsed["workloads"], cluster_name, has_keda=raw.get("keda") is not None)
+        problems += workload_problems(parsed["workloads"], cluster_name, has_keda=raw.get("keda") is not None,
+                                      taken_namespaces=TAKEN_NAMESPACES)
+        for index, workload in enumerate(parsed["workloads"]):
+            problems += [Problem(("workloads", index, "env", name), _INJECTED_MESSAGE) for name in workload.env if name in INJECTED_ENV]
     if "nodeGroups" in raw and isinstance(raw["nodeGroups"], Mapping) and groups and len(groups) == len(raw["nodeGroups"]):
         if not any(group.enabled for group in groups.values()):
             problems.append(Problem(("nodeGroups",), "no node group is enabled; keep at least one (a blue/green rollout disables the old one only after the new one is Ready)"))

@@ -101,6 +101,23 @@ BAD_CONFIGS = [
     ("secret-in-plain-text", _set("workloadSecrets", {"orders-worker": {"API_TOKEN": "hunter2"}}), "workloadSecrets", "pulumi config set --secret"),
     ("duplicate-workload", lambda v: v["workloads"].append(dict(v["workloads"][0])), "workloads[1].name", "already named 'orders-worker'"),
     ("tag-key", _set("tags", {"aws:owner": "me"}), 'tags["aws:owner"]', "not a tag key"),
+    # issue 14: values the consuming system would refuse, checked with its grammar
+    ("quantity-two-dots", _set("bottlerocket/kubernetes", {"container-log-max-size": "1.2.3Gi"}), "bottlerocket.kubernetes.container-log-max-size", "not a Kubernetes quantity"),
+    ("quantity-negative", _set("nodeGroups/blue/bottlerocket", {"kubernetes": {"kube-reserved": {"cpu": "-100m"}}}), "nodeGroups.blue.bottlerocket.kubernetes.kube-reserved.cpu", "not negative"),
+    ("threshold-inner-space", _set("bottlerocket/kubernetes", {"eviction-hard": {"nodefs.available": "5 %"}}), 'bottlerocket.kubernetes.eviction-hard["nodefs.available"]', "not a percentage"),
+    ("threshold-zero-quantity", _set("bottlerocket/kubernetes", {"eviction-hard": {"memory.available": "0"}}), 'bottlerocket.kubernetes.eviction-hard["memory.available"]', "above zero"),
+    ("duration-trailing-newline", _set("karpenter/nodeClass/bottlerocket", {"kubernetes": {"shutdown-grace-period": "30s\n"}}), "karpenter.nodeClass.bottlerocket.kubernetes.shutdown-grace-period", "not a duration"),
+    ("label-value-trailing-newline", _set("nodeGroups/blue/labels", {"team": "web\n"}), "nodeGroups.blue.labels.team", "not a valid Kubernetes label value"),
+    ("label-key-upper-case-prefix", _set("nodeGroups/blue/labels", {"Example.com/team": "web"}), 'nodeGroups.blue.labels["Example.com/team"]', "lower-case DNS prefix"),
+    ("pin-trailing-newline", _set("nodeGroups/blue/releaseVersion", "1.54.0-5043decc\n"), "nodeGroups.blue.releaseVersion", "neither 'latest' nor"),
+    ("node-label-reserved-domain", _set("nodeGroups/blue/labels", {"node-role.kubernetes.io/worker": ""}), 'nodeGroups.blue.labels["node-role.kubernetes.io/worker"]', "reserved kubernetes.io domain"),
+    ("node-pool-label-karpenter-domain", _set("karpenter/nodePools/default/labels", {"karpenter.sh/nodepool": "x"}), 'karpenter.nodePools.default.labels["karpenter.sh/nodepool"]', "restricted by Karpenter"),
+    ("node-pool-label-reserved-domain", _set("karpenter/nodePools/default/labels", {"app.k8s.io/tier": "x"}), 'karpenter.nodePools.default.labels["app.k8s.io/tier"]', "reserved k8s.io domain"),
+    ("worker-in-kube-system", _set("workloads/0/namespace", "kube-system"), "workloads[0].namespace", "already exists in the cluster (Kubernetes)"),
+    ("worker-in-keda-namespace", _set("workloads/0/namespace", "keda"), "workloads[0].namespace", "already exists in the cluster (KEDA)"),
+    ("worker-env-overrides-injected", _set("workloads/0/env", {"QUEUE_URL": "https://example.com"}), "workloads[0].env.QUEUE_URL", "is set for every worker"),
+    ("worker-env-overrides-pod-identity", _set("workloads/0/env", {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://x"}), "workloads[0].env.AWS_CONTAINER_CREDENTIALS_FULL_URI", "EKS Pod Identity"),
+    ("same-worker-two-namespaces", lambda v: v["workloads"].append({**v["workloads"][0], "namespace": "batch"}), "workloads[1].name", "in namespace 'workers'; names are unique across namespaces"),
 ]
 
 
@@ -198,7 +215,9 @@ def test_workload_secrets_must_name_a_workload_and_be_encrypted():
         validate_stack_config(values, "Pulumi.dev.yaml", secret_keys=["workloadSecrets"])
     assert caught.value.lines() == [
         "Pulumi.dev.yaml: workloadSecrets.billing: no workload is named 'billing'",
-        "Pulumi.dev.yaml: workloadSecrets.orders-worker.QUEUE_URL: is also set as a plain environment variable",
+        "Pulumi.dev.yaml: workloadSecrets.orders-worker.QUEUE_URL: is set for every worker by the program or EKS Pod Identity "
+        "(QUEUE_URL, AWS_REGION, PROCESSING_SECONDS, AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE); "
+        "choose another name",
     ]
 
 

@@ -163,7 +163,7 @@ class WorkloadConfig(ConfigSection):
     scaling: ScalingConfig = Field(default_factory=ScalingConfig)
 
 
-def workload_problems(workloads: list[WorkloadConfig], cluster_name: str | None, has_keda: bool,
+def workload_problems(workloads: list[WorkloadConfig], has_keda: bool,
                       taken_namespaces: Mapping[str, str]) -> list[Problem]:
     """`taken_namespaces`: namespaces Kubernetes or an add-on owns, with who owns them."""
     problems: list[Problem] = []
@@ -180,8 +180,6 @@ def workload_problems(workloads: list[WorkloadConfig], cluster_name: str | None,
         if workload.namespace in taken_namespaces:
             problems.append(Problem((*base, "namespace"), f"{workload.namespace!r} already exists in the cluster ({taken_namespaces[workload.namespace]}); "
                                     "the program creates each workload namespace, so pick one of your own"))
-        if cluster_name and len(f"{cluster_name}-{workload.name}-dlq") > 80:
-            problems.append(Problem((*base, "name"), "with the cluster name it makes an SQS queue name over 80 characters"))
         visibility = workload.queue.visibility_timeout_seconds
         if visibility is not None and visibility < workload.processing_seconds:
             problems.append(Problem((*base, "queue", "visibilityTimeoutSeconds"),

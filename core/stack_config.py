@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-from core import instance_types
+from core import aws_limits, instance_types
 from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node_pool_problems, workload_problems
 from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, split_node_class_settings
 from core.keda import KEDA_NAMESPACE
@@ -35,6 +35,10 @@ MINIMUM_DATA_VOLUME_GIB = 20  # the data volume of Bottlerocket's aws-k8s AMIs; 
 MINIMUM_ROOT_VOLUME_GIB = {"standard": 2, "nvidia": 4}  # the AMIs' OS volumes
 COLOUR_LABEL = "eks-bottlerocket/colour"
 NODE_GROUP_TAG = "eks-bottlerocket/node-group"
+STACK_TAG = "eks-bottlerocket/stack"  # on every AWS resource, through the provider's default tags
+# The most tags the program adds to one resource next to the stack's `tags` (a private subnet: the stack
+# tag, Name, the internal load balancer role and Karpenter's discovery tag); tests check it on the plans.
+PROGRAM_TAGS_PER_RESOURCE = 4
 
 
 # --- value checks ----------------------------------------------------------------------------------
@@ -44,7 +48,7 @@ def _pattern(regex: str, what: str):
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
-            raise ValueError(f"{value!r} is not {what}")
+            raise ValueError(f"{quote(value)} is not {what}")
         return value
 
     return AfterValidator(check)
@@ -58,22 +62,62 @@ def _cidr(value: str) -> str:
     return str(network)
 
 
+def _region(value: str) -> str:
+    regions = aws_limits.eks_regions()
+    if value not in regions:
+        close = difflib.get_close_matches(value, list(regions), n=1, cutoff=0.8)
+        hint = f"; did you mean {close[0]!r}?" if close else " (example: eu-west-1)"
+        raise ValueError(f"{quote(value)} is not a region where EKS is available{hint}")
+    return value
+
+
+def _cluster_name(value: str) -> str:
+    if problem := aws_limits.cluster_name_rule().problem(value):
+        raise ValueError(f"not a valid EKS cluster name: {problem}")
+    return value
+
+
+# An IAM role or user. EKS refuses STS session ARNs for access entries: "You can't use the STS session
+# principal type with access entries because this is a temporary principal for each session" (botocore
+# data/eks/2017-11-01/service-2.json, CreateAccessEntryRequest.principalArn).
+_PRINCIPAL_ARN = re.compile(r"arn:(?P<partition>aws[a-z-]*):(?P<service>iam|sts)::(?P<account>[0-9]{12}):"
+                            r"(?P<kind>role|user|assumed-role)/(?P<name>[\w+=,.@-]+(/[\w+=,.@-]+)*)")
+_KMS_KEY_ARN = re.compile(r"arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):(key|alias)/[\w/-]+")
+
+
+def _principal_arn(value: str) -> str:
+    match = _PRINCIPAL_ARN.fullmatch(value)
+    if not match:
+        raise ValueError(f"{quote(value)} is not an IAM role or user ARN (example: arn:aws:iam::111122223333:role/platform-admin)")
+    if match["kind"] == "assumed-role" or match["service"] == "sts":
+        role = match["name"].split("/")[0]
+        raise ValueError(f"{quote(value)} is an STS session, which EKS access entries refuse; give the role itself: "
+                         f"arn:{match['partition']}:iam::{match['account']}:role/{role} (add its path if it has one)")
+    return value
+
+
+def _kms_key_arn(value: str) -> str:
+    if not _KMS_KEY_ARN.fullmatch(value):
+        raise ValueError(f"{quote(value)} is not a KMS key ARN (example: arn:aws:kms:eu-west-1:111122223333:key/<key id>)")
+    return value
+
+
 def _kubernetes_version(value: str) -> str:
     if value not in SUPPORTED_KUBERNETES_VERSIONS:
         raise ValueError(f"{value!r} is not a supported Kubernetes version ({', '.join(SUPPORTED_KUBERNETES_VERSIONS)})")
     return value
 
 
-Region = Annotated[str, _pattern(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]", "an AWS region (example: eu-west-1)")]
-ClusterName = Annotated[str, _pattern(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", "a valid EKS cluster name (letters, digits, - and _, up to 100)")]
+Region = Annotated[str, AfterValidator(_region)]
+ClusterName = Annotated[str, AfterValidator(_cluster_name)]
 NodeGroupName = Annotated[str, _pattern(r"[a-z][a-z0-9-]{0,19}", "a node group name (lower-case letters, digits and -, up to 20)")]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 KubernetesVersion = Annotated[str, AfterValidator(_kubernetes_version)]
-PrincipalArn = Annotated[str, _pattern(r"arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:(role|user|assumed-role)/[\w+=,.@/-]+", "an IAM role or user ARN")]
-KmsKeyArn = Annotated[str, _pattern(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[\w/-]+", "a KMS key ARN")]
+PrincipalArn = Annotated[str, AfterValidator(_principal_arn)]
+KmsKeyArn = Annotated[str, AfterValidator(_kms_key_arn)]
 VpcId = Annotated[str, _pattern(r"vpc-[0-9a-f]{8,17}", "a VPC id")]
 SubnetId = Annotated[str, _pattern(r"subnet-[0-9a-f]{8,17}", "a subnet id")]
-TagKey = Annotated[str, _pattern(r"(?!aws:)[\w .:/=+@-]{1,128}", "a tag key (1-128 characters, not starting with aws:)")]
+TagKey = Annotated[str, _pattern(r"(?i:(?!aws:))[\w .:/=+@-]{1,128}", "a tag key (1-128 characters, not starting with aws:)")]
 TagValue = Annotated[str, _pattern(r"[\w .:/=+@-]{0,256}", "a tag value (up to 256 characters)")]
 EnvName = Annotated[str, _pattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
 LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -291,6 +335,66 @@ def _endpoint_problems(endpoint: EndpointConfig) -> list[Problem]:
     return problems
 
 
+def _account_problems(cluster: ClusterConfig, region: str | None) -> list[Problem]:
+    """ARNs against each other and against the stack's region."""
+    problems = []
+    partition = aws_limits.partition_of(region) if region else None
+    first: dict[str, int] = {}
+    for index, arn in enumerate(cluster.admin_principal_arns):
+        path: Path = ("cluster", "adminPrincipalArns", index)
+        if arn in first:
+            problems.append(Problem(path, f"lists {arn} again (first at [{first[arn]}]); EKS takes one access entry per principal"))
+        first.setdefault(arn, index)
+        if partition and arn.split(":")[1] != partition:
+            problems.append(Problem(path, f"is in the {arn.split(':')[1]} partition, but {region} is in {partition}"))
+    key = cluster.secrets_encryption.kms_key_arn
+    if key and region:
+        key_partition, key_region = key.split(":")[1], key.split(":")[3]
+        if key_region != region or (partition and key_partition != partition):
+            # botocore data/eks/2017-11-01/service-2.json, Provider.keyArn: "created in the same Amazon Web
+            # Services Region as the cluster".
+            problems.append(Problem(("cluster", "secretsEncryption", "kmsKeyArn"),
+                                    f"the key is in {key_region}; EKS needs a KMS key in the cluster's region ({region})"))
+    return problems
+
+
+def _aws_name_problems(parsed: Mapping[str, Any]) -> list[Problem]:
+    """The physical names the program derives from the config, against the limits AWS puts on them."""
+    cluster: ClusterConfig | None = parsed.get("cluster")
+    if cluster is None:
+        return []
+    name, problems = cluster.name, []
+    for group in parsed.get("nodeGroups") or {}:
+        prefix = aws_limits.node_group_name_prefix(name, group)
+        if len(prefix) > aws_limits.NODE_GROUP_NAME_PREFIX_MAX:
+            problems.append(Problem(("nodeGroups", group), (
+                f"with cluster name {name!r} the node group name prefix {prefix!r} has {len(prefix)} characters; EKS node group "
+                f"names take {aws_limits.NODE_GROUP_NAME_MAX} and the provider appends a {aws_limits.UNIQUE_SUFFIX_LENGTH}-character "
+                f"unique suffix, so at most {aws_limits.NODE_GROUP_NAME_PREFIX_MAX}: shorten the cluster or the group name")))
+    if parsed.get("karpenter") is not None:
+        queue = aws_limits.interruption_queue_name(name)
+        if len(queue) > aws_limits.SQS_QUEUE_NAME_MAX:
+            problems.append(Problem(("cluster", "name"), (
+                f"also names Karpenter's interruption queue, and SQS queue names take at most {aws_limits.SQS_QUEUE_NAME_MAX} "
+                f"characters; this one has {len(queue)}")))
+    for index, workload in enumerate(parsed.get("workloads") or []):
+        queue = aws_limits.dead_letter_queue_name(name, workload.name)  # the longer of its two queues
+        if len(queue) > aws_limits.SQS_QUEUE_NAME_MAX:
+            problems.append(Problem(("workloads", index, "name"), (
+                f"with the cluster name it makes the SQS queue name {queue!r} of {len(queue)} characters; "
+                f"SQS allows at most {aws_limits.SQS_QUEUE_NAME_MAX}")))
+        if role := aws_limits.autonamed_role_problem(aws_limits.worker_resource_name(workload.name)):
+            problems.append(Problem(("workloads", index, "name"), f"makes the worker's IAM role name too long: {role}"))
+    tags = parsed.get("tags")
+    limit = aws_limits.max_tags_per_resource()
+    if tags is not None and len(tags) + PROGRAM_TAGS_PER_RESOURCE > limit:
+        problems.append(Problem(("tags",), (
+            f"{len(tags)} tags and the {PROGRAM_TAGS_PER_RESOURCE} the program adds to some resources make "
+            f"{len(tags) + PROGRAM_TAGS_PER_RESOURCE}; AWS takes at most {limit} per resource, so list at most "
+            f"{limit - PROGRAM_TAGS_PER_RESOURCE}")))
+    return problems
+
+
 def _network_problems(network: NetworkConfig, region: str | None) -> list[Problem]:
     problems = []
     if network.existing_vpc is not None:
@@ -309,7 +413,9 @@ def _network_problems(network: NetworkConfig, region: str | None) -> list[Proble
     for index, zone in enumerate(zones):
         if region and not re.fullmatch(rf"{re.escape(region)}[a-z]", zone):
             problems.append(Problem(("network", "availabilityZones", index), f"{zone!r} is not an availability zone of {region}"))
-    if len(zones) >= 2:
+    if cidr_problem := aws_limits.vpc_cidr_problem(network.cidr):
+        problems.append(Problem(("network", "cidr"), cidr_problem))
+    elif len(zones) >= 2:
         try:
             plan_subnets(network.cidr, zones)
         except ValueError as error:
@@ -340,20 +446,23 @@ def _smallest_memory(group: NodeGroupConfig) -> tuple[str, int] | None:
 
 
 def _settings_origin(problem: SettingsProblem, stack: Mapping[str, Any], own: Mapping[str, Any], own_path: Path) -> Path:
-    """Where a user fixes a merged setting: the table that set its cause; by default the most specific
-    one (`own`, at `own_path`), else the stack-wide `bottlerocket`."""
-    cause = problem.cause or problem.key
+    """Where a user fixes a merged setting: the key among those that break the rule (problem.key, then
+    problem.also) that the user wrote, in the most specific table that has it (`own`, at `own_path`,
+    before the stack-wide `bottlerocket`); `cause` stands in for `key` when it decides the table. A rule
+    broken only by the program's defaults is reported at `key` in `own`."""
 
-    def has(settings: Mapping[str, Any]) -> bool:
+    def has(settings: Mapping[str, Any], key: tuple[str, ...]) -> bool:
         node: Any = settings
-        for part in cause:
+        for part in key:
             if not isinstance(node, Mapping) or part not in node:
                 return False
             node = node[part]
         return True
 
-    if not has(own) and has(stack):
-        return ("bottlerocket", *problem.key)
+    for table, prefix in ((own, own_path), (stack, ("bottlerocket",))):
+        for key in (problem.key, *problem.also):
+            if has(table, problem.cause if problem.cause and key == problem.key else key):
+                return (*prefix, *key)
     return (*own_path, *problem.key)
 
 
@@ -464,6 +573,8 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
 
     if "cluster" in parsed:
         problems += _endpoint_problems(parsed["cluster"].endpoint)
+        problems += _account_problems(parsed["cluster"], parsed.get("region"))
+    problems += _aws_name_problems(parsed)
     if "network" in parsed:
         problems += _network_problems(parsed["network"], parsed.get("region"))
     # Merged-settings rules need the stack-wide table; skip them while it is itself broken.
@@ -490,8 +601,7 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
     if parsed.get("karpenter") is not None:
         problems += _karpenter_problems(parsed["karpenter"], groups, stack_settings)
     if "workloads" in parsed:
-        cluster_name = parsed["cluster"].name if "cluster" in parsed else None
-        problems += workload_problems(parsed["workloads"], cluster_name, has_keda=raw.get("keda") is not None,
+        problems += workload_problems(parsed["workloads"], has_keda=raw.get("keda") is not None,
                                       taken_namespaces=TAKEN_NAMESPACES)
         for index, workload in enumerate(parsed["workloads"]):
             problems += [Problem(("workloads", index, "env", name), _INJECTED_MESSAGE) for name in workload.env if name in INJECTED_ENV]

@@ -111,3 +111,41 @@ def test_unreadable_config_file(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "read_bytes", refuse)  # as root a chmod would not stop the read
     plan = make_plan("prod", tmp_path / "out", config_file=path)
     assert plan.exit_code == 2 and plan.stderr.startswith("Pulumi.yaml: cannot be read: permission denied")
+
+
+# --- the valid variants next to the broken ones: each plans ------------------------------------------
+
+VALID_VARIANTS = [
+    ("two-workers-two-namespaces", lambda v: v["workloads"].append({**v["workloads"][0], "name": "billing-worker", "namespace": "billing"})),
+    ("tags-at-the-limit", lambda v: v["tags"].update({f"team-{i}": "x" for i in range(46 - len(v["tags"]))})),
+    ("node-label-allowed-kubernetes-domain", lambda v: v["nodeGroups"]["blue"].update(labels={"node.kubernetes.io/role": "web"})),
+    ("quantity-forms", lambda v: v["bottlerocket"]["kubernetes"].update({"eviction-hard": {"memory.available": "1Gi", "nodefs.available": "10.5%"},
+                                                                          "container-log-max-size": ".5Gi"})),
+    ("cluster-name-at-the-limit", lambda v: v["cluster"].update(name="p" * (37 - len("-green-")))),
+    ("role-path-principal", lambda v: v["cluster"].update(adminPrincipalArns=["arn:aws:iam::444455556666:role/teams/platform/admin"])),
+]
+
+
+@pytest.mark.parametrize("edit", [c[1] for c in VALID_VARIANTS], ids=[c[0] for c in VALID_VARIANTS])
+def test_valid_variant_plans(edit, write_stack, tmp_path):
+    plan = make_plan("prod", tmp_path / "out", config_file=write_stack(edit, base="prod", name="Pulumi.prod.yaml"))
+    assert plan.exit_code == 0, plan.stderr
+
+
+def test_program_adds_at_most_its_declared_tags_per_resource(prod_plan):
+    """PROGRAM_TAGS_PER_RESOURCE is what validation leaves room for under AWS's 50: it must match the plan."""
+    from core.stack_config import PROGRAM_TAGS_PER_RESOURCE, STACK_TAG
+    from tests.conftest import project_values
+
+    own = set(project_values("prod")["tags"])
+    added = [len((set(r["inputs"]["tags"]) | {STACK_TAG}) - own) for r in prod_plan.resources
+             if r["type"].startswith(("aws:", "eks:")) and isinstance(r["inputs"].get("tags"), dict)]
+    assert max(added) == PROGRAM_TAGS_PER_RESOURCE
+
+
+def test_worker_role_names_fit_iam_for_the_longest_workload_name():
+    from core import aws_limits
+
+    longest = "w" * 40  # the KubernetesName limit of workload names
+    assert aws_limits.autonamed_role_problem(aws_limits.worker_resource_name(longest)) is None
+    assert "AWS allows at most 64" in aws_limits.autonamed_role_problem(aws_limits.worker_resource_name("w" * 50))

@@ -48,7 +48,7 @@ _DELETE = object()
 BAD_CONFIGS = [
     ("unknown-top-level-key", _set("nodeGroup", {}), "nodeGroup", "did you mean 'nodeGroups'?"),
     ("missing-cluster", _set("cluster", _DELETE), "cluster", "required key is missing"),
-    ("bad-region", _set("region", "europe"), "region", "not an AWS region"),
+    ("bad-region", _set("region", "europe"), "region", "not a region where EKS is available"),
     ("cluster-name", _set("cluster/name", "-bad name"), "cluster.name", "not a valid EKS cluster name"),
     ("version-as-number", _set("cluster/kubernetesVersion", 1.33), "cluster.kubernetesVersion", 'quote it ("1.33")'),
     ("unsupported-version", _set("cluster/kubernetesVersion", "1.20"), "cluster.kubernetesVersion", "not a supported Kubernetes version"),
@@ -117,6 +117,28 @@ BAD_CONFIGS = [
     ("worker-in-keda-namespace", _set("workloads/0/namespace", "keda"), "workloads[0].namespace", "already exists in the cluster (KEDA)"),
     ("worker-env-overrides-injected", _set("workloads/0/env", {"QUEUE_URL": "https://example.com"}), "workloads[0].env.QUEUE_URL", "is set for every worker"),
     ("worker-env-overrides-pod-identity", _set("workloads/0/env", {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://x"}), "workloads[0].env.AWS_CONTAINER_CREDENTIALS_FULL_URI", "EKS Pod Identity"),
+    ("unknown-region", _set("region", "eu-wset-1"), "region", "did you mean 'eu-west-1'?"),
+    ("region-trailing-newline", _set("region", "eu-west-1\n"), "region", "not a region where EKS is available"),
+    ("vpc-cidr-too-large", _set("network/cidr", "10.0.0.0/8"), "network.cidr", "between a /16 and a /28"),
+    ("kms-key-other-region", _set("cluster/secretsEncryption", {"kmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
+     "cluster.secretsEncryption.kmsKeyArn", "EKS needs a KMS key in the cluster's region (eu-west-1)"),
+    ("assumed-role-admin", _set("cluster/adminPrincipalArns", ["arn:aws:sts::111122223333:assumed-role/platform-admin/alice"]),
+     "cluster.adminPrincipalArns[0]", "give the role itself: arn:aws:iam::111122223333:role/platform-admin"),
+    ("same-principal-twice", _set("cluster/adminPrincipalArns", ["arn:aws:iam::111122223333:role/a", "arn:aws:iam::111122223333:role/a"]),
+     "cluster.adminPrincipalArns[1]", "one access entry per principal"),
+    ("principal-other-partition", _set("cluster/adminPrincipalArns", ["arn:aws-cn:iam::111122223333:role/a"]), "cluster.adminPrincipalArns[0]", "aws-cn partition"),
+    ("tag-key-aws-upper-case", _set("tags", {"AWS:owner": "me"}), 'tags["AWS:owner"]', "not a tag key"),
+    ("too-many-tags", _set("tags", {f"team-{i}": "x" for i in range(47)}), "tags", "at most 46"),
+    # issue 13 point 7: physical names past AWS limits
+    ("node-group-prefix-too-long", _set("cluster/name", "platform-development-eu-west-one"), "nodeGroups.green", "at most 37"),
+    ("interruption-queue-too-long", _set("cluster/name", "p" * 81), "cluster.name", "Karpenter's interruption queue"),
+    ("worker-queue-too-long", _set("cluster/name", "p" * 70), "workloads[0].name", "SQS allows at most 80"),
+    ("cluster-name-too-long", _set("cluster/name", "p" * 101), "cluster.name", "AWS allows at most 100"),
+    ("kube-reserved-too-large", _set("nodeGroups/blue/bottlerocket", {"kubernetes": {"kube-reserved": {"memory": "7Gi"}}}),
+     "nodeGroups.blue.bottlerocket.kubernetes.kube-reserved.memory", "for pods; at least 1024Mi"),
+    ("hard-threshold-above-default-soft", _set("bottlerocket/kubernetes", {"eviction-hard": {"memory.available": "3Gi", "nodefs.available": "10%",
+                                                                                         "nodefs.inodesFree": "5%", "imagefs.available": "15%"}}),
+     'bottlerocket.kubernetes.eviction-hard["memory.available"]', "must leave more free than the hard one"),
     ("same-worker-two-namespaces", lambda v: v["workloads"].append({**v["workloads"][0], "namespace": "batch"}), "workloads[1].name", "in namespace 'workers'; names are unique across namespaces"),
 ]
 
@@ -187,7 +209,7 @@ def test_pulumi_up_reports_problems_as_a_clean_error_and_registers_nothing():
     config = {f"eks-bottlerocket:{k}": v if isinstance(v, str) else __import__("json").dumps(v) for k, v in values.items()}
     with pytest.raises(pulumi.RunError) as caught:
         run_program(str(ROOT / "__main__.py"), config, project="eks-bottlerocket", stack="dev", region="eu-west-1")
-    assert "Pulumi.dev.yaml: region: 'europe' is not an AWS region" in str(caught.value)
+    assert "Pulumi.dev.yaml: region: 'europe' is not a region where EKS is available" in str(caught.value)
 
 
 @pytest.mark.parametrize("edit, path, fragment", [case[1:] for case in BAD_CONFIGS], ids=[case[0] for case in BAD_CONFIGS])

@@ -78,6 +78,18 @@ def apply_overrides(values: dict[str, Any], overrides: list[ConfigOverride], pro
     return result
 
 
+def override_sources(overrides: list[ConfigOverride], project: str) -> dict[tuple[str, ...], str]:
+    """The key paths this run's overrides set, each with the flag that set it (for error messages)."""
+    sources = {}
+    for override in overrides:
+        full = override.full_key(project)
+        if full.startswith(f"{project}:"):
+            key = full.split(":", 1)[1]
+            path = tuple(key.split(".")) if override.path else (key,)
+            sources[path] = f"--config{'-path' if override.path else ''} {override.key}"
+    return sources
+
+
 class StackRunner:
     """Runs one engine command on one stack, with validation, overrides, retries and a summary."""
 
@@ -91,7 +103,8 @@ class StackRunner:
         try:
             source = read_stack_config(stack, root=self.work_dir)
             values = apply_overrides(source.project_values, self.request.overrides, source.project)
-            validate_stack_config(values, source.stack_file, source.project_secret_keys)
+            validate_stack_config(values, source.stack_file, source.project_secret_keys,
+                                  sources=override_sources(self.request.overrides, source.project))
         except StackFileError as error:
             self.err.write(f"{error}\n")
             return False

@@ -207,4 +207,17 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
         namespace, _, name = full_key.partition(":")
         if namespace == project:
             project_values[name] = value
+    if not project_values:
+        _no_project_keys(path.name, project, [key.partition(":")[0] for key in engine_config])
     return StackConfigSource(project, stack, path.name, project_values, engine_config, secret_keys)
+
+
+# Namespaces of the engine and the providers: keys a stack file of any project may set.
+_SHARED_NAMESPACES = {"pulumi", "aws", "kubernetes", "eks"}
+
+
+def _no_project_keys(file_name: str, project: str, namespaces: list[str]) -> None:
+    foreign = sorted(set(namespaces) - _SHARED_NAMESPACES)
+    found = f"it sets keys of {', '.join(repr(n + ':') for n in foreign)}" if foreign else "it sets none of this project's keys"
+    raise StackFileError(f"{file_name}: no key is in this project's namespace '{project}:' ({found}); "
+                         f"is it another project's stack file? Keys look like {project}:cluster")

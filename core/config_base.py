@@ -58,6 +58,8 @@ def format_path(path: Iterable[str | int]) -> str:
     """`nodeGroups.blue.instanceTypes[0]`, quoting keys that contain dots: `eviction-hard["memory.available"]`."""
     text = ""
     for part in path:
+        if isinstance(part, str) and len(part) > MAX_QUOTED_CHARACTERS:
+            part = f"{part[:MAX_QUOTED_CHARACTERS]}... ({len(part):,} characters)"
         if isinstance(part, int):
             text += f"[{part}]"
         elif re.fullmatch(r"[A-Za-z0-9_-]+", part):

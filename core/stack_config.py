@@ -24,7 +24,7 @@ from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node
 from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, split_node_class_settings
 from core.keda import KEDA_NAMESPACE
 from core.sqs_worker import INJECTED_ENV
-from core.config_base import MAX_QUOTED_CHARACTERS, ConfigSection, Path, Problem, format_path, quote
+from core.config_base import MAX_QUOTED_CHARACTERS, ConfigSection, Path, Problem, as_written, format_path, quote
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, reserved_node_label, settings_as_dict
 from core.network_plan import plan_subnets
 from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin, release_policy, ReleasePolicy
@@ -236,13 +236,22 @@ class StackConfig(ConfigSection):
 class ConfigError(Exception):
     """Every problem found in one stack's configuration."""
 
-    def __init__(self, stack_file: str, problems: list[Problem]):
+    def __init__(self, stack_file: str, problems: list[Problem], sources: Mapping[Path, str] | None = None):
+        """`sources`: key paths whose value came from elsewhere than the stack file (`--config-path a.b=1`)."""
         self.stack_file = stack_file
         self.problems = problems
+        self.sources = dict(sources or {})
         super().__init__(self.report())
 
+    def source(self, path: Path) -> str:
+        """Where the value at `path` was written: the override that set it or a parent of it, else the file."""
+        for length in range(len(path), 0, -1):
+            if path[:length] in self.sources:
+                return self.sources[path[:length]]
+        return self.stack_file
+
     def lines(self) -> list[str]:
-        return [f"{self.stack_file}: {format_path(p.path)}: {p.message}" for p in self.problems]
+        return [f"{self.source(p.path)}: {format_path(p.path)}: {p.message}" for p in self.problems]
 
     def report(self) -> str:
         count = len(self.problems)
@@ -291,7 +300,7 @@ def _unknown_key_message(root: type[BaseModel], path: Path) -> str:
     known = _known_keys(parent) if parent else []
     close = difflib.get_close_matches(str(path[-1]), known, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}" if known else ""
-    return f"unknown key {path[-1]!r}{hint}"
+    return f"unknown key {quote(str(path[-1]))}{hint}"
 
 
 def _pydantic_problems(error: ValidationError, root: type[BaseModel], prefix: Path) -> list[Problem]:
@@ -310,6 +319,8 @@ def _pydantic_problems(error: ValidationError, root: type[BaseModel], prefix: Pa
             message = f"must be a string; quote it (\"{written}\") so YAML does not read it as a number"
         elif isinstance(item.get("input"), str) and len(item["input"]) > MAX_QUOTED_CHARACTERS:
             message = message.replace(repr(item["input"]), quote(item["input"]))
+        if kind.endswith("_type") and isinstance(item.get("input"), (str, int, float, bool)) and kind != "string_type":
+            message += f"; it is {as_written(item['input'])}"  # what the user wrote, as YAML read it
         problems.append(Problem(path, message))
     return problems
 
@@ -466,12 +477,13 @@ def _settings_origin(problem: SettingsProblem, stack: Mapping[str, Any], own: Ma
     return (*own_path, *problem.key)
 
 
-def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGroupConfig],
+def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGroupConfig], broken_groups: set[str],
                         stack_settings: BottlerocketSettings | None) -> list[Problem]:
+    """`broken_groups`: node groups that failed to parse, already reported; nothing is said about them here."""
     problems = node_pool_problems(karpenter)
     enabled = sorted(name for name, group in groups.items() if group.enabled)
     version_from = karpenter.node_class.version_from
-    if version_from is not None and groups and version_from not in enabled:
+    if version_from is not None and groups and version_from not in enabled and version_from not in broken_groups:
         problems.append(Problem(("karpenter", "nodeClass", "versionFrom"),
                                 f"{version_from!r} is not an enabled node group ({', '.join(enabled) or 'none is enabled'})"))
     if stack_settings is None:
@@ -544,11 +556,13 @@ TAKEN_NAMESPACES = {KEDA_NAMESPACE: "KEDA", KARPENTER_NAMESPACE: "Karpenter", "d
                     "kube-system": "Kubernetes", "kube-public": "Kubernetes", "kube-node-lease": "Kubernetes"}
 
 
-def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: Iterable[str] = ()) -> StackConfig:
+def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: Iterable[str] = (),
+                          sources: Mapping[Path, str] | None = None) -> StackConfig:
     """The typed configuration of a stack, or ConfigError with every problem in `raw`.
 
     `raw` holds the project's keys without their namespace: {"cluster": {...}, "nodeGroups": {...}};
-    `secret_keys` names those of them the stack keeps encrypted."""
+    `secret_keys` names those of them the stack keeps encrypted; `sources` the key paths whose value came
+    from a one-run override rather than the stack file (a problem there names the override)."""
     problems: list[Problem] = []
     parsed: dict[str, Any] = {}
     fields = {field.alias: (name, field) for name, field in StackConfig.model_fields.items()}
@@ -587,7 +601,7 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
         if key in raw and key not in encrypted:
             problems.append(Problem((key,), "holds plain text; every value must be a Pulumi secret: "
                                            f"pulumi config set --secret --path '{key}.<workload>.<VARIABLE>' <value>"))
-    if parsed.get("workloadSecrets"):
+    if parsed.get("workloadSecrets") and "workloads" in parsed:  # a broken `workloads` is reported already
         names = {w.name: w for w in parsed.get("workloads", [])}
         for workload, variables in parsed["workloadSecrets"].items():
             if workload not in names:
@@ -599,7 +613,8 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
                 elif variable in names[workload].env:
                     problems.append(Problem(("workloadSecrets", workload, variable), "is also set as a plain environment variable"))
     if parsed.get("karpenter") is not None:
-        problems += _karpenter_problems(parsed["karpenter"], groups, stack_settings)
+        broken_groups = {str(name) for name in raw["nodeGroups"]} - set(groups) if isinstance(raw.get("nodeGroups"), Mapping) else set()
+        problems += _karpenter_problems(parsed["karpenter"], groups, broken_groups, stack_settings)
     if "workloads" in parsed:
         problems += workload_problems(parsed["workloads"], has_keda=raw.get("keda") is not None,
                                       taken_namespaces=TAKEN_NAMESPACES)
@@ -611,7 +626,7 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
 
     if problems:
         # A stack-wide setting shared by several node groups breaks a rule once, not once per group.
-        raise ConfigError(stack_file, list(dict.fromkeys(problems)))
+        raise ConfigError(stack_file, list(dict.fromkeys(problems)), sources)
     return StackConfig.model_validate(dict(raw))
 
 

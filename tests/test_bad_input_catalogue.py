@@ -57,6 +57,14 @@ BAD_FILES = [
     ("version-unquoted", _replace('kubernetesVersion: "1.33"', "kubernetesVersion: 1.30"), 2,
      'Pulumi.prod.yaml: cluster.kubernetesVersion: must be a string; quote it ("1.30")'),
     ("too-large", PROD + "# " + "x" * (1024 * 1024) + "\n", 2, "Pulumi.prod.yaml: 1.0 MiB is too large for a stack file"),
+    ("another-projects-namespace", PROD.replace("eks-bottlerocket:", "billing-platform:"), 2,
+     "Pulumi.prod.yaml: no key is in this project's namespace 'eks-bottlerocket:' (it sets keys of 'billing-platform:')"),
+    # A type error inside the node group Karpenter follows (versionFrom: blue) is the only problem reported.
+    ("type-error-in-followed-group", _replace("scaling: {minSize: 2, desiredSize: 3, maxSize: 12}\n      maxUnavailable: 1\n      releaseVersion: 1.54.0-5043decc   #",
+                                              "scaling: {minSize: two, desiredSize: 3, maxSize: 12}\n      maxUnavailable: 1\n      releaseVersion: 1.54.0-5043decc   #"),
+     2, "Pulumi.prod.yaml: nodeGroups.blue.scaling.minSize: Input should be a valid integer; it is 'two'"),
+    ("long-value-cut", _replace("name: platform-prod", "name: " + "x" * 200_000), 2,
+     "Pulumi.prod.yaml: cluster.name: not a valid EKS cluster name: the EKS cluster name 'xxxxxxxx"),
 ]
 
 
@@ -74,7 +82,8 @@ def test_bad_stack_file(text, code, start, tmp_path):
     out = tmp_path / "out"
     plan = make_plan("prod", out, config_file=path)
     assert plan.exit_code == code, plan.stderr
-    assert _single_problem_line(plan.stderr).startswith(start)
+    line = _single_problem_line(plan.stderr)
+    assert line.startswith(start) and len(line) < 400, line
     assert "Traceback" not in plan.stderr and not out.exists()
 
 

@@ -24,7 +24,7 @@ from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node
 from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, split_node_class_settings
 from core.keda import KEDA_NAMESPACE
 from core.sqs_worker import INJECTED_ENV
-from core.config_base import MAX_QUOTED_CHARACTERS, ConfigSection, Path, Problem, as_written, format_path, quote
+from core.config_base import MAX_QUOTED_CHARACTERS, SUPPRESSION_PREFIX, ConfigSection, Path, Problem, as_written, format_path, quote
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, reserved_node_label, settings_as_dict
 from core.network_plan import plan_subnets
 from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin, release_policy, ReleasePolicy
@@ -397,6 +397,10 @@ def _aws_name_problems(parsed: Mapping[str, Any]) -> list[Problem]:
         if role := aws_limits.autonamed_role_problem(aws_limits.worker_resource_name(workload.name)):
             problems.append(Problem(("workloads", index, "name"), f"makes the worker's IAM role name too long: {role}"))
     tags = parsed.get("tags")
+    for key in tags or {}:
+        if key.startswith(SUPPRESSION_PREFIX):
+            problems.append(Problem(("tags", key), "stack-wide tags reach every resource, so they cannot suppress a guardrail; "
+                                                   "a suppression goes on the one resource it is for, with its reason"))
     limit = aws_limits.max_tags_per_resource()
     if tags is not None and len(tags) + PROGRAM_TAGS_PER_RESOURCE > limit:
         problems.append(Problem(("tags",), (

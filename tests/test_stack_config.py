@@ -139,6 +139,8 @@ BAD_CONFIGS = [
     ("hard-threshold-above-default-soft", _set("bottlerocket/kubernetes", {"eviction-hard": {"memory.available": "3Gi", "nodefs.available": "10%",
                                                                                          "nodefs.inodesFree": "5%", "imagefs.available": "15%"}}),
      'bottlerocket.kubernetes.eviction-hard["memory.available"]', "must leave more free than the hard one"),
+    ("suppression-in-stack-tags", _set("tags", {"policy.eks-bottlerocket/endpoint-not-open-production": "we know what we do"}),
+     'tags["policy.eks-bottlerocket/endpoint-not-open-production"]', "cannot suppress a guardrail"),
     ("same-worker-two-namespaces", lambda v: v["workloads"].append({**v["workloads"][0], "namespace": "batch"}), "workloads[1].name", "in namespace 'workers'; names are unique across namespaces"),
 ]
 

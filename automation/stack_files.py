@@ -101,12 +101,14 @@ class StackConfigSource:
     project_values: dict[str, Any]
     engine_config: dict[str, str]
     secret_keys: list[str]
+    secret_paths: list[tuple[str | int, ...]]  # every encrypted value's key path in the project's keys
 
     @property
-    def project_secret_keys(self) -> list[str]:
-        """The project's encrypted keys without their namespace, as the config model names them."""
+    def project_secret_keys(self) -> list[str | tuple[str | int, ...]]:
+        """The project's encrypted keys without their namespace, as the config model names them (a key
+        whose every value is encrypted), and the key path of each encrypted value."""
         prefix = f"{self.project}:"
-        return [key[len(prefix):] for key in self.secret_keys if key.startswith(prefix)]
+        return [key[len(prefix):] for key in self.secret_keys if key.startswith(prefix)] + list(self.secret_paths)
 
 
 def _read_text(path: Path) -> str:
@@ -164,20 +166,24 @@ def _engine_value(value: Any) -> str:
 SECRET_MASK = "[secret]"
 
 
-def _mask_secure(value: Any) -> tuple[Any, int, int]:
-    """(value with every `{secure: ...}` masked, secure leaves, plain leaves)."""
+def _mask_secure(value: Any, path: tuple[str | int, ...] = ()) -> tuple[Any, list[tuple[str | int, ...]], int]:
+    """(value with every `{secure: ...}` masked, the paths of the secure values, count of plain values)."""
     if isinstance(value, dict) and set(value) == {"secure"}:
-        return SECRET_MASK, 1, 0
-    if isinstance(value, dict):
-        masked, secure, plain = {}, 0, 0
-        for key, child in value.items():
-            masked[key], child_secure, child_plain = _mask_secure(child)
+        return SECRET_MASK, [path], 0
+    if isinstance(value, (dict, list)):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        masked: Any = {} if isinstance(value, dict) else []
+        secure: list[tuple[str | int, ...]] = []
+        plain = 0
+        for key, child in items:
+            child_masked, child_secure, child_plain = _mask_secure(child, (*path, key))
+            if isinstance(masked, dict):
+                masked[key] = child_masked
+            else:
+                masked.append(child_masked)
             secure, plain = secure + child_secure, plain + child_plain
         return masked, secure, plain
-    if isinstance(value, list):
-        parts = [_mask_secure(child) for child in value]
-        return [p[0] for p in parts], sum(p[1] for p in parts), sum(p[2] for p in parts)
-    return value, 0, 1
+    return value, [], 1
 
 
 def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = PROJECT_ROOT) -> StackConfigSource:
@@ -196,6 +202,7 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
     project_values: dict[str, Any] = {}
     engine_config: dict[str, str] = {}
     secret_keys: list[str] = []
+    secret_paths: list[tuple[str | int, ...]] = []
     for key, value in config.items():
         full_key = key if ":" in str(key) else f"{project}:{key}"
         # Ciphertext cannot be decrypted offline; the plan shows it masked. A key counts as secret only
@@ -207,9 +214,10 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
         namespace, _, name = full_key.partition(":")
         if namespace == project:
             project_values[name] = value
+            secret_paths += [(name, *leaf) for leaf in secure]
     if not project_values:
         _no_project_keys(path.name, project, [key.partition(":")[0] for key in engine_config])
-    return StackConfigSource(project, stack, path.name, project_values, engine_config, secret_keys)
+    return StackConfigSource(project, stack, path.name, project_values, engine_config, secret_keys, secret_paths)
 
 
 # Namespaces of the engine and the providers: keys a stack file of any project may set.

@@ -560,12 +560,58 @@ TAKEN_NAMESPACES = {KEDA_NAMESPACE: "KEDA", KARPENTER_NAMESPACE: "Karpenter", "d
                     "kube-system": "Kubernetes", "kube-public": "Kubernetes", "kube-node-lease": "Kubernetes"}
 
 
-def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: Iterable[str] = (),
+def _secret_problems(raw: Mapping[str, Any], secret_keys: Iterable[str | Path]) -> list[Problem]:
+    """Secrets only where they stay secret, and no credential in plain text anywhere.
+
+    The engine marks a whole key secret when any value in it is; the program keeps secrets secret only
+    through `workloadSecrets` (a Kubernetes Secret, Pulumi secret inputs). A secret elsewhere would land
+    in a Deployment's env, a manifest or an output as plain text, so it is refused with where to put it."""
+    problems = []
+    whole_keys = {key for key in secret_keys if isinstance(key, str)}
+    values = [key for key in secret_keys if not isinstance(key, str)]
+    for key in SECRET_KEYS:
+        if key in raw and key not in whole_keys:
+            problems.append(Problem((key,), "holds plain text; every value must be a Pulumi secret: "
+                                           f"pulumi config set --secret --path '{key}.<workload>.<VARIABLE>' <value>"))
+    misplaced = [path for path in values if path[0] not in SECRET_KEYS]
+    misplaced += [(key,) for key in sorted(whole_keys - set(SECRET_KEYS)) if not any(path[0] == key for path in values)]
+    for path in misplaced:
+        problems.append(Problem(path, "is a Pulumi secret, which only workloadSecrets keeps secret (here it would reach manifests, "
+                                      "env or outputs in plain text): pulumi config set --secret --path "
+                                      "'workloadSecrets.<workload>.<VARIABLE>' <value>"))
+    for path, kind in _plain_credentials(raw, ()):
+        problems.append(Problem(path, f"holds what looks like {kind} in plain text, which would end up in the stack file, the state "
+                                      "and the cluster; rotate it, and pass it as a secret in workloadSecrets"))
+    return problems
+
+
+# Credentials recognisable by their form: AWS access key ids (IAM user guide, "Understanding unique ID
+# prefixes": AKIA long-term, ASIA temporary) and PEM private keys.
+_CREDENTIALS = {
+    "an AWS access key id": re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),
+    "a private key": re.compile(r"-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----"),
+}
+
+
+def _plain_credentials(value: Any, path: Path) -> list[tuple[Path, str]]:
+    if path[:1] and path[0] in SECRET_KEYS:
+        return []
+    if isinstance(value, Mapping):
+        return [hit for key, child in value.items() for hit in _plain_credentials(child, (*path, str(key)))]
+    if isinstance(value, list):
+        return [hit for index, child in enumerate(value) for hit in _plain_credentials(child, (*path, index))]
+    if isinstance(value, str):
+        return [(path, kind) for kind, pattern in _CREDENTIALS.items() if pattern.search(value)][:1]
+    return []
+
+
+def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: Iterable[str | Path] = (),
                           sources: Mapping[Path, str] | None = None) -> StackConfig:
     """The typed configuration of a stack, or ConfigError with every problem in `raw`.
 
     `raw` holds the project's keys without their namespace: {"cluster": {...}, "nodeGroups": {...}};
-    `secret_keys` names those of them the stack keeps encrypted; `sources` the key paths whose value came
+    `secret_keys` names those of them the stack keeps encrypted (a key, or the key path of one encrypted
+    value where it is known); `sources` the key paths whose value came
     from a one-run override rather than the stack file (a problem there names the override)."""
     problems: list[Problem] = []
     parsed: dict[str, Any] = {}
@@ -600,11 +646,7 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
     groups: dict[str, NodeGroupConfig] = parsed.get("nodeGroups") or {}
     for name, group in groups.items():
         problems += _node_group_problems(name, group, stack_settings)
-    encrypted = set(secret_keys)
-    for key in SECRET_KEYS:
-        if key in raw and key not in encrypted:
-            problems.append(Problem((key,), "holds plain text; every value must be a Pulumi secret: "
-                                           f"pulumi config set --secret --path '{key}.<workload>.<VARIABLE>' <value>"))
+    problems += _secret_problems(raw, secret_keys)
     if parsed.get("workloadSecrets") and "workloads" in parsed:  # a broken `workloads` is reported already
         names = {w.name: w for w in parsed.get("workloads", [])}
         for workload, variables in parsed["workloadSecrets"].items():

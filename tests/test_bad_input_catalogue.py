@@ -63,6 +63,8 @@ BAD_FILES = [
     ("type-error-in-followed-group", _replace("scaling: {minSize: 2, desiredSize: 3, maxSize: 12}\n      maxUnavailable: 1\n      releaseVersion: 1.54.0-5043decc   #",
                                               "scaling: {minSize: two, desiredSize: 3, maxSize: 12}\n      maxUnavailable: 1\n      releaseVersion: 1.54.0-5043decc   #"),
      2, "Pulumi.prod.yaml: nodeGroups.blue.scaling.minSize: Input should be a valid integer; it is 'two'"),
+    ("secret-in-plain-env", _replace("      processingSeconds: 20\n", "      processingSeconds: 20\n      env:\n        API_TOKEN:\n          secure: v1:AAAAAAAAAAAA:bm90LWEtcmVhbC1jaXBoZXJ0ZXh0\n"),
+     2, "Pulumi.prod.yaml: workloads[0].env.API_TOKEN: is a Pulumi secret, which only workloadSecrets keeps secret"),
     ("long-value-cut", _replace("name: platform-prod", "name: " + "x" * 200_000), 2,
      "Pulumi.prod.yaml: cluster.name: not a valid EKS cluster name: the EKS cluster name 'xxxxxxxx"),
 ]

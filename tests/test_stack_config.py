@@ -141,6 +141,8 @@ BAD_CONFIGS = [
      'bottlerocket.kubernetes.eviction-hard["memory.available"]', "must leave more free than the hard one"),
     ("suppression-in-stack-tags", _set("tags", {"policy.eks-bottlerocket/endpoint-not-open-production": "we know what we do"}),
      'tags["policy.eks-bottlerocket/endpoint-not-open-production"]', "cannot suppress a guardrail"),
+    ("aws-key-id-in-env", _set("workloads/0/env", {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"}), "workloads[0].env.AWS_ACCESS_KEY_ID", "an AWS access key id in plain text"),
+    ("private-key-in-sysctl-free-text", _set("bottlerocket/motd", "-----BEGIN RSA PRIVATE KEY-----"), "bottlerocket.motd", "a private key in plain text"),
     ("same-worker-two-namespaces", lambda v: v["workloads"].append({**v["workloads"][0], "namespace": "batch"}), "workloads[1].name", "in namespace 'workers'; names are unique across namespaces"),
 ]
 
@@ -243,6 +245,15 @@ def test_workload_secrets_must_name_a_workload_and_be_encrypted():
         "(QUEUE_URL, AWS_REGION, PROCESSING_SECONDS, AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE); "
         "choose another name",
     ]
+
+
+def test_secrets_outside_workload_secrets_are_refused_and_credentials_never_echoed():
+    values = project_values("dev")
+    values["workloads"][0]["env"] = {"LOG_LEVEL": "info", "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"}
+    with pytest.raises(ConfigError) as caught:  # under `pulumi up` the engine marks the whole key secret
+        validate_stack_config(values, "Pulumi.dev.yaml", secret_keys=["workloads"])
+    assert "Pulumi.dev.yaml: workloads: is a Pulumi secret, which only workloadSecrets keeps secret" in caught.value.report()
+    assert "AKIAIOSFODNN7EXAMPLE" not in caught.value.report()
 
 
 def test_encrypted_workload_secrets_become_a_kubernetes_secret(write_stack, tmp_path):

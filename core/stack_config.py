@@ -522,12 +522,20 @@ def _node_group_problems(name: str, group: NodeGroupConfig, stack_settings: Bott
     wanted_architecture = ami_architecture(group.ami_type)
     for index, instance_type in enumerate(group.instance_types):
         path = (*base, "instanceTypes", index)
+        known = instance_types.facts(instance_type)
         if not instance_types.is_valid_instance_type(instance_type):
-            problems.append(Problem(path, f"{instance_type!r} is not an EC2 instance type (example: m6i.large)"))
-        elif instance_types.architecture(instance_type) != wanted_architecture:
-            problems.append(Problem(path, f"{instance_type} is {instance_types.architecture(instance_type)} but amiType {group.ami_type} is {wanted_architecture}"))
-        elif is_nvidia(group.ami_type) and not instance_types.has_nvidia_gpu(instance_type):
-            problems.append(Problem(path, f"{instance_type} has no NVIDIA GPU, which amiType {group.ami_type} needs"))
+            close = difflib.get_close_matches(instance_type, instance_types.all_types(), n=1, cutoff=0.8)
+            hint = f"; did you mean {close[0]!r}?" if close else " (example: m6i.large)"
+            problems.append(Problem(path, f"{quote(instance_type)} is not an EC2 instance type{hint}"))
+        elif known is None:
+            problems.append(Problem(path, f"{instance_type} has no recorded facts in data/ec2-instance-types.json (a retired or "
+                                          "unrecorded type), so its architecture and GPU cannot be checked: choose a current type, "
+                                          "or regenerate the file from your account (data/regenerate_instance_types.py)"))
+        elif wanted_architecture not in known.architectures:
+            problems.append(Problem(path, f"{instance_type} is {'/'.join(known.architectures)} but amiType {group.ami_type} is {wanted_architecture}"))
+        elif is_nvidia(group.ami_type) and "NVIDIA" not in known.gpu_makers:
+            has = f"a GPU by {' and '.join(known.gpu_makers)}" if known.gpu_makers else "no GPU"
+            problems.append(Problem(path, f"{instance_type} has {has}, but amiType {group.ami_type} runs NVIDIA GPUs only"))
     if len(set(group.instance_types)) != len(group.instance_types):
         problems.append(Problem((*base, "instanceTypes"), "lists an instance type twice"))
 

@@ -143,6 +143,14 @@ BAD_CONFIGS = [
      'tags["policy.eks-bottlerocket/endpoint-not-open-production"]', "cannot suppress a guardrail"),
     ("aws-key-id-in-env", _set("workloads/0/env", {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"}), "workloads[0].env.AWS_ACCESS_KEY_ID", "an AWS access key id in plain text"),
     ("private-key-in-sysctl-free-text", _set("bottlerocket/motd", "-----BEGIN RSA PRIVATE KEY-----"), "bottlerocket.motd", "a private key in plain text"),
+    ("graviton-without-g-in-x86-group", _set("nodeGroups/blue/instanceTypes/1", "a1.large"), "nodeGroups.blue.instanceTypes[1]", "is arm64 but amiType"),
+    ("instance-type-typo", _set("nodeGroups/blue/instanceTypes/0", "m6i.lage"), "nodeGroups.blue.instanceTypes[0]", "did you mean 'm6i.large'?"),
+    ("amd-gpu-with-nvidia-ami", _set("nodeGroups/green", {"amiType": "BOTTLEROCKET_x86_64_NVIDIA", "instanceTypes": ["g4ad.xlarge"],
+                                                          "scaling": {"minSize": 0, "desiredSize": 0, "maxSize": 2}}),
+     "nodeGroups.green.instanceTypes[0]", "no recorded facts"),
+    ("inferentia-with-nvidia-ami", _set("nodeGroups/green", {"amiType": "BOTTLEROCKET_x86_64_NVIDIA", "instanceTypes": ["inf2.xlarge"],
+                                                            "scaling": {"minSize": 0, "desiredSize": 0, "maxSize": 2}}),
+     "nodeGroups.green.instanceTypes[0]", "has no GPU, but amiType BOTTLEROCKET_x86_64_NVIDIA runs NVIDIA GPUs only"),
     ("same-worker-two-namespaces", lambda v: v["workloads"].append({**v["workloads"][0], "namespace": "batch"}), "workloads[1].name", "in namespace 'workers'; names are unique across namespaces"),
 ]
 

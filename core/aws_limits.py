@@ -84,6 +84,17 @@ def max_tags_per_resource() -> int:
     return int(_shape("eks", "TagMap")["max"])
 
 
+def eks_length_problem(shape: str, what: str, text: str) -> str | None:
+    """Whether the EKS API takes `text` where its model uses `shape` (botocore data/eks/2017-11-01/
+    service-2.json: labelKey and labelValue 1-63, taintKey 1-63, taintValue 0-63: whole keys, a
+    Kubernetes prefix included, which Kubernetes itself would allow longer)."""
+    limits = _shape("eks", shape)
+    low, high = limits.get("min", 0), limits["max"]
+    if not low <= len(text) <= high:
+        return f"EKS takes {what} of {low} to {high} characters; this one has {len(text)}"
+    return None
+
+
 # --- regions and partitions --------------------------------------------------------------------------
 
 @functools.cache

@@ -543,11 +543,16 @@ def _node_group_problems(name: str, group: NodeGroupConfig, stack_settings: Bott
     problems += _volume_problems(group.root_volume, (*base, "rootVolume"), root_minimum)
     problems += _volume_problems(group.data_volume, (*base, "dataVolume"), MINIMUM_DATA_VOLUME_GIB)
 
-    for key in group.labels:
+    for key, value in group.labels.items():
         if key == COLOUR_LABEL:
             problems.append(Problem((*base, "labels", key), "is set by the program to the group's name"))
-        elif reason := reserved_node_label(key):
+        elif reason := (reserved_node_label(key) or aws_limits.eks_length_problem("labelKey", "node group label keys", key)
+                        or aws_limits.eks_length_problem("labelValue", "node group label values", value)):
             problems.append(Problem((*base, "labels", key), reason))
+    for index, taint in enumerate(group.taints):
+        for field, shape in (("key", "taintKey"), ("value", "taintValue")):
+            if reason := aws_limits.eks_length_problem(shape, f"taint {field}s", getattr(taint, field)):
+                problems.append(Problem((*base, "taints", index, field), reason))
 
     if stack_settings is not None:
         stack_dict, group_dict = settings_as_dict(stack_settings), settings_as_dict(group.bottlerocket)

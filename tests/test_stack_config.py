@@ -151,6 +151,11 @@ BAD_CONFIGS = [
     ("inferentia-with-nvidia-ami", _set("nodeGroups/green", {"amiType": "BOTTLEROCKET_x86_64_NVIDIA", "instanceTypes": ["inf2.xlarge"],
                                                             "scaling": {"minSize": 0, "desiredSize": 0, "maxSize": 2}}),
      "nodeGroups.green.instanceTypes[0]", "has no GPU, but amiType BOTTLEROCKET_x86_64_NVIDIA runs NVIDIA GPUs only"),
+    ("node-label-empty-value", _set("nodeGroups/blue/labels", {"team": ""}), "nodeGroups.blue.labels.team", "EKS takes node group label values of 1 to 63"),
+    ("node-label-key-over-63", _set("nodeGroups/blue/labels", {"teams.platform.example.com/" + "t" * 40: "web"}),
+     'nodeGroups.blue.labels["teams.platform.example.com/' + "t" * 40 + '"]', "EKS takes node group label keys of 1 to 63"),
+    ("taint-key-over-63", _set("nodeGroups/blue/taints", [{"key": "dedicated.platform.example.com/" + "d" * 40, "effect": "NoSchedule"}]),
+     "nodeGroups.blue.taints[0].key", "EKS takes taint keys of 1 to 63"),
     ("same-worker-two-namespaces", lambda v: v["workloads"].append({**v["workloads"][0], "namespace": "batch"}), "workloads[1].name", "in namespace 'workers'; names are unique across namespaces"),
 ]
 

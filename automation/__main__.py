@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 failure; 2 invalid configuration or usage; 3 changes pr
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,12 @@ ENGINE_COMMANDS = {
     "destroy": "delete every resource of the stack",
     "outputs": "print the stack's outputs (secrets masked)",
 }
+
+
+def _module_doc(name: str) -> str | None:
+    """A command module's docstring, read without importing it: importing rollout alone pulls in the
+    Kubernetes client and boto3 (about 2 s), which `plan` on a broken stack file must not wait for."""
+    return ast.get_docstring(ast.parse((Path(__file__).parent / f"{name}.py").read_text()))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     rollout = commands.add_parser("rollout", help="blue/green node group rollout as staged config edits and `up` runs",
-                                  description=__import__("automation.rollout", fromlist=["x"]).__doc__,
+                                  description=_module_doc("rollout"),
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     rollout.add_argument("--stack", required=True, help="stack name")
     rollout.add_argument("--to", required=True, metavar="GROUP", help="the node group to move to (e.g. green)")
@@ -46,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
     rollout.add_argument("--drain-timeout", type=float, default=1800.0, help="seconds to drain the source (default 1800)")
 
     logs = commands.add_parser("node-logs", help="run logdog on a node (SSM + admin container) and download the archive",
-                               description=__import__("automation.node_logs", fromlist=["x"]).__doc__,
+                               description=_module_doc("node_logs"),
                                formatter_class=argparse.RawDescriptionHelpFormatter)
     logs.add_argument("--stack", required=True, help="stack name")
     logs.add_argument("--node", required=True, help="the Kubernetes node name")
@@ -54,7 +61,7 @@ def parser() -> argparse.ArgumentParser:
     logs.add_argument("--kubeconfig", help="kubeconfig for the cluster (default: KUBECONFIG or ~/.kube/config)")
 
     simulate = commands.add_parser("simulate", help="simulate an SQS burst through KEDA, the HPA and Karpenter with the stack's settings",
-                                   description=__import__("automation.simulate", fromlist=["x"]).__doc__)
+                                   description=_module_doc("simulate"))
     simulate.add_argument("--stack", required=True, help="stack name")
     simulate.add_argument("--workload", help="workload name (default: the first)")
     simulate.add_argument("--messages", type=int, default=100_000, help="burst size (default 100000)")

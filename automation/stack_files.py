@@ -131,25 +131,30 @@ def _read_text(path: Path) -> str:
         raise StackFileError(f"{path.name}: cannot be read: {error.strerror or error} ({path})") from None
 
 
-def _load_yaml(path: Path) -> Any:
-    text = _read_text(path)
+def load_yaml_text(text: str, name: str) -> Any:
+    """YAML text (a stack file's, or a `--config-path` value's) with the loader's bounds, or
+    StackFileError naming `name` and where the text goes wrong."""
     loader = _StackFileLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
         if _expanded_size(node) > MAX_EXPANDED_VALUES:
-            raise StackFileError(f"{path.name}: its aliases expand to more than {MAX_EXPANDED_VALUES:,} values; "
-                                 "a stack file this large is a mistake (or an alias bomb)")
+            raise StackFileError(f"{name}: its aliases expand to more than {MAX_EXPANDED_VALUES:,} values; "
+                                 "that much configuration is a mistake (or an alias bomb)")
         return loader.construct_document(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error)
         kind = "YAML syntax error" if isinstance(error, (yaml.scanner.ScannerError, yaml.parser.ParserError)) else "refused"
-        raise StackFileError(f"{path.name}: {kind}{where}: {problem}") from None
+        raise StackFileError(f"{name}: {kind}{where}: {problem}") from None
     finally:
         loader.dispose()
+
+
+def _load_yaml(path: Path) -> Any:
+    return load_yaml_text(_read_text(path), path.name)
 
 
 def project_name(root: Path = PROJECT_ROOT) -> str:

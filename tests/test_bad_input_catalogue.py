@@ -160,3 +160,12 @@ def test_worker_role_names_fit_iam_for_the_longest_workload_name():
     longest = "w" * 40  # the KubernetesName limit of workload names
     assert aws_limits.autonamed_role_problem(aws_limits.worker_resource_name(longest)) is None
     assert "AWS allows at most 64" in aws_limits.autonamed_role_problem(aws_limits.worker_resource_name("w" * 50))
+
+
+def test_a_config_path_value_gets_the_same_bounds(capsys):
+    from automation.__main__ import main
+
+    bomb = "[" + ",".join(["&a0 [x,x,x,x,x,x,x,x,x]"] + [f"&a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]) + "]"
+    assert main(["preview", "--stack", "dev", "--config-path", f"tags.bomb={bomb}"]) == 2
+    assert capsys.readouterr().err == ("--config: tags.bomb: its aliases expand to more than 100,000 values; "
+                                       "that much configuration is a mistake (or an alias bomb)\n")

@@ -396,13 +396,17 @@ def _aws_name_problems(parsed: Mapping[str, Any]) -> list[Problem]:
                 f"SQS allows at most {aws_limits.SQS_QUEUE_NAME_MAX}")))
         if role := aws_limits.autonamed_role_problem(aws_limits.worker_resource_name(workload.name)):
             problems.append(Problem(("workloads", index, "name"), f"makes the worker's IAM role name too long: {role}"))
-    tags = parsed.get("tags")
-    for key in tags or {}:
+    return problems
+
+
+def _tag_problems(tags: Mapping[str, str]) -> list[Problem]:
+    problems = []
+    for key in tags:
         if key.startswith(SUPPRESSION_PREFIX):
             problems.append(Problem(("tags", key), "stack-wide tags reach every resource, so they cannot suppress a guardrail; "
                                                    "a suppression goes on the one resource it is for, with its reason"))
     limit = aws_limits.max_tags_per_resource()
-    if tags is not None and len(tags) + PROGRAM_TAGS_PER_RESOURCE > limit:
+    if len(tags) + PROGRAM_TAGS_PER_RESOURCE > limit:
         problems.append(Problem(("tags",), (
             f"{len(tags)} tags and the {PROGRAM_TAGS_PER_RESOURCE} the program adds to some resources make "
             f"{len(tags) + PROGRAM_TAGS_PER_RESOURCE}; AWS takes at most {limit} per resource, so list at most "
@@ -427,7 +431,7 @@ def _network_problems(network: NetworkConfig, region: str | None) -> list[Proble
         problems.append(Problem(("network", "availabilityZones"), "lists an availability zone twice"))
     for index, zone in enumerate(zones):
         if region and not re.fullmatch(rf"{re.escape(region)}[a-z]", zone):
-            problems.append(Problem(("network", "availabilityZones", index), f"{zone!r} is not an availability zone of {region}"))
+            problems.append(Problem(("network", "availabilityZones", index), f"{quote(zone)} is not an availability zone of {region}"))
     if cidr_problem := aws_limits.vpc_cidr_problem(network.cidr):
         problems.append(Problem(("network", "cidr"), cidr_problem))
     elif len(zones) >= 2:
@@ -652,6 +656,8 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
         problems += _endpoint_problems(parsed["cluster"].endpoint)
         problems += _account_problems(parsed["cluster"], parsed.get("region"))
     problems += _aws_name_problems(parsed)
+    if "tags" in parsed:
+        problems += _tag_problems(parsed["tags"])
     if "network" in parsed:
         problems += _network_problems(parsed["network"], parsed.get("region"))
     # Merged-settings rules need the stack-wide table; skip them while it is itself broken.

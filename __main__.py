@@ -12,12 +12,13 @@ from components.network import Network
 from components.node_group import BottlerocketNodeGroup
 from components.node_role import NodeRole
 from components.sqs_worker import SqsWorker
-from core import karpenter as karpenter_data
+from core import aws_limits, karpenter as karpenter_data
 from core.pulumi_config import load_stack_config
+from core.stack_config import STACK_TAG
 from core.user_data import conntrack_max_configured
 
 config = load_stack_config()  # every config problem is reported here, before anything is registered
-stack_tags = {**config.tags, "eks-bottlerocket/stack": pulumi.get_stack()}
+stack_tags = {**config.tags, STACK_TAG: pulumi.get_stack()}
 
 aws_provider = aws.Provider("aws", region=config.region, default_tags={"tags": stack_tags})
 in_account = pulumi.ResourceOptions(providers=[aws_provider])
@@ -42,7 +43,7 @@ node_groups = {
         release=config.release_policy(name),
         node_role_arn=node_role.arn,
         subnet_ids=network.private_subnet_ids,
-        physical_name_prefix=f"{config.cluster.name}-{name}",
+        physical_name_prefix=aws_limits.node_group_name_prefix(config.cluster.name, name),
         tags=stack_tags,
         opts=pulumi.ResourceOptions(providers=[aws_provider], depends_on=[cluster.kube_proxy_config] if cluster.kube_proxy_config else []),
     )
@@ -74,7 +75,7 @@ namespaces = {
 }
 workers = {
     workload.name: SqsWorker(
-        f"worker-{workload.name}", workload, cluster=cluster, cluster_name=config.cluster.name, keda=keda,
+        aws_limits.worker_resource_name(workload.name), workload, cluster=cluster, cluster_name=config.cluster.name, keda=keda,
         namespace=namespaces[workload.namespace], region=config.region,
         eviction_max_pod_grace_period=config.stack_settings()["kubernetes"].get("eviction-max-pod-grace-period"),
         secret_env=config.workload_secrets.get(workload.name), opts=in_account,

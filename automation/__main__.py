@@ -59,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
     rollout.add_argument("--drain-timeout", type=float, default=1800.0, help="seconds to drain the source (default 1800)")
 
     upgrade = commands.add_parser("upgrade-check", help="pre-flight of a Kubernetes minor-version upgrade (exit 0 ready, 1 blockers)",
-                                  description=__import__("automation.upgrade_check", fromlist=["x"]).__doc__,
+                                  description=_command_doc("automation.upgrade_check"),
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     upgrade.add_argument("--stack", required=True, help="stack name")
     upgrade.add_argument("--to", required=True, metavar="1.N", help="the Kubernetes version to move the control plane to")

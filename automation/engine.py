@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
 from pulumi import automation as auto
 
-from automation.stack_files import PROJECT_ROOT, StackFileError, project_name, read_stack_config
+from automation.stack_files import PROJECT_ROOT, StackFileError, load_yaml_text, project_name, read_stack_config
 from core.stack_config import ConfigError, validate_stack_config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CHANGES, EXIT_LOCKED = 0, 1, 2, 3, 4
@@ -41,7 +40,12 @@ class ConfigOverride:
         key, separator, value = text.partition("=")
         if not separator or not key:
             raise ValueError(f"{text!r}: expected key=value")
-        return cls(key, yaml.safe_load(value) if path else value, path)
+        if not path:
+            return cls(key, value, path)
+        try:  # the stack files' loader: the same bounds on aliases and nesting, floats keep their text
+            return cls(key, load_yaml_text(value, key), path)
+        except StackFileError as error:
+            raise ValueError(str(error)) from None
 
     def full_key(self, project: str) -> str:
         return self.key if ":" in self.key.split(".")[0] else f"{project}:{self.key}"
@@ -78,6 +82,18 @@ def apply_overrides(values: dict[str, Any], overrides: list[ConfigOverride], pro
     return result
 
 
+def override_sources(overrides: list[ConfigOverride], project: str) -> dict[tuple[str, ...], str]:
+    """The key paths this run's overrides set, each with the flag that set it (for error messages)."""
+    sources = {}
+    for override in overrides:
+        full = override.full_key(project)
+        if full.startswith(f"{project}:"):
+            key = full.split(":", 1)[1]
+            path = tuple(key.split(".")) if override.path else (key,)
+            sources[path] = f"--config{'-path' if override.path else ''} {override.key}"
+    return sources
+
+
 class StackRunner:
     """Runs one engine command on one stack, with validation, overrides, retries and a summary."""
 
@@ -91,7 +107,8 @@ class StackRunner:
         try:
             source = read_stack_config(stack, root=self.work_dir)
             values = apply_overrides(source.project_values, self.request.overrides, source.project)
-            validate_stack_config(values, source.stack_file, source.project_secret_keys)
+            validate_stack_config(values, source.stack_file, source.project_secret_keys,
+                                  sources=override_sources(self.request.overrides, source.project))
         except StackFileError as error:
             self.err.write(f"{error}\n")
             return False

@@ -7,23 +7,85 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from collections.abc import Hashable
 
 import yaml
+
+from core.config_base import SourceFloat
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML loading that refuses a key given twice (plain YAML keeps the last one silently)."""
+# Bounds on what a stack file may make the loader build. Real stack files are a few KB, nest under ten
+# levels and expand to a few hundred values; a file past these is a mistake or an attack (a "billion
+# laughs" alias bomb expands 5 KB into gigabytes), and is refused before anything is built from it.
+MAX_STACK_FILE_BYTES = 1024 * 1024
+MAX_NESTING_DEPTH = 32
+MAX_EXPANDED_VALUES = 100_000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _StackFileLoader(yaml.SafeLoader):
+    """YAML loading as the Pulumi CLI reads stack files (YAML 1.1 merge keys `<<: *group` included),
+    but a key given twice is an error (plain YAML keeps the last one silently), nesting is bounded,
+    and floats keep the text the user wrote (`1.30`, which a float would show as 1.3)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, f"values nest deeper than {MAX_NESTING_DEPTH} levels", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node, deep=False):
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:  # keys merged in may be overridden; only the map's own keys must be unique
+                continue
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            if isinstance(key, Hashable) and key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep)
+
+    def construct_yaml_float(self, node):
+        return SourceFloat.of(super().construct_yaml_float(node), str(node.value))
+
+
+_StackFileLoader.add_constructor("tag:yaml.org,2002:float", _StackFileLoader.construct_yaml_float)
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values the document becomes once every alias is expanded, computed without expanding
+    (each node counted once, aliases reuse the count); an alias inside its own anchor is refused."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in in_progress:
+            raise yaml.composer.ComposerError(None, None, "an alias refers to the value that contains it", node.start_mark)
+        in_progress.add(key)
+        if isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(child) for child in node.value)
+        else:
+            total = 1
+        in_progress.discard(key)
+        sizes[key] = min(total, MAX_EXPANDED_VALUES + 1)
+        return sizes[key]
+
+    return size(root)
 
 
 class StackFileError(Exception):
@@ -53,28 +115,60 @@ class StackConfigSource:
     project_values: dict[str, Any]
     engine_config: dict[str, str]
     secret_keys: list[str]
+    secret_paths: list[tuple[str | int, ...]]  # every encrypted value's key path in the project's keys
 
     @property
-    def project_secret_keys(self) -> list[str]:
-        """The project's encrypted keys without their namespace, as the config model names them."""
+    def project_secret_keys(self) -> list[str | tuple[str | int, ...]]:
+        """The project's encrypted keys without their namespace, as the config model names them (a key
+        whose every value is encrypted), and the key path of each encrypted value."""
         prefix = f"{self.project}:"
-        return [key[len(prefix):] for key in self.secret_keys if key.startswith(prefix)]
+        return [key[len(prefix):] for key in self.secret_keys if key.startswith(prefix)] + list(self.secret_paths)
 
 
-def _load_yaml(path: Path) -> Any:
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_bytes().decode("utf-8")
+        if path.is_dir():
+            raise StackFileError(f"{path.name}: is a directory, not a stack file ({path})")
+        size = path.stat().st_size
+        if size > MAX_STACK_FILE_BYTES:
+            raise StackFileError(f"{path.name}: {size / 2**20:.1f} MiB is too large for a stack file (at most {MAX_STACK_FILE_BYTES // 2**20} MiB)")
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise StackFileError(f"{path.name}: file not found ({path})") from None
+    except NotADirectoryError:
+        raise StackFileError(f"{path.name}: file not found: a folder on its path is a file ({path})") from None
+    except PermissionError:
+        raise StackFileError(f"{path.name}: cannot be read: permission denied ({path})") from None
     except UnicodeDecodeError as error:
         raise StackFileError(f"{path.name}: not UTF-8 text (byte {error.start}); save the file as UTF-8") from None
+    except OSError as error:
+        raise StackFileError(f"{path.name}: cannot be read: {error.strerror or error} ({path})") from None
+
+
+def load_yaml_text(text: str, name: str) -> Any:
+    """YAML text (a stack file's, or a `--config-path` value's) with the loader's bounds, or
+    StackFileError naming `name` and where the text goes wrong."""
+    loader = _StackFileLoader(text)
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_EXPANDED_VALUES:
+            raise StackFileError(f"{name}: its aliases expand to more than {MAX_EXPANDED_VALUES:,} values; "
+                                 "that much configuration is a mistake (or an alias bomb)")
+        return loader.construct_document(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error)
-        raise StackFileError(f"{path.name}: YAML syntax error{where}: {problem}") from None
+        kind = "YAML syntax error" if isinstance(error, (yaml.scanner.ScannerError, yaml.parser.ParserError)) else "refused"
+        raise StackFileError(f"{name}: {kind}{where}: {problem}") from None
+    finally:
+        loader.dispose()
+
+
+def _load_yaml(path: Path) -> Any:
+    return load_yaml_text(_read_text(path), path.name)
 
 
 def project_name(root: Path = PROJECT_ROOT) -> str:
@@ -91,20 +185,24 @@ def _engine_value(value: Any) -> str:
 SECRET_MASK = "[secret]"
 
 
-def _mask_secure(value: Any) -> tuple[Any, int, int]:
-    """(value with every `{secure: ...}` masked, secure leaves, plain leaves)."""
+def _mask_secure(value: Any, path: tuple[str | int, ...] = ()) -> tuple[Any, list[tuple[str | int, ...]], int]:
+    """(value with every `{secure: ...}` masked, the paths of the secure values, count of plain values)."""
     if isinstance(value, dict) and set(value) == {"secure"}:
-        return SECRET_MASK, 1, 0
-    if isinstance(value, dict):
-        masked, secure, plain = {}, 0, 0
-        for key, child in value.items():
-            masked[key], child_secure, child_plain = _mask_secure(child)
+        return SECRET_MASK, [path], 0
+    if isinstance(value, (dict, list)):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        masked: Any = {} if isinstance(value, dict) else []
+        secure: list[tuple[str | int, ...]] = []
+        plain = 0
+        for key, child in items:
+            child_masked, child_secure, child_plain = _mask_secure(child, (*path, key))
+            if isinstance(masked, dict):
+                masked[key] = child_masked
+            else:
+                masked.append(child_masked)
             secure, plain = secure + child_secure, plain + child_plain
         return masked, secure, plain
-    if isinstance(value, list):
-        parts = [_mask_secure(child) for child in value]
-        return [p[0] for p in parts], sum(p[1] for p in parts), sum(p[2] for p in parts)
-    return value, 0, 1
+    return value, [], 1
 
 
 def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = PROJECT_ROOT) -> StackConfigSource:
@@ -124,6 +222,7 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
     project_values: dict[str, Any] = {}
     engine_config: dict[str, str] = {}
     secret_keys: list[str] = []
+    secret_paths: list[tuple[str | int, ...]] = []
     for key, value in config.items():
         full_key = key if ":" in str(key) else f"{project}:{key}"
         # Ciphertext cannot be decrypted offline; the plan shows it masked. A key counts as secret only
@@ -135,4 +234,18 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
         namespace, _, name = full_key.partition(":")
         if namespace == project:
             project_values[name] = value
-    return StackConfigSource(project, stack, path.name, project_values, engine_config, secret_keys)
+            secret_paths += [(name, *leaf) for leaf in secure]
+    if not project_values:
+        _no_project_keys(path.name, project, [key.partition(":")[0] for key in engine_config])
+    return StackConfigSource(project, stack, path.name, project_values, engine_config, secret_keys, secret_paths)
+
+
+# Namespaces of the engine and the providers: keys a stack file of any project may set.
+_SHARED_NAMESPACES = {"pulumi", "aws", "kubernetes", "eks"}
+
+
+def _no_project_keys(file_name: str, project: str, namespaces: list[str]) -> None:
+    foreign = sorted(set(namespaces) - _SHARED_NAMESPACES)
+    found = f"it sets keys of {', '.join(repr(n + ':') for n in foreign)}" if foreign else "it sets none of this project's keys"
+    raise StackFileError(f"{file_name}: no key is in this project's namespace '{project}:' ({found}); "
+                         f"is it another project's stack file? Keys look like {project}:cluster")

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import Cluster
 from components.node_role import NodeRole
-from core import karpenter
+from core import aws_limits, karpenter
 from core.addons_config import KarpenterConfig
 from core.iam_documents import partition
 from core.stack_config import COLOUR_LABEL
@@ -37,7 +37,7 @@ class Karpenter(pulumi.ComponentResource):
         self.ami_alias = pulumi.Output.from_input(ami_alias)
         child = pulumi.ResourceOptions(parent=self)
 
-        queue = aws.sqs.Queue(f"{name}-interruption", name=cluster_name,
+        queue = aws.sqs.Queue(f"{name}-interruption", name=aws_limits.interruption_queue_name(cluster_name),
                               message_retention_seconds=karpenter.INTERRUPTION_QUEUE_RETENTION_SECONDS,
                               sqs_managed_sse_enabled=True,
                               tags={"policy.eks-bottlerocket/sqs-encrypted-with-dlq":
@@ -76,7 +76,7 @@ class Karpenter(pulumi.ComponentResource):
         controller = k8s.helm.v3.Release(
             name, name=karpenter.RELEASE_NAME, chart=karpenter.CHART, version=karpenter.CHART_VERSION,
             namespace=karpenter.NAMESPACE, skip_crds=True, atomic=True,
-            values=karpenter.helm_values(cluster_name=cluster_name, queue_name=cluster_name, replicas=config.controller.replicas,
+            values=karpenter.helm_values(cluster_name=cluster_name, queue_name=aws_limits.interruption_queue_name(cluster_name), replicas=config.controller.replicas,
                                          resources=config.controller.resources.model_dump(), managed_node_label=COLOUR_LABEL),
             opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, identity, access])),
         )

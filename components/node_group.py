@@ -54,7 +54,7 @@ class BottlerocketNodeGroup(pulumi.ComponentResource):
         ])
         launch_template = aws.ec2.LaunchTemplate(
             name,
-            name_prefix=f"{physical_name_prefix}-",
+            name_prefix=physical_name_prefix,
             description=f"Bottlerocket node group {name}",
             user_data=base64.b64encode(self.user_data.encode()).decode(),
             block_device_mappings=[block_device(ROOT_DEVICE, config.root_volume), block_device(DATA_DEVICE, config.data_volume)],
@@ -77,7 +77,7 @@ class BottlerocketNodeGroup(pulumi.ComponentResource):
         self.node_group = aws.eks.NodeGroup(
             name,
             cluster_name=cluster_name,
-            node_group_name_prefix=f"{physical_name_prefix}-",
+            node_group_name_prefix=physical_name_prefix,
             node_role_arn=node_role_arn,
             subnet_ids=subnet_ids,
             ami_type=config.ami_type,

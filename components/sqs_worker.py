@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import Cluster
 from components.keda import Keda
-from core import sqs_worker
+from core import aws_limits, sqs_worker
 from core.addons_config import WorkloadConfig
 from core.karpenter import pod_identity_trust_policy
 
@@ -28,10 +28,10 @@ class SqsWorker(pulumi.ComponentResource):
         super().__init__("eks-bottlerocket:index:SqsWorker", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        dead_letters = aws.sqs.Queue(f"{name}-dlq", name=f"{cluster_name}-{workload.name}-dlq", sqs_managed_sse_enabled=True,
+        dead_letters = aws.sqs.Queue(f"{name}-dlq", name=aws_limits.dead_letter_queue_name(cluster_name, workload.name), sqs_managed_sse_enabled=True,
                                      message_retention_seconds=sqs_worker.DEAD_LETTER_RETENTION_SECONDS, opts=child)
         self.queue = aws.sqs.Queue(
-            name, name=f"{cluster_name}-{workload.name}", sqs_managed_sse_enabled=True,
+            name, name=aws_limits.worker_queue_name(cluster_name, workload.name), sqs_managed_sse_enabled=True,
             visibility_timeout_seconds=sqs_worker.visibility_timeout(workload),
             receive_wait_time_seconds=workload.queue.long_polling_seconds,
             message_retention_seconds=workload.queue.retention_seconds,

@@ -7,11 +7,12 @@ Defaults reproduce the field notes' burst scenario (§3): an idle cluster with 0
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, Quantity
+from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, Quantity, reserved_node_label
 from core.config_base import ConfigSection, Path, Problem
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -162,18 +163,23 @@ class WorkloadConfig(ConfigSection):
     scaling: ScalingConfig = Field(default_factory=ScalingConfig)
 
 
-def workload_problems(workloads: list[WorkloadConfig], cluster_name: str | None, has_keda: bool) -> list[Problem]:
+def workload_problems(workloads: list[WorkloadConfig], has_keda: bool,
+                      taken_namespaces: Mapping[str, str]) -> list[Problem]:
+    """`taken_namespaces`: namespaces Kubernetes or an add-on owns, with who owns them."""
     problems: list[Problem] = []
     if workloads and not has_keda:
         problems.append(Problem(("workloads",), "SQS workloads scale through KEDA: add a `keda` section"))
-    seen: set[tuple[str, str]] = set()
+    seen: dict[str, str] = {}
     for index, workload in enumerate(workloads):
         base: Path = ("workloads", index)
-        if (workload.namespace, workload.name) in seen:
-            problems.append(Problem((*base, "name"), f"another workload is already named {workload.name!r} in {workload.namespace!r}"))
-        seen.add((workload.namespace, workload.name))
-        if cluster_name and len(f"{cluster_name}-{workload.name}-dlq") > 80:
-            problems.append(Problem((*base, "name"), "with the cluster name it makes an SQS queue name over 80 characters"))
+        if workload.name in seen:
+            # The name alone makes the queues, the IAM role and the Pulumi resources: unique across namespaces.
+            where = "" if seen[workload.name] == workload.namespace else f" (in namespace {seen[workload.name]!r}; names are unique across namespaces)"
+            problems.append(Problem((*base, "name"), f"another workload is already named {workload.name!r}{where}"))
+        seen.setdefault(workload.name, workload.namespace)
+        if workload.namespace in taken_namespaces:
+            problems.append(Problem((*base, "namespace"), f"{workload.namespace!r} already exists in the cluster ({taken_namespaces[workload.namespace]}); "
+                                    "the program creates each workload namespace, so pick one of your own"))
         visibility = workload.queue.visibility_timeout_seconds
         if visibility is not None and visibility < workload.processing_seconds:
             problems.append(Problem((*base, "queue", "visibilityTimeoutSeconds"),
@@ -191,9 +197,29 @@ def workload_problems(workloads: list[WorkloadConfig], cluster_name: str | None,
     return problems
 
 
+# Label domains a NodePool's template may not use: the CEL rules on spec.template.metadata.labels in
+# aws/karpenter-provider-aws v1.14.1, pkg/apis/crds/karpenter.sh_nodepools.yaml (tests' copy: shared
+# crds/karpenter.sh_nodepools.yaml, lines 223-231). Karpenter sets these itself (capacityTypes,
+# instance facts) and the API server refuses the NodePool otherwise.
+KARPENTER_LABEL_DOMAINS = ("karpenter.sh", "karpenter.k8s.aws")
+NODE_POOL_LABEL = "eks-bottlerocket/node-pool"
+
+
+def _node_pool_label_problem(key: str) -> str | None:
+    prefix = key.rpartition("/")[0]
+    if key == NODE_POOL_LABEL:
+        return "is set by the program to the node pool's name"
+    if key == "kubernetes.io/hostname" or any(prefix == d or prefix.endswith("." + d) for d in KARPENTER_LABEL_DOMAINS):
+        return "is restricted by Karpenter's NodePool CRD (it sets this label itself); use a prefix of your own"
+    return reserved_node_label(key)
+
+
 def node_pool_problems(karpenter: KarpenterConfig) -> list[Problem]:
     problems: list[Problem] = []
     for name, pool in karpenter.node_pools.items():
+        for key in pool.labels:
+            if reason := _node_pool_label_problem(key):
+                problems.append(Problem(("karpenter", "nodePools", name, "labels", key), reason))
         for index, budget in enumerate(pool.disruption.budgets):
             if (budget.schedule is None) != (budget.duration is None):
                 problems.append(Problem(("karpenter", "nodePools", name, "disruption", "budgets", index),

@@ -17,24 +17,36 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-# --- value formats (upstream modeled-types/src/kubernetes.rs and shared.rs) -------------------------
+from core.config_base import quote
 
-_QUANTITY_FORMS = (
-    re.compile(r"^([+-]?[0-9.]+)((e)?[0-9]*)$"),
-    re.compile(r"^([+-]?[0-9.]+)((E|P|T|G|M|K)i?)?$"),
-    re.compile(r"^([+-]?[0-9.]+)(n|u|m|k)?$"),
-)
+# --- value formats --------------------------------------------------------------------------------
+# Each value must pass both Bottlerocket's settings model (bottlerocket-settings-models, modeled-types
+# src/kubernetes.rs and shared.rs) and the component that finally reads it (the kubelet, the API
+# server): Bottlerocket's regexes are looser (its quantity form `[0-9.]+` accepts `1.2.3Gi`, which the
+# kubelet cannot parse, and the node never joins). Every pattern is matched against the whole text:
+# Python's `$` also matches before a trailing newline.
+
+# kubernetes/kubernetes v1.33.0, staging/src/k8s.io/apimachinery/pkg/api/resource/quantity.go, the
+# grammar in the Quantity doc comment (lines 37-61): <number> is digits, digits.digits, digits. or
+# .digits; suffixes Ki..Ei, n u m "" k M G T P E, or an exponent. Bottlerocket's first form only takes
+# `e` followed by digits, so that is the exponent allowed here. No sign: every quantity this program
+# takes (reservations, thresholds, limits, log sizes) must not be negative.
+_QUANTITY = re.compile(r"(?P<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>e[0-9]+|[KMGTPE]i|[numkMGTPE])?")
+# The kubelet's eviction thresholds (pkg/kubelet/eviction/helpers.go, parseThresholdStatement and
+# parsePercentage): a percentage is strconv.ParseFloat of the text before `%`, so `5 %` fails there.
+_PERCENT = re.compile(r"(?P<number>[0-9]+(\.[0-9]+)?)%")
 _DURATION = re.compile(
-    r"^(([0-9]+\.)?[0-9]+h)?(([0-9]+\.)?[0-9]+m)?(([0-9]+\.)?[0-9]+s)?(([0-9]+\.)?[0-9]+ms)?$"
+    r"(([0-9]+\.)?[0-9]+h)?(([0-9]+\.)?[0-9]+m)?(([0-9]+\.)?[0-9]+s)?(([0-9]+\.)?[0-9]+ms)?"
 )
-_LABEL_KEY = re.compile(
-    r"^([A-Za-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
-)
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9-]{1,76}$")
-_SYSCTL_KEY = re.compile(r"^[a-zA-Z0-9./_-]{1,128}$")
-_CPUSET = re.compile(r"^([0-9]+(-[0-9]+)?,?)*([0-9]+(-[0-9]+)?)+$")
-_KERNEL_MODULE = re.compile(r"^[A-Za-z0-9_-]{1,56}$")
+# apimachinery pkg/util/validation/validation.go, IsQualifiedName and IsValidLabelValue: an optional
+# DNS-1123 subdomain prefix (lower case, at most 253) and a name of at most 63.
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_QUALIFIED_NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9-]{1,76}")
+_SYSCTL_KEY = re.compile(r"[a-zA-Z0-9./_-]{1,128}")
+_CPUSET = re.compile(r"([0-9]+(-[0-9]+)?,?)*([0-9]+(-[0-9]+)?)+")
+_KERNEL_MODULE = re.compile(r"[A-Za-z0-9_-]{1,56}")
 
 _QUANTITY_SUFFIX_BYTES = {
     "": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4, "P": 1000**5, "E": 1000**6,
@@ -43,29 +55,30 @@ _QUANTITY_SUFFIX_BYTES = {
 
 
 def _quantity(value: str) -> str:
-    if not re.search(r"[0-9]", value) or not any(form.match(value) for form in _QUANTITY_FORMS):
-        raise ValueError(f"{value!r} is not a Kubernetes quantity (examples: 100Mi, 1Gi, 200m, 512M)")
+    if not _QUANTITY.fullmatch(value):
+        raise ValueError(f"{quote(value)} is not a Kubernetes quantity: a number that is not negative, with an optional "
+                         "suffix (examples: 100Mi, 1Gi, 200m, 512M)")
     return value
 
 
 def _threshold(value: str) -> str:
     if value.endswith("%"):
-        try:
-            percent = float(value[:-1])
-        except ValueError:
-            raise ValueError(f"{value!r} is not a percentage (example: 10%)") from None
-        if not 0.0 <= percent < 100.0:
-            raise ValueError(f"{value!r}: a percentage threshold must be at least 0% and below 100%")
+        match = _PERCENT.fullmatch(value)
+        if not match:
+            raise ValueError(f"{quote(value)} is not a percentage (example: 10%)")
+        if not 0.0 <= float(match["number"]) < 100.0:
+            raise ValueError(f"{quote(value)}: a percentage threshold must be at least 0% and below 100%")
         return value
-    try:
-        return _quantity(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is neither a percentage (10%) nor a quantity (500Mi)") from None
+    if not _QUANTITY.fullmatch(value):
+        raise ValueError(f"{quote(value)} is neither a percentage (10%) nor a quantity (500Mi)")
+    if quantity_value(value) <= 0:
+        raise ValueError(f"{quote(value)}: the kubelet takes only eviction thresholds above zero")
+    return value
 
 
 def _duration(value: str) -> str:
-    if not value or not _DURATION.match(value):
-        raise ValueError(f"{value!r} is not a duration: use h, m, s, ms in that order (examples: 30s, 1m30s, 2h)")
+    if not value or not _DURATION.fullmatch(value):
+        raise ValueError(f"{quote(value)} is not a duration: use h, m, s, ms in that order (examples: 30s, 1m30s, 2h)")
     return value
 
 
@@ -81,11 +94,47 @@ def _integer_percent(value: Any) -> int:
 
 def _matches(pattern: re.Pattern[str], what: str):
     def check(value: str) -> str:
-        if not pattern.match(value):
-            raise ValueError(f"{value!r} is not a valid {what}")
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{quote(value)} is not a valid {what}")
         return value
 
     return check
+
+
+def _label_key(value: str) -> str:
+    prefix, slash, name = value.rpartition("/")
+    if not (_QUALIFIED_NAME_PART.fullmatch(name) and len(name) <= 63) or \
+            (slash and not (_DNS_SUBDOMAIN.fullmatch(prefix) and len(prefix) <= 253)):
+        raise ValueError(f"{quote(value)} is not a valid Kubernetes label key: an optional lower-case DNS prefix and '/', "
+                         "then up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
+    return value
+
+
+# kubernetes/kubernetes v1.33.0, pkg/kubelet/apis/well_known_labels.go (kubeletLabels,
+# kubeletLabelNamespaces) and cmd/kubelet/app/options/options.go (ValidateKubeletFlags): a kubelet
+# started with a --node-labels key in the kubernetes.io or k8s.io domains outside these exits
+# ("unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-labels"), so the node never joins.
+KUBELET_LABELS = frozenset({
+    "kubernetes.io/hostname", "kubernetes.io/os", "kubernetes.io/arch", "kubernetes.io/instance-type",
+    "beta.kubernetes.io/os", "beta.kubernetes.io/arch", "beta.kubernetes.io/instance-type",
+    "failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
+    "failure-domain.kubernetes.io/zone", "failure-domain.kubernetes.io/region",
+})
+KUBELET_LABEL_DOMAINS = ("kubelet.kubernetes.io", "node.kubernetes.io")
+
+
+def _in_domain(prefix: str, domain: str) -> bool:
+    return prefix == domain or prefix.endswith("." + domain)
+
+
+def reserved_node_label(key: str) -> str | None:
+    """Why the kubelet refuses this node label key, or None when it takes it."""
+    prefix = key.rpartition("/")[0]
+    domain = next((d for d in ("kubernetes.io", "k8s.io") if _in_domain(prefix, d)), None)
+    if domain is None or key in KUBELET_LABELS or any(_in_domain(prefix, d) for d in KUBELET_LABEL_DOMAINS):
+        return None
+    return (f"is in Kubernetes' reserved {domain} domain: the kubelet refuses it and the node never joins; "
+            f"use a prefix of your own (or {' or '.join(KUBELET_LABEL_DOMAINS)})")
 
 
 def _apiclient_command(command: list[str]) -> list[str]:
@@ -114,7 +163,7 @@ Identifier = Annotated[str, AfterValidator(_matches(_IDENTIFIER, "identifier (le
 SysctlKey = Annotated[str, AfterValidator(_matches(_SYSCTL_KEY, "sysctl key"))]
 CpuSet = Annotated[str, AfterValidator(_matches(_CPUSET, "CPU set (example: 0,3-5)"))]
 KernelModuleName = Annotated[str, AfterValidator(_matches(_KERNEL_MODULE, "kernel module name"))]
-LabelKey = Annotated[str, AfterValidator(_matches(_LABEL_KEY, "Kubernetes label key"))]
+LabelKey = Annotated[str, AfterValidator(_label_key)]
 LabelValue = Annotated[str, AfterValidator(_matches(_LABEL_VALUE, "Kubernetes label value"))]
 NonNegativeInt = Annotated[int, Field(ge=0, le=2**31 - 1)]
 InjectedByEks = Annotated[Any, AfterValidator(_set_by_eks)]
@@ -130,10 +179,10 @@ ReservedResource = Literal["cpu", "memory", "ephemeral-storage", "pid"]
 def quantity_value(value: str) -> float:
     """The number a Kubernetes quantity stands for: bytes for memory (`1Gi`, `512M`, `129e6`), cores
     for CPU (`200m`, `2`); used for cross-field checks and capacity estimates."""
-    match = re.match(r"^([+-]?[0-9.]+)(e[0-9]+|[EPTGMK]i?|[numk])?$", value)
+    match = _QUANTITY.fullmatch(value)
     if not match:
-        raise ValueError(f"{value!r} is not a quantity")
-    number, suffix = float(match.group(1)), match.group(2) or ""
+        raise ValueError(f"{quote(value)} is not a quantity")
+    number, suffix = float(match["number"]), match["suffix"] or ""
     if suffix.startswith("e"):
         return number * 10 ** int(suffix[1:])
     if suffix in ("n", "u", "m"):

@@ -1,71 +1,68 @@
-"""What the program knows about EC2 instance types without calling AWS: architecture and memory.
+"""What the program knows about EC2 instance types without calling AWS, from data/ec2-instance-types.json.
 
-The architecture rule is exact for current EC2 naming (Graviton families carry a `g` in the attribute
-letters after the generation digit: m7g, c6gn, x2gd, im4gn, g5g). Memory is derived from the family's
-GiB-per-vCPU ratio for the general-purpose, compute, memory and burstable families; for any other
-family it is unknown and memory checks are skipped rather than guessed.
+That file lists every type the EC2 API accepts (botocore's InstanceType enum) with its architectures,
+vCPUs, memory and accelerator makers from EC2 DescribeInstanceTypes records; data/regenerate_instance_types.py
+writes it (see the file's `names`, `facts` and `generated`). Types listed there without facts (retired
+or unrecorded ones) answer None here: nothing is guessed from the name.
 """
 
 from __future__ import annotations
 
-import re
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 Architecture = Literal["x86_64", "arm64"]
+DATA_FILE = Path(__file__).resolve().parents[1] / "data" / "ec2-instance-types.json"
 
-_INSTANCE_TYPE = re.compile(r"^(?P<series>[a-z]+)(?P<generation>[0-9]+)(?P<attributes>[a-z-]*)\.(?P<size>[a-z0-9]+)$")
-_GIB_PER_VCPU = {"c": 2, "m": 4, "r": 8}
-_BURSTABLE_MEMORY_GIB = {
-    "nano": 0.5, "micro": 1, "small": 2, "medium": 4, "large": 8, "xlarge": 16, "2xlarge": 32,
-}
-_GPU_SERIES = {"g", "p", "gr"}
+
+@dataclass(frozen=True)
+class InstanceFacts:
+    architectures: tuple[str, ...]
+    vcpus: int
+    memory_mib: int
+    gpu_makers: tuple[str, ...]
+    other_accelerator_makers: tuple[str, ...]
+
+
+@functools.cache
+def _table() -> dict[str, InstanceFacts | None]:
+    types = json.loads(DATA_FILE.read_text())["types"]
+    return {name: None if facts is None else InstanceFacts(tuple(facts["architectures"]), facts["vcpus"], facts["memoryMiB"],
+                                                          tuple(facts["gpu"]), tuple(facts["otherAccelerators"]))
+            for name, facts in types.items()}
+
+
+def all_types() -> list[str]:
+    return list(_table())
 
 
 def is_valid_instance_type(instance_type: str) -> bool:
-    return bool(_INSTANCE_TYPE.match(instance_type))
+    return instance_type in _table()
 
 
-def architecture(instance_type: str) -> Architecture:
-    match = _INSTANCE_TYPE.match(instance_type)
-    if not match:
-        raise ValueError(f"{instance_type!r} is not an EC2 instance type name")
-    return "arm64" if "g" in match["attributes"] else "x86_64"
+def facts(instance_type: str) -> InstanceFacts | None:
+    """The type's facts; None for a name EC2 does not know or one the data file has no record of."""
+    return _table().get(instance_type)
+
+
+def architecture(instance_type: str) -> Architecture | None:
+    known = facts(instance_type)
+    return known.architectures[0] if known and known.architectures else None  # type: ignore[return-value]
 
 
 def has_nvidia_gpu(instance_type: str) -> bool:
-    match = _INSTANCE_TYPE.match(instance_type)
-    return bool(match) and match["series"] in _GPU_SERIES
+    known = facts(instance_type)
+    return bool(known) and "NVIDIA" in known.gpu_makers  # type: ignore[union-attr]
 
 
 def vcpus(instance_type: str) -> int | None:
-    """vCPUs of a large/xlarge/Nxlarge size (burstable medium and smaller: 2), or None."""
-    match = _INSTANCE_TYPE.match(instance_type)
-    if not match:
-        return None
-    if match["series"] == "t" and match["size"] in _BURSTABLE_MEMORY_GIB:
-        return 2 if match["size"] in ("medium", "large", "small", "micro", "nano") else _vcpus(match["size"])
-    return _vcpus(match["size"])
-
-
-def _vcpus(size: str) -> int | None:
-    if size == "large":
-        return 2
-    if size == "xlarge":
-        return 4
-    multiple = re.fullmatch(r"([0-9]+)xlarge", size)
-    return 4 * int(multiple[1]) if multiple else None
+    known = facts(instance_type)
+    return known.vcpus if known else None
 
 
 def memory_mib(instance_type: str) -> int | None:
-    """Nominal memory of the instance type in MiB, or None where this table does not know it."""
-    match = _INSTANCE_TYPE.match(instance_type)
-    if not match:
-        return None
-    series, size = match["series"], match["size"]
-    if series == "t":
-        gib = _BURSTABLE_MEMORY_GIB.get(size)
-        return int(gib * 1024) if gib is not None else None
-    ratio, vcpus = _GIB_PER_VCPU.get(series), _vcpus(size)
-    if ratio is None or vcpus is None:
-        return None
-    return ratio * vcpus * 1024
+    known = facts(instance_type)
+    return known.memory_mib if known else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.addons_config import NodePoolConfig
+from core.addons_config import NODE_POOL_LABEL, NodePoolConfig
 from core.release_version import KNOWN_AFTER_DEPLOY, PIN_PATTERN, ReleasePolicy
 
 NAMESPACE = "kube-system"
@@ -78,7 +78,7 @@ def ami_alias(policy: ReleasePolicy, effective_version: str) -> str:
         return "bottlerocket@latest"
     if effective_version.startswith(KNOWN_AFTER_DEPLOY):  # a frozen `latest` in the offline plan: a pin to come
         return f"bottlerocket@v{effective_version}"
-    match = PIN_PATTERN.match(effective_version)
+    match = PIN_PATTERN.fullmatch(effective_version)
     if not match:
         raise ValueError(f"{effective_version!r} is not a Bottlerocket release version")
     return f"bottlerocket@v{match['semver']}"
@@ -143,7 +143,7 @@ def node_pool(name: str, config: NodePoolConfig, node_class_name: str) -> dict[s
         template_spec["taints"] = [{k: v for k, v in zip(_TAINT_KEYS, (t.key, t.value, t.effect)) if v} for t in config.taints]
     disruption = config.disruption
     spec: dict[str, Any] = {
-        "template": {"metadata": {"labels": {"eks-bottlerocket/node-pool": name, **config.labels}}, "spec": template_spec},
+        "template": {"metadata": {"labels": {NODE_POOL_LABEL: name, **config.labels}}, "spec": template_spec},
         "limits": dict(config.limits),
         "disruption": {
             "consolidationPolicy": disruption.consolidation_policy,

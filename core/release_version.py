@@ -15,7 +15,7 @@ from typing import Literal
 LATEST = "latest"
 # How the offline plan marks a value only a deployment knows (automation/mock_engine.py).
 KNOWN_AFTER_DEPLOY = "<after-deploy:"
-PIN_PATTERN = re.compile(r"^(?P<semver>[0-9]+\.[0-9]+\.[0-9]+)-(?P<build>[0-9a-f]{7,40})$")
+PIN_PATTERN = re.compile(r"(?P<semver>[0-9]+\.[0-9]+\.[0-9]+)-(?P<build>[0-9a-f]{7,40})")
 
 BOTTLEROCKET_AMI_TYPES = (
     "BOTTLEROCKET_x86_64",
@@ -49,7 +49,7 @@ def ssm_parameter_name(kubernetes_version: str, ami_type: str) -> str:
 
 
 def is_valid_pin(version: str) -> bool:
-    return bool(PIN_PATTERN.match(version))
+    return bool(PIN_PATTERN.fullmatch(version))
 
 
 @dataclass(frozen=True)

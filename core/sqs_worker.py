@@ -11,6 +11,12 @@ from typing import Any
 from core.addons_config import WorkloadConfig
 
 SCALE_UP_PERIOD_SECONDS = 15
+# Environment variables the worker's container gets from the program (QUEUE_URL, AWS_REGION,
+# PROCESSING_SECONDS, set in `deployment`) and from EKS Pod Identity, which sets the last two for the
+# SDKs' container credential provider (AWS SDKs and Tools reference guide, "Container credential
+# provider"): a workload's own `env` or `workloadSecrets` must not override them.
+PROGRAM_ENV = ("QUEUE_URL", "AWS_REGION", "PROCESSING_SECONDS")
+INJECTED_ENV = (*PROGRAM_ENV, "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 DEAD_LETTER_RETENTION_SECONDS = 1209600  # 14 days, SQS's maximum: time to inspect what failed
 
 
@@ -69,8 +75,7 @@ def deployment(workload: WorkloadConfig, queue_url: str, region: str, grace_peri
     container: dict[str, Any] = {
         "name": "worker",
         "image": workload.image,
-        "env": [{"name": "QUEUE_URL", "value": queue_url}, {"name": "AWS_REGION", "value": region},
-                {"name": "PROCESSING_SECONDS", "value": str(workload.processing_seconds)},
+        "env": [*({"name": k, "value": v} for k, v in zip(PROGRAM_ENV, (queue_url, region, str(workload.processing_seconds)))),
                 *({"name": k, "value": v} for k, v in sorted(workload.env.items())),
                 *({"name": k, "valueFrom": {"secretKeyRef": {"name": secret_name(workload), "key": k}}}
                   for k in sorted(secret_variables or []))],

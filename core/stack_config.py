@@ -19,13 +19,15 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-from core import instance_types
+from core import aws_limits, instance_types
 from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node_pool_problems, workload_problems
-from core.karpenter import split_node_class_settings
+from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, split_node_class_settings
+from core.keda import KEDA_NAMESPACE
+from core.sqs_worker import INJECTED_ENV
 from core.eks_addons import EksAddonsConfig
 from core.kubernetes_versions import node_group_skew_problems, written_unquoted
-from core.config_base import ConfigSection, Path, Problem, format_path
-from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, settings_as_dict
+from core.config_base import MAX_QUOTED_CHARACTERS, SUPPRESSION_PREFIX, ConfigSection, Path, Problem, as_written, format_path, quote
+from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, reserved_node_label, settings_as_dict
 from core.network_plan import plan_subnets
 from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin, release_policy, ReleasePolicy
 from core.user_data import DEFAULT_SETTINGS, SettingsProblem, deep_merge, eks_merge_problems, render_user_data, settings_problems
@@ -35,6 +37,10 @@ MINIMUM_DATA_VOLUME_GIB = 20  # the data volume of Bottlerocket's aws-k8s AMIs; 
 MINIMUM_ROOT_VOLUME_GIB = {"standard": 2, "nvidia": 4}  # the AMIs' OS volumes
 COLOUR_LABEL = "eks-bottlerocket/colour"
 NODE_GROUP_TAG = "eks-bottlerocket/node-group"
+STACK_TAG = "eks-bottlerocket/stack"  # on every AWS resource, through the provider's default tags
+# The most tags the program adds to one resource next to the stack's `tags` (a private subnet: the stack
+# tag, Name, the internal load balancer role and Karpenter's discovery tag); tests check it on the plans.
+PROGRAM_TAGS_PER_RESOURCE = 4
 
 
 # --- value checks ----------------------------------------------------------------------------------
@@ -44,7 +50,7 @@ def _pattern(regex: str, what: str):
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
-            raise ValueError(f"{value!r} is not {what}")
+            raise ValueError(f"{quote(value)} is not {what}")
         return value
 
     return AfterValidator(check)
@@ -58,22 +64,62 @@ def _cidr(value: str) -> str:
     return str(network)
 
 
+def _region(value: str) -> str:
+    regions = aws_limits.eks_regions()
+    if value not in regions:
+        close = difflib.get_close_matches(value, list(regions), n=1, cutoff=0.8)
+        hint = f"; did you mean {close[0]!r}?" if close else " (example: eu-west-1)"
+        raise ValueError(f"{quote(value)} is not a region where EKS is available{hint}")
+    return value
+
+
+def _cluster_name(value: str) -> str:
+    if problem := aws_limits.cluster_name_rule().problem(value):
+        raise ValueError(f"not a valid EKS cluster name: {problem}")
+    return value
+
+
+# An IAM role or user. EKS refuses STS session ARNs for access entries: "You can't use the STS session
+# principal type with access entries because this is a temporary principal for each session" (botocore
+# data/eks/2017-11-01/service-2.json, CreateAccessEntryRequest.principalArn).
+_PRINCIPAL_ARN = re.compile(r"arn:(?P<partition>aws[a-z-]*):(?P<service>iam|sts)::(?P<account>[0-9]{12}):"
+                            r"(?P<kind>role|user|assumed-role)/(?P<name>[\w+=,.@-]+(/[\w+=,.@-]+)*)")
+_KMS_KEY_ARN = re.compile(r"arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):(key|alias)/[\w/-]+")
+
+
+def _principal_arn(value: str) -> str:
+    match = _PRINCIPAL_ARN.fullmatch(value)
+    if not match:
+        raise ValueError(f"{quote(value)} is not an IAM role or user ARN (example: arn:aws:iam::111122223333:role/platform-admin)")
+    if match["kind"] == "assumed-role" or match["service"] == "sts":
+        role = match["name"].split("/")[0]
+        raise ValueError(f"{quote(value)} is an STS session, which EKS access entries refuse; give the role itself: "
+                         f"arn:{match['partition']}:iam::{match['account']}:role/{role} (add its path if it has one)")
+    return value
+
+
+def _kms_key_arn(value: str) -> str:
+    if not _KMS_KEY_ARN.fullmatch(value):
+        raise ValueError(f"{quote(value)} is not a KMS key ARN (example: arn:aws:kms:eu-west-1:111122223333:key/<key id>)")
+    return value
+
+
 def _kubernetes_version(value: str) -> str:
     if value not in SUPPORTED_KUBERNETES_VERSIONS:
         raise ValueError(f"{value!r} is not a supported Kubernetes version ({', '.join(SUPPORTED_KUBERNETES_VERSIONS)})")
     return value
 
 
-Region = Annotated[str, _pattern(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]", "an AWS region (example: eu-west-1)")]
-ClusterName = Annotated[str, _pattern(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", "a valid EKS cluster name (letters, digits, - and _, up to 100)")]
+Region = Annotated[str, AfterValidator(_region)]
+ClusterName = Annotated[str, AfterValidator(_cluster_name)]
 NodeGroupName = Annotated[str, _pattern(r"[a-z][a-z0-9-]{0,19}", "a node group name (lower-case letters, digits and -, up to 20)")]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 KubernetesVersion = Annotated[str, AfterValidator(_kubernetes_version)]
-PrincipalArn = Annotated[str, _pattern(r"arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:(role|user|assumed-role)/[\w+=,.@/-]+", "an IAM role or user ARN")]
-KmsKeyArn = Annotated[str, _pattern(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[\w/-]+", "a KMS key ARN")]
+PrincipalArn = Annotated[str, AfterValidator(_principal_arn)]
+KmsKeyArn = Annotated[str, AfterValidator(_kms_key_arn)]
 VpcId = Annotated[str, _pattern(r"vpc-[0-9a-f]{8,17}", "a VPC id")]
 SubnetId = Annotated[str, _pattern(r"subnet-[0-9a-f]{8,17}", "a subnet id")]
-TagKey = Annotated[str, _pattern(r"(?!aws:)[\w .:/=+@-]{1,128}", "a tag key (1-128 characters, not starting with aws:)")]
+TagKey = Annotated[str, _pattern(r"(?i:(?!aws:))[\w .:/=+@-]{1,128}", "a tag key (1-128 characters, not starting with aws:)")]
 TagValue = Annotated[str, _pattern(r"[\w .:/=+@-]{0,256}", "a tag value (up to 256 characters)")]
 EnvName = Annotated[str, _pattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
 LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -197,13 +243,22 @@ class StackConfig(ConfigSection):
 class ConfigError(Exception):
     """Every problem found in one stack's configuration."""
 
-    def __init__(self, stack_file: str, problems: list[Problem]):
+    def __init__(self, stack_file: str, problems: list[Problem], sources: Mapping[Path, str] | None = None):
+        """`sources`: key paths whose value came from elsewhere than the stack file (`--config-path a.b=1`)."""
         self.stack_file = stack_file
         self.problems = problems
+        self.sources = dict(sources or {})
         super().__init__(self.report())
 
+    def source(self, path: Path) -> str:
+        """Where the value at `path` was written: the override that set it or a parent of it, else the file."""
+        for length in range(len(path), 0, -1):
+            if path[:length] in self.sources:
+                return self.sources[path[:length]]
+        return self.stack_file
+
     def lines(self) -> list[str]:
-        return [f"{self.stack_file}: {format_path(p.path)}: {p.message}" for p in self.problems]
+        return [f"{self.source(p.path)}: {format_path(p.path)}: {p.message}" for p in self.problems]
 
     def report(self) -> str:
         count = len(self.problems)
@@ -252,7 +307,7 @@ def _unknown_key_message(root: type[BaseModel], path: Path) -> str:
     known = _known_keys(parent) if parent else []
     close = difflib.get_close_matches(str(path[-1]), known, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}" if known else ""
-    return f"unknown key {path[-1]!r}{hint}"
+    return f"unknown key {quote(str(path[-1]))}{hint}"
 
 
 def _pydantic_problems(error: ValidationError, root: type[BaseModel], prefix: Path) -> list[Problem]:
@@ -270,7 +325,12 @@ def _pydantic_problems(error: ValidationError, root: type[BaseModel], prefix: Pa
             written = written_unquoted(item["input"], SUPPORTED_KUBERNETES_VERSIONS)
             message = f"{written} is unquoted, so YAML reads it as the number {item['input']!r}; quote it ('{written}')"
         elif kind == "string_type" and isinstance(item.get("input"), (int, float)) and not isinstance(item["input"], bool):
-            message = f"must be a string; quote it ('{item['input']}') so YAML does not read it as a number"
+            written = getattr(item["input"], "source", None) or str(item["input"])
+            message = f"must be a string; quote it (\"{written}\") so YAML does not read it as a number"
+        elif isinstance(item.get("input"), str) and len(item["input"]) > MAX_QUOTED_CHARACTERS:
+            message = message.replace(repr(item["input"]), quote(item["input"]))
+        if kind.endswith("_type") and isinstance(item.get("input"), (str, int, float, bool)) and kind != "string_type":
+            message += f"; it is {as_written(item['input'])}"  # what the user wrote, as YAML read it
         problems.append(Problem(path, message))
     return problems
 
@@ -296,6 +356,74 @@ def _endpoint_problems(endpoint: EndpointConfig) -> list[Problem]:
     return problems
 
 
+def _account_problems(cluster: ClusterConfig, region: str | None) -> list[Problem]:
+    """ARNs against each other and against the stack's region."""
+    problems = []
+    partition = aws_limits.partition_of(region) if region else None
+    first: dict[str, int] = {}
+    for index, arn in enumerate(cluster.admin_principal_arns):
+        path: Path = ("cluster", "adminPrincipalArns", index)
+        if arn in first:
+            problems.append(Problem(path, f"lists {arn} again (first at [{first[arn]}]); EKS takes one access entry per principal"))
+        first.setdefault(arn, index)
+        if partition and arn.split(":")[1] != partition:
+            problems.append(Problem(path, f"is in the {arn.split(':')[1]} partition, but {region} is in {partition}"))
+    key = cluster.secrets_encryption.kms_key_arn
+    if key and region:
+        key_partition, key_region = key.split(":")[1], key.split(":")[3]
+        if key_region != region or (partition and key_partition != partition):
+            # botocore data/eks/2017-11-01/service-2.json, Provider.keyArn: "created in the same Amazon Web
+            # Services Region as the cluster".
+            problems.append(Problem(("cluster", "secretsEncryption", "kmsKeyArn"),
+                                    f"the key is in {key_region}; EKS needs a KMS key in the cluster's region ({region})"))
+    return problems
+
+
+def _aws_name_problems(parsed: Mapping[str, Any]) -> list[Problem]:
+    """The physical names the program derives from the config, against the limits AWS puts on them."""
+    cluster: ClusterConfig | None = parsed.get("cluster")
+    if cluster is None:
+        return []
+    name, problems = cluster.name, []
+    for group in parsed.get("nodeGroups") or {}:
+        prefix = aws_limits.node_group_name_prefix(name, group)
+        if len(prefix) > aws_limits.NODE_GROUP_NAME_PREFIX_MAX:
+            problems.append(Problem(("nodeGroups", group), (
+                f"with cluster name {name!r} the node group name prefix {prefix!r} has {len(prefix)} characters; EKS node group "
+                f"names take {aws_limits.NODE_GROUP_NAME_MAX} and the provider appends a {aws_limits.UNIQUE_SUFFIX_LENGTH}-character "
+                f"unique suffix, so at most {aws_limits.NODE_GROUP_NAME_PREFIX_MAX}: shorten the cluster or the group name")))
+    if parsed.get("karpenter") is not None:
+        queue = aws_limits.interruption_queue_name(name)
+        if len(queue) > aws_limits.SQS_QUEUE_NAME_MAX:
+            problems.append(Problem(("cluster", "name"), (
+                f"also names Karpenter's interruption queue, and SQS queue names take at most {aws_limits.SQS_QUEUE_NAME_MAX} "
+                f"characters; this one has {len(queue)}")))
+    for index, workload in enumerate(parsed.get("workloads") or []):
+        queue = aws_limits.dead_letter_queue_name(name, workload.name)  # the longer of its two queues
+        if len(queue) > aws_limits.SQS_QUEUE_NAME_MAX:
+            problems.append(Problem(("workloads", index, "name"), (
+                f"with the cluster name it makes the SQS queue name {queue!r} of {len(queue)} characters; "
+                f"SQS allows at most {aws_limits.SQS_QUEUE_NAME_MAX}")))
+        if role := aws_limits.autonamed_role_problem(aws_limits.worker_resource_name(workload.name)):
+            problems.append(Problem(("workloads", index, "name"), f"makes the worker's IAM role name too long: {role}"))
+    return problems
+
+
+def _tag_problems(tags: Mapping[str, str]) -> list[Problem]:
+    problems = []
+    for key in tags:
+        if key.startswith(SUPPRESSION_PREFIX):
+            problems.append(Problem(("tags", key), "stack-wide tags reach every resource, so they cannot suppress a guardrail; "
+                                                   "a suppression goes on the one resource it is for, with its reason"))
+    limit = aws_limits.max_tags_per_resource()
+    if len(tags) + PROGRAM_TAGS_PER_RESOURCE > limit:
+        problems.append(Problem(("tags",), (
+            f"{len(tags)} tags and the {PROGRAM_TAGS_PER_RESOURCE} the program adds to some resources make "
+            f"{len(tags) + PROGRAM_TAGS_PER_RESOURCE}; AWS takes at most {limit} per resource, so list at most "
+            f"{limit - PROGRAM_TAGS_PER_RESOURCE}")))
+    return problems
+
+
 def _network_problems(network: NetworkConfig, region: str | None) -> list[Problem]:
     problems = []
     if network.existing_vpc is not None:
@@ -313,8 +441,10 @@ def _network_problems(network: NetworkConfig, region: str | None) -> list[Proble
         problems.append(Problem(("network", "availabilityZones"), "lists an availability zone twice"))
     for index, zone in enumerate(zones):
         if region and not re.fullmatch(rf"{re.escape(region)}[a-z]", zone):
-            problems.append(Problem(("network", "availabilityZones", index), f"{zone!r} is not an availability zone of {region}"))
-    if len(zones) >= 2:
+            problems.append(Problem(("network", "availabilityZones", index), f"{quote(zone)} is not an availability zone of {region}"))
+    if cidr_problem := aws_limits.vpc_cidr_problem(network.cidr):
+        problems.append(Problem(("network", "cidr"), cidr_problem))
+    elif len(zones) >= 2:
         try:
             plan_subnets(network.cidr, zones)
         except ValueError as error:
@@ -345,29 +475,33 @@ def _smallest_memory(group: NodeGroupConfig) -> tuple[str, int] | None:
 
 
 def _settings_origin(problem: SettingsProblem, stack: Mapping[str, Any], own: Mapping[str, Any], own_path: Path) -> Path:
-    """Where a user fixes a merged setting: the table that set its cause; by default the most specific
-    one (`own`, at `own_path`), else the stack-wide `bottlerocket`."""
-    cause = problem.cause or problem.key
+    """Where a user fixes a merged setting: the key among those that break the rule (problem.key, then
+    problem.also) that the user wrote, in the most specific table that has it (`own`, at `own_path`,
+    before the stack-wide `bottlerocket`); `cause` stands in for `key` when it decides the table. A rule
+    broken only by the program's defaults is reported at `key` in `own`."""
 
-    def has(settings: Mapping[str, Any]) -> bool:
+    def has(settings: Mapping[str, Any], key: tuple[str, ...]) -> bool:
         node: Any = settings
-        for part in cause:
+        for part in key:
             if not isinstance(node, Mapping) or part not in node:
                 return False
             node = node[part]
         return True
 
-    if not has(own) and has(stack):
-        return ("bottlerocket", *problem.key)
+    for table, prefix in ((own, own_path), (stack, ("bottlerocket",))):
+        for key in (problem.key, *problem.also):
+            if has(table, problem.cause if problem.cause and key == problem.key else key):
+                return (*prefix, *key)
     return (*own_path, *problem.key)
 
 
-def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGroupConfig],
+def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGroupConfig], broken_groups: set[str],
                         stack_settings: BottlerocketSettings | None) -> list[Problem]:
+    """`broken_groups`: node groups that failed to parse, already reported; nothing is said about them here."""
     problems = node_pool_problems(karpenter)
     enabled = sorted(name for name, group in groups.items() if group.enabled)
     version_from = karpenter.node_class.version_from
-    if version_from is not None and groups and version_from not in enabled:
+    if version_from is not None and groups and version_from not in enabled and version_from not in broken_groups:
         problems.append(Problem(("karpenter", "nodeClass", "versionFrom"),
                                 f"{version_from!r} is not an enabled node group ({', '.join(enabled) or 'none is enabled'})"))
     if stack_settings is None:
@@ -402,12 +536,20 @@ def _node_group_problems(name: str, group: NodeGroupConfig, stack_settings: Bott
     wanted_architecture = ami_architecture(group.ami_type)
     for index, instance_type in enumerate(group.instance_types):
         path = (*base, "instanceTypes", index)
+        known = instance_types.facts(instance_type)
         if not instance_types.is_valid_instance_type(instance_type):
-            problems.append(Problem(path, f"{instance_type!r} is not an EC2 instance type (example: m6i.large)"))
-        elif instance_types.architecture(instance_type) != wanted_architecture:
-            problems.append(Problem(path, f"{instance_type} is {instance_types.architecture(instance_type)} but amiType {group.ami_type} is {wanted_architecture}"))
-        elif is_nvidia(group.ami_type) and not instance_types.has_nvidia_gpu(instance_type):
-            problems.append(Problem(path, f"{instance_type} has no NVIDIA GPU, which amiType {group.ami_type} needs"))
+            close = difflib.get_close_matches(instance_type, instance_types.all_types(), n=1, cutoff=0.8)
+            hint = f"; did you mean {close[0]!r}?" if close else " (example: m6i.large)"
+            problems.append(Problem(path, f"{quote(instance_type)} is not an EC2 instance type{hint}"))
+        elif known is None:
+            problems.append(Problem(path, f"{instance_type} has no recorded facts in data/ec2-instance-types.json (a retired or "
+                                          "unrecorded type), so its architecture and GPU cannot be checked: choose a current type, "
+                                          "or regenerate the file from your account (data/regenerate_instance_types.py)"))
+        elif wanted_architecture not in known.architectures:
+            problems.append(Problem(path, f"{instance_type} is {'/'.join(known.architectures)} but amiType {group.ami_type} is {wanted_architecture}"))
+        elif is_nvidia(group.ami_type) and "NVIDIA" not in known.gpu_makers:
+            has = f"a GPU by {' and '.join(known.gpu_makers)}" if known.gpu_makers else "no GPU"
+            problems.append(Problem(path, f"{instance_type} has {has}, but amiType {group.ami_type} runs NVIDIA GPUs only"))
     if len(set(group.instance_types)) != len(group.instance_types):
         problems.append(Problem((*base, "instanceTypes"), "lists an instance type twice"))
 
@@ -415,9 +557,16 @@ def _node_group_problems(name: str, group: NodeGroupConfig, stack_settings: Bott
     problems += _volume_problems(group.root_volume, (*base, "rootVolume"), root_minimum)
     problems += _volume_problems(group.data_volume, (*base, "dataVolume"), MINIMUM_DATA_VOLUME_GIB)
 
-    for key in group.labels:
+    for key, value in group.labels.items():
         if key == COLOUR_LABEL:
             problems.append(Problem((*base, "labels", key), "is set by the program to the group's name"))
+        elif reason := (reserved_node_label(key) or aws_limits.eks_length_problem("labelKey", "node group label keys", key)
+                        or aws_limits.eks_length_problem("labelValue", "node group label values", value)):
+            problems.append(Problem((*base, "labels", key), reason))
+    for index, taint in enumerate(group.taints):
+        for field, shape in (("key", "taintKey"), ("value", "taintValue")):
+            if reason := aws_limits.eks_length_problem(shape, f"taint {field}s", getattr(taint, field)):
+                problems.append(Problem((*base, "taints", index, field), reason))
 
     if stack_settings is not None:
         stack_dict, group_dict = settings_as_dict(stack_settings), settings_as_dict(group.bottlerocket)
@@ -431,13 +580,66 @@ def _node_group_problems(name: str, group: NodeGroupConfig, stack_settings: Bott
 
 
 SECRET_KEYS = ("workloadSecrets",)
+_INJECTED_MESSAGE = f"is set for every worker by the program or EKS Pod Identity ({', '.join(INJECTED_ENV)}); choose another name"
+# Namespaces that exist before the program creates the workloads' (Kubernetes' own, and the add-ons'
+# Helm releases): creating one again fails with AlreadyExists, and deleting it would take the others.
+TAKEN_NAMESPACES = {KEDA_NAMESPACE: "KEDA", KARPENTER_NAMESPACE: "Karpenter", "default": "Kubernetes",
+                    "kube-system": "Kubernetes", "kube-public": "Kubernetes", "kube-node-lease": "Kubernetes"}
 
 
-def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: Iterable[str] = ()) -> StackConfig:
+def _secret_problems(raw: Mapping[str, Any], secret_keys: Iterable[str | Path]) -> list[Problem]:
+    """Secrets only where they stay secret, and no credential in plain text anywhere.
+
+    The engine marks a whole key secret when any value in it is; the program keeps secrets secret only
+    through `workloadSecrets` (a Kubernetes Secret, Pulumi secret inputs). A secret elsewhere would land
+    in a Deployment's env, a manifest or an output as plain text, so it is refused with where to put it."""
+    problems = []
+    whole_keys = {key for key in secret_keys if isinstance(key, str)}
+    values = [key for key in secret_keys if not isinstance(key, str)]
+    for key in SECRET_KEYS:
+        if key in raw and key not in whole_keys:
+            problems.append(Problem((key,), "holds plain text; every value must be a Pulumi secret: "
+                                           f"pulumi config set --secret --path '{key}.<workload>.<VARIABLE>' <value>"))
+    misplaced = [path for path in values if path[0] not in SECRET_KEYS]
+    misplaced += [(key,) for key in sorted(whole_keys - set(SECRET_KEYS)) if not any(path[0] == key for path in values)]
+    for path in misplaced:
+        problems.append(Problem(path, "is a Pulumi secret, which only workloadSecrets keeps secret (here it would reach manifests, "
+                                      "env or outputs in plain text): pulumi config set --secret --path "
+                                      "'workloadSecrets.<workload>.<VARIABLE>' <value>"))
+    for path, kind in _plain_credentials(raw, ()):
+        problems.append(Problem(path, f"holds what looks like {kind} in plain text, which would end up in the stack file, the state "
+                                      "and the cluster; rotate it, and pass it as a secret in workloadSecrets"))
+    return problems
+
+
+# Credentials recognisable by their form: AWS access key ids (IAM user guide, "Understanding unique ID
+# prefixes": AKIA long-term, ASIA temporary) and PEM private keys.
+_CREDENTIALS = {
+    "an AWS access key id": re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),
+    "a private key": re.compile(r"-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----"),
+}
+
+
+def _plain_credentials(value: Any, path: Path) -> list[tuple[Path, str]]:
+    if path[:1] and path[0] in SECRET_KEYS:
+        return []
+    if isinstance(value, Mapping):
+        return [hit for key, child in value.items() for hit in _plain_credentials(child, (*path, str(key)))]
+    if isinstance(value, list):
+        return [hit for index, child in enumerate(value) for hit in _plain_credentials(child, (*path, index))]
+    if isinstance(value, str):
+        return [(path, kind) for kind, pattern in _CREDENTIALS.items() if pattern.search(value)][:1]
+    return []
+
+
+def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: Iterable[str | Path] = (),
+                          sources: Mapping[Path, str] | None = None) -> StackConfig:
     """The typed configuration of a stack, or ConfigError with every problem in `raw`.
 
     `raw` holds the project's keys without their namespace: {"cluster": {...}, "nodeGroups": {...}};
-    `secret_keys` names those of them the stack keeps encrypted."""
+    `secret_keys` names those of them the stack keeps encrypted (a key, or the key path of one encrypted
+    value where it is known); `sources` the key paths whose value came
+    from a one-run override rather than the stack file (a problem there names the override)."""
     problems: list[Problem] = []
     parsed: dict[str, Any] = {}
     fields = {field.alias: (name, field) for name, field in StackConfig.model_fields.items()}
@@ -462,6 +664,10 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
 
     if "cluster" in parsed:
         problems += _endpoint_problems(parsed["cluster"].endpoint)
+        problems += _account_problems(parsed["cluster"], parsed.get("region"))
+    problems += _aws_name_problems(parsed)
+    if "tags" in parsed:
+        problems += _tag_problems(parsed["tags"])
     if "network" in parsed:
         problems += _network_problems(parsed["network"], parsed.get("region"))
     # Merged-settings rules need the stack-wide table; skip them while it is itself broken.
@@ -472,32 +678,33 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
     if "cluster" in parsed:
         pinned = {name: group.kubernetes_version for name, group in groups.items() if group.kubernetes_version}
         problems += node_group_skew_problems(parsed["cluster"].kubernetes_version, pinned)
-    encrypted = set(secret_keys)
-    for key in SECRET_KEYS:
-        if key in raw and key not in encrypted:
-            problems.append(Problem((key,), "holds plain text; every value must be a Pulumi secret: "
-                                           f"pulumi config set --secret --path '{key}.<workload>.<VARIABLE>' <value>"))
-    if parsed.get("workloadSecrets"):
+    problems += _secret_problems(raw, secret_keys)
+    if parsed.get("workloadSecrets") and "workloads" in parsed:  # a broken `workloads` is reported already
         names = {w.name: w for w in parsed.get("workloads", [])}
         for workload, variables in parsed["workloadSecrets"].items():
             if workload not in names:
                 problems.append(Problem(("workloadSecrets", workload), f"no workload is named {workload!r}"))
                 continue
             for variable in variables:
-                if variable in names[workload].env or variable in ("QUEUE_URL", "AWS_REGION", "PROCESSING_SECONDS"):
+                if variable in INJECTED_ENV:
+                    problems.append(Problem(("workloadSecrets", workload, variable), _INJECTED_MESSAGE))
+                elif variable in names[workload].env:
                     problems.append(Problem(("workloadSecrets", workload, variable), "is also set as a plain environment variable"))
     if parsed.get("karpenter") is not None:
-        problems += _karpenter_problems(parsed["karpenter"], groups, stack_settings)
+        broken_groups = {str(name) for name in raw["nodeGroups"]} - set(groups) if isinstance(raw.get("nodeGroups"), Mapping) else set()
+        problems += _karpenter_problems(parsed["karpenter"], groups, broken_groups, stack_settings)
     if "workloads" in parsed:
-        cluster_name = parsed["cluster"].name if "cluster" in parsed else None
-        problems += workload_problems(parsed["workloads"], cluster_name, has_keda=raw.get("keda") is not None)
+        problems += workload_problems(parsed["workloads"], has_keda=raw.get("keda") is not None,
+                                      taken_namespaces=TAKEN_NAMESPACES)
+        for index, workload in enumerate(parsed["workloads"]):
+            problems += [Problem(("workloads", index, "env", name), _INJECTED_MESSAGE) for name in workload.env if name in INJECTED_ENV]
     if "nodeGroups" in raw and isinstance(raw["nodeGroups"], Mapping) and groups and len(groups) == len(raw["nodeGroups"]):
         if not any(group.enabled for group in groups.values()):
             problems.append(Problem(("nodeGroups",), "no node group is enabled; keep at least one (a blue/green rollout disables the old one only after the new one is Ready)"))
 
     if problems:
         # A stack-wide setting shared by several node groups breaks a rule once, not once per group.
-        raise ConfigError(stack_file, list(dict.fromkeys(problems)))
+        raise ConfigError(stack_file, list(dict.fromkeys(problems)), sources)
     return StackConfig.model_validate(dict(raw))
 
 

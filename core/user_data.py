@@ -96,12 +96,14 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 @dataclass(frozen=True)
 class SettingsProblem:
-    """A cross-field rule broken by merged settings; `key` is the path inside `settings` to fix, and
-    `cause` the setting that made the rule apply (it tells which table the user wrote it in)."""
+    """A cross-field rule broken by merged settings; `key` is the path inside `settings` to fix, `also`
+    other settings that break the rule with it (the one the user wrote is named), and `cause` the
+    setting that made the rule apply (it tells which table the user wrote it in)."""
 
     key: tuple[str, ...]
     message: str
     cause: tuple[str, ...] | None = None
+    also: tuple[tuple[str, ...], ...] = ()
 
 
 def _is_percent(threshold: str) -> bool:
@@ -165,6 +167,7 @@ def settings_problems(settings: Mapping[str, Any], smallest_memory: tuple[str, i
                 ("kubernetes", "eviction-soft", signal),
                 f"soft threshold {soft[signal]} must leave more free than the hard one ({hard[signal]}), "
                 "or soft eviction never happens",
+                also=(("kubernetes", "eviction-hard", signal),),
             ))
     for signal in grace:
         if signal not in soft:
@@ -181,6 +184,7 @@ def settings_problems(settings: Mapping[str, Any], smallest_memory: tuple[str, i
                 ("kubernetes", "system-reserved", "memory"),
                 f"reserved memory and the hard eviction threshold leave {allocatable:.0f}Mi of "
                 f"{instance_type}'s {capacity_mib}Mi for pods; at least {MINIMUM_ALLOCATABLE_MEMORY_MIB}Mi is needed",
+                also=(("kubernetes", "kube-reserved", "memory"), ("kubernetes", "eviction-hard", "memory.available")),
             ))
     return problems
 

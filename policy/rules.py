@@ -6,12 +6,14 @@ component whose children the mock engine never builds, so each rule on the `aws:
 child is mirrored on the component's inputs (`eks:index:Cluster`).
 
 Suppress a rule for one resource next to it: an AWS tag or a Kubernetes annotation
-`policy.eks-bottlerocket/<rule name>` whose value is the reason (an empty reason does not count).
+`policy.eks-bottlerocket/<rule name>` whose value is the reason, in at least three words. The stack's
+`tags` reach every resource through the provider's default tags, so they never suppress anything.
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import functools
 import json
 import re
@@ -23,9 +25,9 @@ import tomlkit
 from pydantic import ValidationError
 
 from core.bottlerocket_settings import BottlerocketSettings
+from core.config_base import SUPPRESSION_PREFIX
 from core.user_data import KUBELET_DEFAULT_HARD_SIGNALS, settings_problems
 
-SUPPRESSION_PREFIX = "policy.eks-bottlerocket/"
 MINIMUM_DATA_VOLUME_GIB = 20
 PRODUCTION_NAMES = {"prod", "production"}
 # Actions without resource-level permissions: "*" is the narrowest Resource AWS allows for them.
@@ -49,6 +51,7 @@ class Resource:
 class Context:
     production: bool
     dead_letter_queue_arns: frozenset[str]
+    stack_wide_tags: frozenset[str] = frozenset()  # keys of the AWS providers' default tags
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,22 @@ def _is_production(resources: Iterable[Resource]) -> bool:
     return False
 
 
-def _suppression(resource: Resource, rule: str) -> str | None:
+MINIMUM_REASON_WORDS = 3
+
+
+def _suppression(resource: Resource, rule: str, context: Context) -> str | None:
+    """The reason a resource's own tag or annotation gives for skipping `rule`, if it is one.
+
+    A tag the provider's default tags put there (the stack's `tags`, which reach every resource) is
+    never a suppression, and a reason must say something: at least three words."""
     annotations = (resource.props.get("metadata") or {}).get("annotations") or {}
-    reason = {**_tags(resource), **annotations}.get(SUPPRESSION_PREFIX + rule) if isinstance(_tags(resource), Mapping) else None
-    return reason.strip() if isinstance(reason, str) and reason.strip() else None
+    key = SUPPRESSION_PREFIX + rule
+    if key in context.stack_wide_tags:
+        return None
+    reason = {**_tags(resource), **annotations}.get(key) if isinstance(_tags(resource), Mapping) else None
+    if not isinstance(reason, str) or len(re.findall(r"\w+", reason)) < MINIMUM_REASON_WORDS:
+        return None
+    return reason.strip()
 
 
 @functools.lru_cache(maxsize=256)  # three rules read the same user data; parse it once
@@ -177,10 +192,19 @@ def _lockdown(resource: Resource, context: Context) -> Iterable[str]:
         yield "kernel.lockdown is 'none' in production: set bottlerocket.kernel.lockdown to 'integrity'"
 
 
-def _admin_container(resource: Resource, context: Context) -> Iterable[str]:
+# Bottlerocket's defaults (sources/shared-defaults/aws-host-containers.toml; shared
+# reference/bottlerocket-settings.md, host-containers): `admin` is superpowered unless set otherwise,
+# any other host container is not.
+SUPERPOWERED_BY_DEFAULT = {"admin"}
+
+
+def _superpowered_containers(resource: Resource, context: Context) -> Iterable[str]:
+    """Any enabled superpowered host container, whatever its name: it has the host's root."""
     settings = _node_settings(resource) if context.production else None
-    if settings is not None and ((settings.get("host-containers") or {}).get("admin") or {}).get("enabled"):
-        yield "the admin host container is enabled in production: set bottlerocket.host-containers.admin.enabled to false"
+    for name, container in sorted(((settings or {}).get("host-containers") or {}).items()):
+        if container.get("enabled") and container.get("superpowered", name in SUPERPOWERED_BY_DEFAULT):
+            yield (f"the superpowered host container {name!r} is enabled in production: set "
+                   f"bottlerocket.host-containers.{name}.enabled (or its superpowered) to false")
 
 
 def _policy_documents(resource: Resource) -> list[Mapping[str, Any]]:
@@ -263,10 +287,34 @@ def _cluster_inputs(resource: Resource) -> dict[str, Any] | None:
     return None
 
 
+# "Open to the internet" is judged by the addresses the list lets in, whatever its spelling
+# (0.0.0.0/0, or 0.0.0.0/1 and 128.0.0.0/1): more than a /8 of the address space (the largest block any
+# one organisation holds) cannot be one's own egress.
+OPEN_ADDRESS_SHARE = 1 / 256
+
+
+def open_share(cidrs: Iterable[str]) -> float:
+    """The largest share of an address family (IPv4 or IPv6) that the CIDR list lets in; an entry
+    that is not a CIDR counts as everything, so a typo cannot hide an open endpoint."""
+    networks: dict[int, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {4: [], 6: []}
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            return 1.0
+        networks[network.version].append(network)
+    share = 0.0
+    for version, bits in ((4, 32), (6, 128)):
+        covered = sum(n.num_addresses for n in ipaddress.collapse_addresses(networks[version]))  # type: ignore[arg-type]
+        share = max(share, covered / 2**bits)
+    return share
+
+
 def _endpoint(resource: Resource, context: Context) -> Iterable[str]:
     cluster = _cluster_inputs(resource)
-    if cluster and context.production and cluster["publicAccess"] and "0.0.0.0/0" in cluster["cidrs"]:
-        yield "the API endpoint is open to 0.0.0.0/0 in production: list your CIDRs in cluster.endpoint.publicAccessCidrs"
+    if cluster and context.production and cluster["publicAccess"] and open_share(cluster["cidrs"]) > OPEN_ADDRESS_SHARE:
+        yield (f"the API endpoint is open to {open_share(cluster['cidrs']):.0%} of the internet's addresses in production: "
+               "list your own CIDRs (at most a /8 together) in cluster.endpoint.publicAccessCidrs")
 
 
 def _secrets_encryption(resource: Resource, context: Context) -> Iterable[str]:
@@ -292,13 +340,13 @@ RULES = [
     Rule("data-volume", "a /dev/xvdb data volume of at least 20 GiB", True, _data_volume),
     Rule("bottlerocket-user-data", "user data passes Bottlerocket's settings rules, with a complete eviction-hard", True, _bottlerocket_user_data),
     Rule("kernel-lockdown-production", "kernel.lockdown is not 'none' in production", True, _lockdown),
-    Rule("admin-container-production", "the admin host container is off in production", True, _admin_container),
+    Rule("admin-container-production", "no superpowered host container (admin or any other) runs in production", True, _superpowered_containers),
     Rule("iam-least-privilege", "no Action '*'; Resource '*' only where AWS allows nothing narrower", True, _iam_least_privilege),
     Rule("sqs-encrypted-with-dlq", "SQS queues encrypted and with a dead-letter queue", True, _sqs),
     Rule("workload-hardening", "Deployments with requests/limits, probes, non-root, read-only root filesystem", True, _workload_hardening),
     Rule("keda-trigger-strings", "KEDA trigger metadata values are strings", True, _trigger_strings),
     Rule("helm-chart-pinned", "Helm charts pinned to exact versions", True, _helm_pinned),
-    Rule("endpoint-not-open-production", "the cluster endpoint is not open to 0.0.0.0/0 in production", True, _endpoint),
+    Rule("endpoint-not-open-production", "the cluster endpoint lets in at most a /8 of addresses in production", True, _endpoint),
     Rule("secrets-encryption", "Kubernetes secrets envelope-encrypted with KMS", True, _secrets_encryption),
     Rule("audit-logs-production", "control-plane audit logs on in production", True, _audit_logs),
     Rule("version-frozen-production", "production node groups pin their Bottlerocket version", False, _frozen_in_production),
@@ -306,11 +354,14 @@ RULES = [
 
 
 def context_for(resources: list[Resource]) -> Context:
-    dead_letters = set()
+    dead_letters, stack_wide = set(), set()
     for resource in resources:
         if resource.type == "aws:sqs/queue:Queue" and resource.props.get("redrivePolicy"):
             dead_letters.add(str(_json(resource.props["redrivePolicy"]).get("deadLetterTargetArn")))
-    return Context(_is_production(resources), frozenset(dead_letters))
+        if resource.type == "pulumi:providers:aws":
+            default_tags = _json(resource.props.get("defaultTags") or {}) or {}
+            stack_wide |= set((default_tags.get("tags") or {}) if isinstance(default_tags, Mapping) else {})
+    return Context(_is_production(resources), frozenset(dead_letters), frozenset(stack_wide))
 
 
 def evaluate(resources: list[Resource], rules: list[Rule] = RULES) -> tuple[list[Violation], list[tuple[str, str, str]]]:
@@ -322,7 +373,7 @@ def evaluate(resources: list[Resource], rules: list[Rule] = RULES) -> tuple[list
             messages = list(rule.check(resource, context))
             if not messages:
                 continue
-            reason = _suppression(resource, rule.name)
+            reason = _suppression(resource, rule.name, context)
             if reason:
                 suppressed.append((rule.name, resource.urn, reason))
                 continue

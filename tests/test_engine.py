@@ -141,6 +141,16 @@ def test_invalid_config_never_reaches_the_engine(work_dir):
     assert fake.calls == []
 
 
+def test_a_bad_override_is_blamed_on_the_flag_not_the_file(work_dir):
+    request = EngineRequest("preview", ["dev"], overrides=[ConfigOverride.parse("nodeGroups.blue.scaling.desiredSize=99", path=True),
+                                                           ConfigOverride.parse("region=europe", path=False)])
+    code, _, err, _ = _run(request, FakePulumi(), work_dir)
+    assert code == 2
+    assert "--config-path nodeGroups.blue.scaling.desiredSize: nodeGroups.blue.scaling.desiredSize: 99 is outside" in err
+    assert "--config region: region: 'europe' is not a region where EKS is available" in err
+    assert "Pulumi.dev.yaml:" not in err
+
+
 def test_overrides_apply_to_one_run_only(work_dir):
     stack_file = work_dir / "Pulumi.dev.yaml"
     before = stack_file.read_bytes()

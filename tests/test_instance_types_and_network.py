@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.instance_types import architecture, has_nvidia_gpu, is_valid_instance_type, memory_mib
+from core.instance_types import architecture, facts, has_nvidia_gpu, is_valid_instance_type, memory_mib
 from core.network_plan import plan_subnets
 
 
@@ -16,6 +17,7 @@ from core.network_plan import plan_subnets
     ("m6i.large", "x86_64"), ("m6a.xlarge", "x86_64"), ("c5n.2xlarge", "x86_64"), ("g4dn.xlarge", "x86_64"),
     ("m7g.large", "arm64"), ("c6gn.xlarge", "arm64"), ("x2gd.large", "arm64"), ("im4gn.large", "arm64"),
     ("g5g.xlarge", "arm64"), ("t4g.medium", "arm64"), ("m7i-flex.large", "x86_64"),
+    ("a1.large", "arm64"),  # Graviton without the `g` a name pattern would look for
 ])
 def test_architecture(instance_type, arch):
     assert architecture(instance_type) == arch
@@ -23,10 +25,23 @@ def test_architecture(instance_type, arch):
 
 def test_memory_and_gpus():
     assert memory_mib("m6i.large") == 8192 and memory_mib("c7g.xlarge") == 8192 and memory_mib("r6i.2xlarge") == 65536
-    assert memory_mib("t3.medium") == 4096
-    assert memory_mib("g5.xlarge") is None and memory_mib("m6i.metal") is None  # unknown, never guessed
+    assert memory_mib("t3.medium") == 4096 and memory_mib("g5.xlarge") == 16384 and memory_mib("m6i.metal") == 524288
     assert has_nvidia_gpu("g5.xlarge") and has_nvidia_gpu("p5.48xlarge") and not has_nvidia_gpu("m6i.large")
+    assert not has_nvidia_gpu("inf2.xlarge")  # an accelerator, but AWS's own
     assert not is_valid_instance_type("large") and not is_valid_instance_type("M6I.large")
+    # Known to EC2 but without a record in the data file (retired): nothing is guessed.
+    assert is_valid_instance_type("g4ad.xlarge") and facts("g4ad.xlarge") is None and memory_mib("g4ad.xlarge") is None
+
+
+def test_data_file_is_what_the_script_writes(tmp_path):
+    """Every type botocore's EC2 model knows is listed; the facts are the pinned moto's records."""
+    from data.regenerate_instance_types import document, instance_type_names, moto_records
+    from core.instance_types import DATA_FILE
+
+    committed = json.loads(DATA_FILE.read_text())
+    regenerated = document(instance_type_names(), *moto_records())
+    assert committed["types"] == regenerated["types"] and committed["withoutFacts"] == regenerated["withoutFacts"]
+    assert committed["names"] == regenerated["names"] and committed["facts"] == regenerated["facts"]
 
 
 @given(prefix=st.integers(16, 22), zones=st.integers(2, 6))

@@ -58,14 +58,14 @@ BREAKS = {
     "data-volume": ("dev", lambda rs: _launch_template(rs).props["blockDeviceMappings"].pop(), "add one (dataVolume.sizeGiB)"),
     "bottlerocket-user-data": ("dev", lambda rs: _set_user_data(_launch_template(rs), lambda s: s["kubernetes"].update({"eviction-hard": {"memory.available": "100Mi"}})), "a partial map sets the others to 0"),
     "kernel-lockdown-production": ("prod", lambda rs: _set_user_data(_launch_template(rs), lambda s: s["kernel"].update(lockdown="none")), "lockdown to 'integrity'"),
-    "admin-container-production": ("prod", lambda rs: _set_user_data(_launch_template(rs), lambda s: s["host-containers"]["admin"].update(enabled=True)), "admin.enabled to false"),
+    "admin-container-production": ("prod", lambda rs: _set_user_data(_launch_template(rs), lambda s: s["host-containers"]["admin"].update(enabled=True)), "host-containers.admin.enabled (or its superpowered) to false"),
     "iam-least-privilege": ("dev", lambda rs: _one(rs, "aws:iam/rolePolicy:RolePolicy", "worker-orders-worker-queue").props.update(
         policy=json.dumps({"Statement": [{"Sid": "Broad", "Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]})), "name the actions"),
     "sqs-encrypted-with-dlq": ("dev", lambda rs: _one(rs, "aws:sqs/queue:Queue", "worker-orders-worker").props.pop("redrivePolicy"), "set a redrivePolicy"),
     "workload-hardening": ("dev", lambda rs: _deployment_container(rs).pop("readinessProbe"), "needs a readiness probe"),
     "keda-trigger-strings": ("dev", lambda rs: _one(rs, "kubernetes:keda.sh/v1alpha1:ScaledObject").props["spec"]["triggers"][0]["metadata"].update(queueLength=100), "(quote it)"),
     "helm-chart-pinned": ("dev", lambda rs: _one(rs, "kubernetes:helm.sh/v3:Release", "keda").props.update(version="2.x"), "not pinned to an exact version"),
-    "endpoint-not-open-production": ("prod", lambda rs: _one(rs, "eks:index:Cluster").props.update(publicAccessCidrs=["0.0.0.0/0"]), "list your CIDRs"),
+    "endpoint-not-open-production": ("prod", lambda rs: _one(rs, "eks:index:Cluster").props.update(publicAccessCidrs=["0.0.0.0/0"]), "list your own CIDRs"),
     "secrets-encryption": ("dev", lambda rs: _one(rs, "eks:index:Cluster").props.pop("encryptionConfigKeyArn"), "set cluster.secretsEncryption"),
     "audit-logs-production": ("prod", lambda rs: _one(rs, "eks:index:Cluster").props.update(enabledClusterLogTypes=["api"]), "add 'audit'"),
     "version-frozen-production": ("prod", lambda rs: _one(rs, "aws:eks/nodeGroup:NodeGroup").props.update(
@@ -109,8 +109,38 @@ def test_a_suppression_needs_a_reason(dev_plan):
     assert ("workload-hardening", deployment.urn, "batch job, no HTTP server") in suppressed
 
 
+def test_one_word_reasons_and_stack_wide_tags_suppress_nothing(dev_plan):
+    resources = _resources(dev_plan)
+    _deployment_container(resources).pop("readinessProbe")
+    deployment = _one(resources, "kubernetes:apps/v1:Deployment")
+    deployment.props["metadata"]["annotations"]["policy.eks-bottlerocket/workload-hardening"] = "x"
+    assert "workload-hardening" in {v.rule for v in evaluate(resources)[0]}
+    # The stack's `tags` become the provider's default tags and reach every resource: never a suppression.
+    queue = _one(resources, "aws:sqs/queue:Queue", "worker-orders-worker")
+    queue.props.pop("redrivePolicy")
+    key = "policy.eks-bottlerocket/sqs-encrypted-with-dlq"
+    queue.props["tags"] = {key: "the stack owner said every queue may skip it"}
+    _one(resources, "pulumi:providers:aws").props["defaultTags"]["tags"][key] = "the stack owner said every queue may skip it"
+    violations, suppressed = evaluate(resources)
+    assert "sqs-encrypted-with-dlq" in {v.rule for v in violations}
+    assert key not in {f"policy.eks-bottlerocket/{rule}" for rule, _, _ in suppressed}
+
+
+def test_open_endpoint_is_judged_by_the_addresses_it_lets_in(prod_plan):
+    from policy.rules import open_share
+
+    assert open_share(["0.0.0.0/1", "128.0.0.0/1"]) == 1.0 and open_share(["0.0.0.0/0"]) == 1.0
+    assert open_share(["10.0.0.0/8"]) == 1 / 256 and open_share(["198.51.100.0/24", "203.0.113.0/24"]) < 1e-6
+    resources = _resources(prod_plan)
+    _one(resources, "eks:index:Cluster").props.update(publicAccessCidrs=["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/1"])
+    assert [v.rule for v in evaluate(resources)[0]] == ["endpoint-not-open-production"]
+
+
 @pytest.mark.parametrize("edit, rule", [
     (lambda v: v["bottlerocket"].update({"host-containers": {"admin": {"enabled": True}}}), "admin-container-production"),
+    (lambda v: v["bottlerocket"].update({"host-containers": {"debug": {"enabled": True, "superpowered": True,
+                                                                       "source": "public.ecr.aws/example/debug:1.0"}}}), "admin-container-production"),
+    (lambda v: v["cluster"]["endpoint"].update(publicAccessCidrs=["0.0.0.0/1", "128.0.0.0/1"]), "endpoint-not-open-production"),
     (lambda v: v["bottlerocket"].update({"kernel": {"lockdown": "none"}}), "kernel-lockdown-production"),
     (lambda v: v["cluster"]["endpoint"].update(publicAccessCidrs=["0.0.0.0/0"]), "endpoint-not-open-production"),
     (lambda v: v["cluster"].update(logTypes=["api"]), "audit-logs-production"),

@@ -48,9 +48,9 @@ _DELETE = object()
 BAD_CONFIGS = [
     ("unknown-top-level-key", _set("nodeGroup", {}), "nodeGroup", "did you mean 'nodeGroups'?"),
     ("missing-cluster", _set("cluster", _DELETE), "cluster", "required key is missing"),
-    ("bad-region", _set("region", "europe"), "region", "not an AWS region"),
+    ("bad-region", _set("region", "europe"), "region", "not a region where EKS is available"),
     ("cluster-name", _set("cluster/name", "-bad name"), "cluster.name", "not a valid EKS cluster name"),
-    ("version-as-number", _set("cluster/kubernetesVersion", 1.33), "cluster.kubernetesVersion", "quote it ('1.33')"),
+    ("version-as-number", _set("cluster/kubernetesVersion", 1.33), "cluster.kubernetesVersion", 'quote it ("1.33")'),
     ("unsupported-version", _set("cluster/kubernetesVersion", "1.20"), "cluster.kubernetesVersion", "not a supported Kubernetes version"),
     ("typo-in-endpoint", _set("cluster/endpoint/publicAcess", True), "cluster.endpoint.publicAcess", "did you mean 'publicAccess'?"),
     ("public-without-cidrs", _set("cluster/endpoint/publicAccessCidrs", []), "cluster.endpoint.publicAccessCidrs", "list the CIDRs"),
@@ -101,6 +101,62 @@ BAD_CONFIGS = [
     ("secret-in-plain-text", _set("workloadSecrets", {"orders-worker": {"API_TOKEN": "hunter2"}}), "workloadSecrets", "pulumi config set --secret"),
     ("duplicate-workload", lambda v: v["workloads"].append(dict(v["workloads"][0])), "workloads[1].name", "already named 'orders-worker'"),
     ("tag-key", _set("tags", {"aws:owner": "me"}), 'tags["aws:owner"]', "not a tag key"),
+    # issue 14: values the consuming system would refuse, checked with its grammar
+    ("quantity-two-dots", _set("bottlerocket/kubernetes", {"container-log-max-size": "1.2.3Gi"}), "bottlerocket.kubernetes.container-log-max-size", "not a Kubernetes quantity"),
+    ("quantity-negative", _set("nodeGroups/blue/bottlerocket", {"kubernetes": {"kube-reserved": {"cpu": "-100m"}}}), "nodeGroups.blue.bottlerocket.kubernetes.kube-reserved.cpu", "not negative"),
+    ("threshold-inner-space", _set("bottlerocket/kubernetes", {"eviction-hard": {"nodefs.available": "5 %"}}), 'bottlerocket.kubernetes.eviction-hard["nodefs.available"]', "not a percentage"),
+    ("threshold-zero-quantity", _set("bottlerocket/kubernetes", {"eviction-hard": {"memory.available": "0"}}), 'bottlerocket.kubernetes.eviction-hard["memory.available"]', "above zero"),
+    ("duration-trailing-newline", _set("karpenter/nodeClass/bottlerocket", {"kubernetes": {"shutdown-grace-period": "30s\n"}}), "karpenter.nodeClass.bottlerocket.kubernetes.shutdown-grace-period", "not a duration"),
+    ("label-value-trailing-newline", _set("nodeGroups/blue/labels", {"team": "web\n"}), "nodeGroups.blue.labels.team", "not a valid Kubernetes label value"),
+    ("label-key-upper-case-prefix", _set("nodeGroups/blue/labels", {"Example.com/team": "web"}), 'nodeGroups.blue.labels["Example.com/team"]', "lower-case DNS prefix"),
+    ("pin-trailing-newline", _set("nodeGroups/blue/releaseVersion", "1.54.0-5043decc\n"), "nodeGroups.blue.releaseVersion", "neither 'latest' nor"),
+    ("node-label-reserved-domain", _set("nodeGroups/blue/labels", {"node-role.kubernetes.io/worker": ""}), 'nodeGroups.blue.labels["node-role.kubernetes.io/worker"]', "reserved kubernetes.io domain"),
+    ("node-pool-label-karpenter-domain", _set("karpenter/nodePools/default/labels", {"karpenter.sh/nodepool": "x"}), 'karpenter.nodePools.default.labels["karpenter.sh/nodepool"]', "restricted by Karpenter"),
+    ("node-pool-label-reserved-domain", _set("karpenter/nodePools/default/labels", {"app.k8s.io/tier": "x"}), 'karpenter.nodePools.default.labels["app.k8s.io/tier"]', "reserved k8s.io domain"),
+    ("worker-in-kube-system", _set("workloads/0/namespace", "kube-system"), "workloads[0].namespace", "already exists in the cluster (Kubernetes)"),
+    ("worker-in-keda-namespace", _set("workloads/0/namespace", "keda"), "workloads[0].namespace", "already exists in the cluster (KEDA)"),
+    ("worker-env-overrides-injected", _set("workloads/0/env", {"QUEUE_URL": "https://example.com"}), "workloads[0].env.QUEUE_URL", "is set for every worker"),
+    ("worker-env-overrides-pod-identity", _set("workloads/0/env", {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://x"}), "workloads[0].env.AWS_CONTAINER_CREDENTIALS_FULL_URI", "EKS Pod Identity"),
+    ("unknown-region", _set("region", "eu-wset-1"), "region", "did you mean 'eu-west-1'?"),
+    ("region-trailing-newline", _set("region", "eu-west-1\n"), "region", "not a region where EKS is available"),
+    ("vpc-cidr-too-large", _set("network/cidr", "10.0.0.0/8"), "network.cidr", "between a /16 and a /28"),
+    ("kms-key-other-region", _set("cluster/secretsEncryption", {"kmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
+     "cluster.secretsEncryption.kmsKeyArn", "EKS needs a KMS key in the cluster's region (eu-west-1)"),
+    ("assumed-role-admin", _set("cluster/adminPrincipalArns", ["arn:aws:sts::111122223333:assumed-role/platform-admin/alice"]),
+     "cluster.adminPrincipalArns[0]", "give the role itself: arn:aws:iam::111122223333:role/platform-admin"),
+    ("same-principal-twice", _set("cluster/adminPrincipalArns", ["arn:aws:iam::111122223333:role/a", "arn:aws:iam::111122223333:role/a"]),
+     "cluster.adminPrincipalArns[1]", "one access entry per principal"),
+    ("principal-other-partition", _set("cluster/adminPrincipalArns", ["arn:aws-cn:iam::111122223333:role/a"]), "cluster.adminPrincipalArns[0]", "aws-cn partition"),
+    ("tag-key-aws-upper-case", _set("tags", {"AWS:owner": "me"}), 'tags["AWS:owner"]', "not a tag key"),
+    ("too-many-tags", _set("tags", {f"team-{i}": "x" for i in range(47)}), "tags", "at most 46"),
+    # issue 13 point 7: physical names past AWS limits
+    ("node-group-prefix-too-long", _set("cluster/name", "platform-development-eu-west-one"), "nodeGroups.green", "at most 37"),
+    ("interruption-queue-too-long", _set("cluster/name", "p" * 81), "cluster.name", "Karpenter's interruption queue"),
+    ("worker-queue-too-long", _set("cluster/name", "p" * 70), "workloads[0].name", "SQS allows at most 80"),
+    ("cluster-name-too-long", _set("cluster/name", "p" * 101), "cluster.name", "AWS allows at most 100"),
+    ("kube-reserved-too-large", _set("nodeGroups/blue/bottlerocket", {"kubernetes": {"kube-reserved": {"memory": "7Gi"}}}),
+     "nodeGroups.blue.bottlerocket.kubernetes.kube-reserved.memory", "for pods; at least 1024Mi"),
+    ("hard-threshold-above-default-soft", _set("bottlerocket/kubernetes", {"eviction-hard": {"memory.available": "3Gi", "nodefs.available": "10%",
+                                                                                         "nodefs.inodesFree": "5%", "imagefs.available": "15%"}}),
+     'bottlerocket.kubernetes.eviction-hard["memory.available"]', "must leave more free than the hard one"),
+    ("suppression-in-stack-tags", _set("tags", {"policy.eks-bottlerocket/endpoint-not-open-production": "we know what we do"}),
+     'tags["policy.eks-bottlerocket/endpoint-not-open-production"]', "cannot suppress a guardrail"),
+    ("aws-key-id-in-env", _set("workloads/0/env", {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"}), "workloads[0].env.AWS_ACCESS_KEY_ID", "an AWS access key id in plain text"),
+    ("private-key-in-sysctl-free-text", _set("bottlerocket/motd", "-----BEGIN RSA PRIVATE KEY-----"), "bottlerocket.motd", "a private key in plain text"),
+    ("graviton-without-g-in-x86-group", _set("nodeGroups/blue/instanceTypes/1", "a1.large"), "nodeGroups.blue.instanceTypes[1]", "is arm64 but amiType"),
+    ("instance-type-typo", _set("nodeGroups/blue/instanceTypes/0", "m6i.lage"), "nodeGroups.blue.instanceTypes[0]", "did you mean 'm6i.large'?"),
+    ("amd-gpu-with-nvidia-ami", _set("nodeGroups/green", {"amiType": "BOTTLEROCKET_x86_64_NVIDIA", "instanceTypes": ["g4ad.xlarge"],
+                                                          "scaling": {"minSize": 0, "desiredSize": 0, "maxSize": 2}}),
+     "nodeGroups.green.instanceTypes[0]", "no recorded facts"),
+    ("inferentia-with-nvidia-ami", _set("nodeGroups/green", {"amiType": "BOTTLEROCKET_x86_64_NVIDIA", "instanceTypes": ["inf2.xlarge"],
+                                                            "scaling": {"minSize": 0, "desiredSize": 0, "maxSize": 2}}),
+     "nodeGroups.green.instanceTypes[0]", "has no GPU, but amiType BOTTLEROCKET_x86_64_NVIDIA runs NVIDIA GPUs only"),
+    ("node-label-empty-value", _set("nodeGroups/blue/labels", {"team": ""}), "nodeGroups.blue.labels.team", "EKS takes node group label values of 1 to 63"),
+    ("node-label-key-over-63", _set("nodeGroups/blue/labels", {"teams.platform.example.com/" + "t" * 40: "web"}),
+     'nodeGroups.blue.labels["teams.platform.example.com/' + "t" * 40 + '"]', "EKS takes node group label keys of 1 to 63"),
+    ("taint-key-over-63", _set("nodeGroups/blue/taints", [{"key": "dedicated.platform.example.com/" + "d" * 40, "effect": "NoSchedule"}]),
+     "nodeGroups.blue.taints[0].key", "EKS takes taint keys of 1 to 63"),
+    ("same-worker-two-namespaces", lambda v: v["workloads"].append({**v["workloads"][0], "namespace": "batch"}), "workloads[1].name", "in namespace 'workers'; names are unique across namespaces"),
 ]
 
 
@@ -170,7 +226,7 @@ def test_pulumi_up_reports_problems_as_a_clean_error_and_registers_nothing():
     config = {f"eks-bottlerocket:{k}": v if isinstance(v, str) else __import__("json").dumps(v) for k, v in values.items()}
     with pytest.raises(pulumi.RunError) as caught:
         run_program(str(ROOT / "__main__.py"), config, project="eks-bottlerocket", stack="dev", region="eu-west-1")
-    assert "Pulumi.dev.yaml: region: 'europe' is not an AWS region" in str(caught.value)
+    assert "Pulumi.dev.yaml: region: 'europe' is not a region where EKS is available" in str(caught.value)
 
 
 @pytest.mark.parametrize("edit, path, fragment", [case[1:] for case in BAD_CONFIGS], ids=[case[0] for case in BAD_CONFIGS])
@@ -198,8 +254,19 @@ def test_workload_secrets_must_name_a_workload_and_be_encrypted():
         validate_stack_config(values, "Pulumi.dev.yaml", secret_keys=["workloadSecrets"])
     assert caught.value.lines() == [
         "Pulumi.dev.yaml: workloadSecrets.billing: no workload is named 'billing'",
-        "Pulumi.dev.yaml: workloadSecrets.orders-worker.QUEUE_URL: is also set as a plain environment variable",
+        "Pulumi.dev.yaml: workloadSecrets.orders-worker.QUEUE_URL: is set for every worker by the program or EKS Pod Identity "
+        "(QUEUE_URL, AWS_REGION, PROCESSING_SECONDS, AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE); "
+        "choose another name",
     ]
+
+
+def test_secrets_outside_workload_secrets_are_refused_and_credentials_never_echoed():
+    values = project_values("dev")
+    values["workloads"][0]["env"] = {"LOG_LEVEL": "info", "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"}
+    with pytest.raises(ConfigError) as caught:  # under `pulumi up` the engine marks the whole key secret
+        validate_stack_config(values, "Pulumi.dev.yaml", secret_keys=["workloads"])
+    assert "Pulumi.dev.yaml: workloads: is a Pulumi secret, which only workloadSecrets keeps secret" in caught.value.report()
+    assert "AKIAIOSFODNN7EXAMPLE" not in caught.value.report()
 
 
 def test_encrypted_workload_secrets_become_a_kubernetes_secret(write_stack, tmp_path):

@@ -9,12 +9,15 @@ states come from the provider that enforces them, cited beside each.
 from __future__ import annotations
 
 import functools
+import gzip
+import importlib.util
+import json
+from pathlib import Path
 import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.loaders import Loader
 
 # terraform-plugin-sdk v2 helper/id (UniqueIDSuffixLength = 26): a `*_name_prefix` argument gets a
 # 26-character timestamp-and-counter suffix. hashicorp/terraform-provider-aws (v6, bridged by
@@ -34,18 +37,35 @@ VPC_PREFIX_LENGTHS = range(16, 29)
 
 
 @functools.cache
-def _loader() -> Loader:
-    return Loader()
+def _botocore_data() -> Path:
+    """botocore's data folder, found without importing botocore: its import (urllib3, http.client) costs
+    more than the whole validation, and only the JSON files are needed."""
+    spec = importlib.util.find_spec("botocore")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def _read_json(path: Path) -> Any:
+    """A data file as botocore's Loader reads it: `<name>.json`, or `<name>.json.gz` where only that exists."""
+    if path.exists():
+        return json.loads(path.read_text())
+    return json.loads(gzip.decompress(path.with_name(path.name + ".gz").read_bytes()))
 
 
 @functools.cache
+def _service_model(service: str) -> dict[str, Any]:
+    # botocore.loaders.Loader.load_service_model takes the newest API version folder; so does this.
+    newest = max(folder for folder in (_botocore_data() / service).iterdir() if folder.is_dir())
+    return _read_json(newest / "service-2.json")
+
+
 def _shape(service: str, shape: str) -> dict[str, Any]:
-    return _loader().load_service_model(service, "service-2")["shapes"][shape]
+    return _service_model(service)["shapes"][shape]
 
 
 @functools.cache
 def _partitions() -> list[dict[str, Any]]:
-    return _loader().load_data("endpoints")["partitions"]
+    return _read_json(_botocore_data() / "endpoints.json")["partitions"]
 
 
 @dataclass(frozen=True)

@@ -321,12 +321,13 @@ def _pydantic_problems(error: ValidationError, root: type[BaseModel], prefix: Pa
             message = _unknown_key_message(root, path)
         elif kind == "missing":
             message = "required key is missing"
-        elif kind == "string_type" and path[-1] == "kubernetesVersion" and type(item.get("input")) in (int, float):
-            written = written_unquoted(item["input"], SUPPORTED_KUBERNETES_VERSIONS)
-            message = f"{written} is unquoted, so YAML reads it as the number {item['input']!r}; quote it ('{written}')"
         elif kind == "string_type" and isinstance(item.get("input"), (int, float)) and not isinstance(item["input"], bool):
-            written = getattr(item["input"], "source", None) or str(item["input"])
-            message = f"must be a string; quote it (\"{written}\") so YAML does not read it as a number"
+            number = item["input"]
+            # The stack-file loader keeps the text of a float (`1.30`); values from elsewhere (Pulumi's config)
+            # arrive as plain numbers, and a version's lost zero is recovered from the supported versions.
+            written = getattr(number, "source", None) or (
+                written_unquoted(number, SUPPORTED_KUBERNETES_VERSIONS) if path[-1] == "kubernetesVersion" else str(number))
+            message = f"{written} is unquoted, so YAML reads it as the number {float.__repr__(number) if isinstance(number, float) else number}; quote it (\"{written}\")"
         elif isinstance(item.get("input"), str) and len(item["input"]) > MAX_QUOTED_CHARACTERS:
             message = message.replace(repr(item["input"]), quote(item["input"]))
         if kind.endswith("_type") and isinstance(item.get("input"), (str, int, float, bool)) and kind != "string_type":

@@ -55,7 +55,7 @@ BAD_FILES = [
     ("duplicate-key-next-to-merge", _replace("      <<: *group\n", "      <<: *group\n      amiType: BOTTLEROCKET_x86_64\n      amiType: BOTTLEROCKET_x86_64\n",
                                             WITH_MERGE_KEYS), 2, "Pulumi.prod.yaml: refused at line"),
     ("version-unquoted", _replace('kubernetesVersion: "1.33"', "kubernetesVersion: 1.30"), 2,
-     'Pulumi.prod.yaml: cluster.kubernetesVersion: must be a string; quote it ("1.30")'),
+     'Pulumi.prod.yaml: cluster.kubernetesVersion: 1.30 is unquoted, so YAML reads it as the number 1.3; quote it ("1.30")'),
     ("too-large", PROD + "# " + "x" * (1024 * 1024) + "\n", 2, "Pulumi.prod.yaml: 1.0 MiB is too large for a stack file"),
     ("another-projects-namespace", PROD.replace("eks-bottlerocket:", "billing-platform:"), 2,
      "Pulumi.prod.yaml: no key is in this project's namespace 'eks-bottlerocket:' (it sets keys of 'billing-platform:')"),

@@ -55,9 +55,11 @@ BAD_VERSIONS = [
     ("unsupported-group-version", [("nodeGroups/blue/kubernetesVersion", "1.29")], "nodeGroups.blue.kubernetesVersion",
      "'1.29' is not a supported Kubernetes version"),
     ("unquoted-group-version", [("nodeGroups/blue/kubernetesVersion", 1.30)], "nodeGroups.blue.kubernetesVersion",
-     "1.30 is unquoted, so YAML reads it as the number 1.3; quote it ('1.30')"),
+     # the stack file is written by yaml.dump, which writes the number as 1.3: the message quotes the file
+     '1.3 is unquoted, so YAML reads it as the number 1.3; quote it ("1.3")'),
     ("unquoted-cluster-version", [("cluster/kubernetesVersion", 1.30)], "cluster.kubernetesVersion",
-     "1.30 is unquoted, so YAML reads it as the number 1.3; quote it ('1.30')"),
+     # the stack file is written by yaml.dump, which writes the number as 1.3: the message quotes the file
+     '1.3 is unquoted, so YAML reads it as the number 1.3; quote it ("1.3")'),
     ("addon-version", [("eksAddons", {"coredns": {"version": "1.11.4"}})], "eksAddons.coredns.version",
      "'1.11.4' is not an EKS add-on version such as v1.12.1-eksbuild.2"),
     ("addon-key", [("eksAddons", {"coreDns": {}})], "eksAddons.coreDns", "did you mean 'coredns'?"),
@@ -93,7 +95,7 @@ def test_unquoted_version_in_the_yaml_file_is_named_as_written(tmp_path):
     path.write_text(text)
     plan = make_plan("dev", tmp_path / "out", config_file=path)
     assert plan.exit_code == 2
-    assert "Pulumi.dev.yaml: cluster.kubernetesVersion: 1.30 is unquoted, so YAML reads it as the number 1.3; quote it ('1.30')" in plan.stderr
+    assert 'Pulumi.dev.yaml: cluster.kubernetesVersion: 1.30 is unquoted, so YAML reads it as the number 1.3; quote it ("1.30")' in plan.stderr
 
 
 def test_a_pinned_group_keeps_its_version_and_its_ssm_parameter(write_stack, tmp_path):

@@ -81,7 +81,7 @@ BAD_CONFIGS = [
     ("bad-duration", _set("bottlerocket/kubernetes", {"eviction-soft-grace-period": {"memory.available": "30"}}), 'bottlerocket.kubernetes.eviction-soft-grace-period["memory.available"]', "not a duration"),
     ("soft-without-grace", _set("bottlerocket/kubernetes", {"eviction-soft": {"imagefs.available": "20%"}}), 'bottlerocket.kubernetes.eviction-soft-grace-period["imagefs.available"]', "no grace period"),
     ("image-gc-order", _set("bottlerocket/kubernetes", {"image-gc-low-threshold-percent": 90}), "bottlerocket.kubernetes.image-gc-low-threshold-percent", "must be below image-gc-high-threshold-percent"),
-    ("sysctl-number", _set("bottlerocket/kernel", {"sysctl": {"net.core.somaxconn": 4096}}), 'bottlerocket.kernel.sysctl["net.core.somaxconn"]', "must be a string"),
+    ("sysctl-number", _set("bottlerocket/kernel", {"sysctl": {"net.core.somaxconn": 4096}}), 'bottlerocket.kernel.sysctl["net.core.somaxconn"]', "4096 is unquoted, so YAML reads it as the number 4096"),
     ("lockdown-value", _set("bottlerocket/kernel", {"lockdown": "off"}), "bottlerocket.kernel.lockdown", "'integrity'"),
     ("eks-injected-key", _set("bottlerocket/kubernetes", {"cluster-dns-ip": "10.100.0.10"}), "bottlerocket.kubernetes.cluster-dns-ip", "EKS injects this"),
     ("labels-in-settings", _set("nodeGroups/blue/bottlerocket", {"kubernetes": {"node-labels": {"a": "b"}}}), "nodeGroups.blue.bottlerocket.kubernetes.node-labels", "nodeGroups.<name>.labels"),

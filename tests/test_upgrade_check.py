@@ -151,7 +151,7 @@ def test_a_pinned_group_too_far_behind_after_the_bump_blocks(write_stack, dev_pl
 def test_invalid_stack_file_is_bad_input(write_stack):
     code, _, err = _run(config_file=write_stack(lambda v: v["cluster"].update(kubernetesVersion=1.30), name="Pulumi.dev.yaml"),
                         offline=True)
-    assert code == 2 and "Pulumi.dev.yaml: cluster.kubernetesVersion: 1.30 is unquoted" in err
+    assert code == 2 and "Pulumi.dev.yaml: cluster.kubernetesVersion: 1.3 is unquoted" in err
 
 
 def test_command_line(tmp_path):

@@ -48,7 +48,9 @@ node_groups = {
     for name, group in config.enabled_node_groups().items()
 }
 
-keda = Keda("keda", config.keda, cluster, opts=in_account) if config.keda else None
+# KEDA's atomic release waits for its pods; they need nodes (lifecycle rule in tests/test_lifecycle_order.py).
+after_node_groups = pulumi.ResourceOptions(providers=[aws_provider], depends_on=list(node_groups.values()))
+keda = Keda("keda", config.keda, cluster, opts=after_node_groups) if config.keda else None
 
 karpenter = None
 if config.karpenter:
@@ -60,7 +62,7 @@ if config.karpenter:
             lambda version: karpenter_data.ami_alias(config.release_policy(version_group), version)),
         block_devices=karpenter_data.block_device_mappings(config.node_groups[version_group].root_volume,
                                                            config.node_groups[version_group].data_volume),
-        tags=stack_tags, opts=pulumi.ResourceOptions(providers=[aws_provider], depends_on=list(node_groups.values())),
+        tags=stack_tags, opts=after_node_groups,
     )
 
 namespaces = {

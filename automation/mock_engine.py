@@ -52,6 +52,7 @@ class RegisteredResource:
     parent: str | None = None
     provider: str | None = None
     options: dict = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)  # explicit and property dependencies: the engine's graph edges
 
 
 class PlanMocks(pulumi.runtime.Mocks):
@@ -211,6 +212,7 @@ class RecordingMonitor(MockMonitor):
         record.parent = request.parent or None
         record.provider = _provider_urn(request.provider)
         record.options = _options(request)
+        record.dependencies = sorted(request.dependencies)
         return response
 
     def Invoke(self, request):

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import yaml
 
 from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
+from automation.lifecycle_order import lifecycle_order
 from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, read_stack_config
 from core.stack_config import ConfigError, validate_stack_config
 from policy.rules import Resource, evaluate
@@ -67,6 +68,7 @@ def _record(resource: RegisteredResource) -> dict[str, Any]:
         "provider": resource.provider,
         "inputs": inputs,
         "options": resource.options,
+        "dependencies": resource.dependencies,
     }
 
 
@@ -184,6 +186,7 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
     print_tree(document, stdout)
     report = policy_report(document)
     (target / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
+    (target / "order.json").write_text(json.dumps(lifecycle_order(document), indent=2) + "\n")
     print_policy(report, stdout)
     stdout.write(f"\nWrote {target}: resources.json, {len(user_data_files(document))} user data, "
                  f"{len(kubernetes_manifests(document))} manifest and {len(helm_values(document))} Helm values file(s), policy.json.\n")

@@ -43,19 +43,28 @@ class Karpenter(pulumi.ComponentResource):
                               tags={"policy.eks-bottlerocket/sqs-encrypted-with-dlq":
                                     "Interruption events expire after 300 s as upstream sets it. A DLQ would only keep stale events"},
                               opts=child)
-        aws.sqs.QueuePolicy(f"{name}-interruption", queue_url=queue.url,
-                            policy=queue.arn.apply(lambda arn: json.dumps(karpenter.interruption_queue_policy(arn))), opts=child)
+        # Everything the controller needs while it runs, finalizers included: on destroy the engine deletes a
+        # resource only after all that depend on it (automation/lifecycle_order.py), so the controller depends
+        # on all of it and the NodePools/EC2NodeClass depend on the controller. Otherwise the policies or the
+        # queue can go in parallel with the NodePools, and their finalizers (terminating instances, deleting
+        # instance profiles) fail for lack of permissions: karpenter-provider-aws v1.14.1
+        # pkg/controllers/nodeclass/controller.go:174 cleanupInstanceProfiles (the EC2NodeClass finalizer) and
+        # pkg/cloudprovider/cloudprovider.go:250 Delete (TerminateInstances for each NodeClaim).
+        needed: list[pulumi.Resource] = [queue]
+        needed.append(aws.sqs.QueuePolicy(f"{name}-interruption", queue_url=queue.url,
+                                          policy=queue.arn.apply(lambda arn: json.dumps(karpenter.interruption_queue_policy(arn))), opts=child))
         for event, pattern in karpenter.INTERRUPTION_EVENTS.items():
             rule = aws.cloudwatch.EventRule(f"{name}-{event}", description=f"Karpenter interruption: {event}",
                                             event_pattern=json.dumps(pattern), opts=child)
-            aws.cloudwatch.EventTarget(f"{name}-{event}", rule=rule.name, arn=queue.arn,
-                                       target_id="KarpenterInterruptionQueueTarget", opts=child)
+            needed.append(aws.cloudwatch.EventTarget(f"{name}-{event}", rule=rule.name, arn=queue.arn,
+                                                     target_id="KarpenterInterruptionQueueTarget", opts=child))
 
         node_role = NodeRole(f"{name}-nodes", region=region, opts=child)
         access = aws.eks.AccessEntry(f"{name}-nodes", cluster_name=cluster.name, principal_arn=node_role.arn,
                                      type="EC2_LINUX", opts=child)
-        aws.ec2.Tag(f"{name}-security-group-discovery", resource_id=cluster.security_group_id,
-                    key="karpenter.sh/discovery", value=cluster_name, opts=child)
+        needed.append(node_role)
+        needed.append(aws.ec2.Tag(f"{name}-security-group-discovery", resource_id=cluster.security_group_id,
+                                  key="karpenter.sh/discovery", value=cluster_name, opts=child))
 
         controller_role = aws.iam.Role(f"{name}-controller", description="Karpenter controller (EKS Pod Identity)",
                                        assume_role_policy=json.dumps(karpenter.pod_identity_trust_policy()), opts=child)
@@ -66,7 +75,7 @@ class Karpenter(pulumi.ComponentResource):
         for policy_name in ("NodeLifecycle", "IAMIntegration", "EKSIntegration", "Interruption", "ResourceDiscovery", "ZonalShift"):
             policy = aws.iam.Policy(f"{name}-{policy_name}", description=f"Karpenter controller {policy_name} for {cluster_name}",
                                     policy=documents.apply(lambda docs, key=policy_name: json.dumps(docs[key])), opts=child)
-            aws.iam.RolePolicyAttachment(f"{name}-{policy_name}", role=controller_role.name, policy_arn=policy.arn, opts=child)
+            needed.append(aws.iam.RolePolicyAttachment(f"{name}-{policy_name}", role=controller_role.name, policy_arn=policy.arn, opts=child))
         identity = aws.eks.PodIdentityAssociation(f"{name}-controller", cluster_name=cluster.name, namespace=karpenter.NAMESPACE,
                                                   service_account=karpenter.SERVICE_ACCOUNT, role_arn=controller_role.arn, opts=child)
 
@@ -78,7 +87,7 @@ class Karpenter(pulumi.ComponentResource):
             namespace=karpenter.NAMESPACE, skip_crds=True, atomic=True,
             values=karpenter.helm_values(cluster_name=cluster_name, queue_name=cluster_name, replicas=config.controller.replicas,
                                          resources=config.controller.resources.model_dump(), managed_node_label=COLOUR_LABEL),
-            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, identity, access])),
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, identity, access, *needed])),
         )
 
         toml_settings, kubelet, _ = karpenter.split_node_class_settings(node_settings)

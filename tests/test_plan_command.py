@@ -27,7 +27,7 @@ def test_plan_command_writes_the_plan(tmp_path):
     document = json.loads((out / "resources.json").read_text())
     assert set(document) == {"stack", "project", "resources", "outputs"}
     for record in document["resources"]:
-        assert set(record) == {"type", "name", "urn", "id", "parent", "provider", "inputs", "options"}
+        assert set(record) == {"type", "name", "urn", "id", "parent", "provider", "inputs", "options", "dependencies"}
     assert (out / "userdata" / "blue.toml").read_text().startswith("# Bottlerocket settings of node group 'blue'")
     assert f"Offline plan of stack dev (project eks-bottlerocket): {len(document['resources'])} resources" in result.stdout
     assert "aws:eks/nodeGroup:NodeGroup  blue  [ignoreChanges: ['scalingConfig.desiredSize']]" in result.stdout

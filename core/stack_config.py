@@ -21,7 +21,7 @@ from pydantic.alias_generators import to_camel
 
 from core import instance_types
 from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node_pool_problems, workload_problems
-from core.karpenter import split_node_class_settings
+from core.karpenter import node_class_settings as karpenter_node_class_settings, split_node_class_settings
 from core.config_base import ConfigSection, Path, Problem, format_path
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, settings_as_dict
 from core.network_plan import plan_subnets
@@ -173,7 +173,7 @@ class StackConfig(ConfigSection):
     def node_class_settings(self) -> dict[str, Any]:
         """Karpenter's nodes: the stack's settings <- karpenter.nodeClass.bottlerocket."""
         assert self.karpenter is not None
-        return deep_merge(self.stack_settings(), settings_as_dict(self.karpenter.node_class.bottlerocket))
+        return karpenter_node_class_settings(self.stack_settings(), settings_as_dict(self.karpenter.node_class.bottlerocket))
 
     def karpenter_version_group(self) -> str:
         """The node group whose Bottlerocket version Karpenter's nodes follow."""

@@ -8,6 +8,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from components.network import Network
+from core.access_entries import admin_entry_key
 from core.iam_documents import CLUSTER_ADMIN_ACCESS_POLICY, eks_access_policy_arn
 from core.kube_proxy import KUBE_PROXY_CONFIG_MAP, render_kube_proxy_config
 from core.stack_config import ClusterConfig
@@ -38,8 +39,8 @@ class Cluster(pulumi.ComponentResource):
             enable_key_rotation=True, deletion_window_in_days=30, opts=child).arn
 
         access_entries = {"nodes": eks.AccessEntryArgs(principal_arn=node_role_arn, type="EC2_LINUX")}
-        for index, principal in enumerate(config.admin_principal_arns):
-            access_entries[f"admin-{index}"] = eks.AccessEntryArgs(
+        for principal in config.admin_principal_arns:
+            access_entries[admin_entry_key(principal)] = eks.AccessEntryArgs(
                 principal_arn=principal, type="STANDARD",
                 access_policies={"cluster-admin": eks.AccessPolicyAssociationArgs(
                     policy_arn=eks_access_policy_arn(region, CLUSTER_ADMIN_ACCESS_POLICY),

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationEr
 from pydantic.alias_generators import to_camel
 
 from core import instance_types
+from core.access_entries import CREATOR_LISTED, creator_listed
 from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node_pool_problems, workload_problems
 from core.karpenter import node_class_settings as karpenter_node_class_settings, split_node_class_settings
 from core.config_base import ConfigSection, Path, Problem, format_path
@@ -94,6 +95,9 @@ class ClusterConfig(ConfigSection):
     log_types: list[LogType] = ["api", "audit", "authenticator"]
     secrets_encryption: SecretsEncryptionConfig = SecretsEncryptionConfig()
     admin_principal_arns: list[PrincipalArn] = []
+    # The principal `pulumi up` runs as when it creates the cluster (CI's deploy role); EKS gives it an
+    # admin access entry itself (core/access_entries.py), so it must not be listed again.
+    creator_principal_arn: PrincipalArn | None = None
 
 
 class ExistingVpcConfig(ConfigSection):
@@ -286,6 +290,13 @@ def _endpoint_problems(endpoint: EndpointConfig) -> list[Problem]:
     return problems
 
 
+def _creator_problems(cluster: ClusterConfig) -> list[Problem]:
+    if cluster.creator_principal_arn is None:
+        return []
+    return [Problem(("cluster", "adminPrincipalArns", index), f"{cluster.admin_principal_arns[index]!r} {CREATOR_LISTED}")
+            for index in creator_listed(cluster.admin_principal_arns, cluster.creator_principal_arn)]
+
+
 def _network_problems(network: NetworkConfig, region: str | None) -> list[Problem]:
     problems = []
     if network.existing_vpc is not None:
@@ -452,6 +463,7 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
 
     if "cluster" in parsed:
         problems += _endpoint_problems(parsed["cluster"].endpoint)
+        problems += _creator_problems(parsed["cluster"])
     if "network" in parsed:
         problems += _network_problems(parsed["network"], parsed.get("region"))
     # Merged-settings rules need the stack-wide table; skip them while it is itself broken.

@@ -198,7 +198,10 @@ def test_access_entries(plan):
     assert entries["nodes"] == {"principalArn": f"<after-deploy:aws:iam/role:Role::{role['name']}.arn>", "type": "EC2_LINUX"}
     admins = {name: e for name, e in entries.items() if name.startswith("admin-")}
     expected = project_values(plan.document["stack"])["cluster"]["adminPrincipalArns"]
-    assert {name: a["principalArn"] for name, a in admins.items()} == {f"admin-{i}": arn for i, arn in enumerate(expected)}
+    # Keyed by principal, never by list position (core/access_entries.py).
+    account = {"dev": "111122223333", "prod": "444455556666"}[plan.document["stack"]]
+    assert {name: a["principalArn"] for name, a in admins.items()} == {
+        f"admin-{account}-role-{arn.rsplit('/', 1)[-1]}": arn for arn in expected}
     for admin in admins.values():
         policy = admin["accessPolicies"]["cluster-admin"]
         assert policy["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"

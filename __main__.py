@@ -21,14 +21,14 @@ stack_tags = {**config.tags, "eks-bottlerocket/stack": pulumi.get_stack()}
 aws_provider = aws.Provider("aws", region=config.region, default_tags={"tags": stack_tags})
 in_account = pulumi.ResourceOptions(providers=[aws_provider])
 
-network = Network("network", config.network, cluster_name=config.cluster.name, opts=in_account)
+network = Network("network", config.network, cluster_name=config.cluster.name, protect=config.stack.protect, opts=in_account)
 node_role = NodeRole("nodes", region=config.region, opts=in_account)
 
 node_group_settings = {name: config.node_group_settings(name) for name in config.enabled_node_groups()}
 cluster = Cluster(
     "cluster", config.cluster, region=config.region, network=network, node_role_arn=node_role.arn,
     leave_conntrack_to_nodes=any(conntrack_max_configured(s) for s in node_group_settings.values()),
-    aws_provider=aws_provider, tags=stack_tags, opts=in_account,
+    aws_provider=aws_provider, tags=stack_tags, protect=config.stack.protect, opts=in_account,
 )
 
 node_groups = {
@@ -75,7 +75,7 @@ workers = {
         f"worker-{workload.name}", workload, cluster=cluster, cluster_name=config.cluster.name, keda=keda,
         namespace=namespaces[workload.namespace], region=config.region,
         eviction_max_pod_grace_period=config.stack_settings()["kubernetes"].get("eviction-max-pod-grace-period"),
-        secret_env=config.workload_secrets.get(workload.name), opts=in_account,
+        secret_env=config.workload_secrets.get(workload.name), protect=config.stack.protect, opts=in_account,
     )
     for workload in config.workloads  # validation guarantees a `keda` section when there are workloads
 }

@@ -29,14 +29,15 @@ class Cluster(pulumi.ComponentResource):
     kube_proxy_config: k8s.core.v1.ConfigMapPatch | None
 
     def __init__(self, name: str, config: ClusterConfig, region: str, network: Network, node_role_arn: pulumi.Input[str],
-                 leave_conntrack_to_nodes: bool, aws_provider: aws.Provider, tags: dict[str, str],
+                 leave_conntrack_to_nodes: bool, aws_provider: aws.Provider, tags: dict[str, str], protect: bool = False,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:Cluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         key_arn = config.secrets_encryption.kms_key_arn or aws.kms.Key(
             f"{name}-secrets", description=f"EKS secrets encryption for {config.name}",
-            enable_key_rotation=True, deletion_window_in_days=30, opts=child).arn
+            enable_key_rotation=True, deletion_window_in_days=30,
+            opts=pulumi.ResourceOptions(parent=self, protect=protect)).arn  # stack.protect
 
         access_entries = {"nodes": eks.AccessEntryArgs(principal_arn=node_role_arn, type="EC2_LINUX")}
         for principal in config.admin_principal_arns:
@@ -68,8 +69,14 @@ class Cluster(pulumi.ComponentResource):
             endpoint_public_access=config.endpoint.public_access,
             public_access_cidrs=list(config.endpoint.public_access_cidrs) or None,
             kube_proxy_addon_options=kube_proxy_options,
+            # stack.protect: EKS itself refuses DeleteCluster (InvalidRequestException) while this is on (EKS
+            # user guide, "Protect EKS clusters from accidental deletion"), and Pulumi refuses to delete or
+            # replace the component in preview (pulumi/pulumi pkg/resource/deploy/step.go DeleteStep.Apply,
+            # `deleteProtectedError`). Its children inherit `protect` (Pulumi docs, "Resource option:
+            # protect"): removing an admin's access entry then needs `pulumi state unprotect` on that entry.
+            deletion_protection=protect,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, providers={"aws": aws_provider}),
+            opts=pulumi.ResourceOptions(parent=self, providers={"aws": aws_provider}, protect=protect),
         )
         cluster_name = self.eks_cluster.eks_cluster.name
 

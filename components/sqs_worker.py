@@ -24,19 +24,21 @@ class SqsWorker(pulumi.ComponentResource):
 
     def __init__(self, name: str, workload: WorkloadConfig, *, cluster: Cluster, cluster_name: str, keda: Keda,
                  namespace: k8s.core.v1.Namespace, region: str, eviction_max_pod_grace_period: int | None,
-                 secret_env: Mapping[str, str] | None = None, opts: pulumi.ResourceOptions | None = None):
+                 secret_env: Mapping[str, str] | None = None, protect: bool = False,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:SqsWorker", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        holds_messages = pulumi.ResourceOptions(parent=self, protect=protect)  # stack.protect: queued work survives a destroy
 
         dead_letters = aws.sqs.Queue(f"{name}-dlq", name=f"{cluster_name}-{workload.name}-dlq", sqs_managed_sse_enabled=True,
-                                     message_retention_seconds=sqs_worker.DEAD_LETTER_RETENTION_SECONDS, opts=child)
+                                     message_retention_seconds=sqs_worker.DEAD_LETTER_RETENTION_SECONDS, opts=holds_messages)
         self.queue = aws.sqs.Queue(
             name, name=f"{cluster_name}-{workload.name}", sqs_managed_sse_enabled=True,
             visibility_timeout_seconds=sqs_worker.visibility_timeout(workload),
             receive_wait_time_seconds=workload.queue.long_polling_seconds,
             message_retention_seconds=workload.queue.retention_seconds,
             redrive_policy=dead_letters.arn.apply(lambda arn: json.dumps(sqs_worker.redrive_policy(arn, workload))),
-            opts=child,
+            opts=holds_messages,
         )
 
         role = aws.iam.Role(name, description=f"SQS worker {workload.namespace}/{workload.name}",

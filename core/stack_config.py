@@ -100,6 +100,13 @@ class ClusterConfig(ConfigSection):
     creator_principal_arn: PrincipalArn | None = None
 
 
+class StackSettings(ConfigSection):
+    # Pulumi `protect` on what holds state or is costly to lose: the EKS cluster (also EKS deletion
+    # protection), its KMS key, the VPC and the workloads' queues. A destroy or a renaming replace then fails
+    # in preview instead of deleting them; set false only to tear a stack down on purpose.
+    protect: bool = True
+
+
 class ExistingVpcConfig(ConfigSection):
     vpc_id: VpcId
     private_subnet_ids: list[SubnetId] = Field(min_length=2)
@@ -157,6 +164,7 @@ class StackConfig(ConfigSection):
     node_groups: dict[NodeGroupName, NodeGroupConfig]
     bottlerocket: BottlerocketSettings = BottlerocketSettings()
     tags: dict[TagKey, TagValue] = {}
+    stack: StackSettings = StackSettings()
     keda: KedaConfig | None = None
     karpenter: KarpenterConfig | None = None
     workloads: list[WorkloadConfig] = []

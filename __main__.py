@@ -13,7 +13,7 @@ from components.node_role import NodeRole
 from components.sqs_worker import SqsWorker
 from core import karpenter as karpenter_data
 from core.pulumi_config import load_stack_config
-from core.user_data import conntrack_max_configured
+from core.user_data import conntrack_max_configured, control_container_enabled
 
 config = load_stack_config()  # every config problem is reported here, before anything is registered
 stack_tags = {**config.tags, "eks-bottlerocket/stack": pulumi.get_stack()}
@@ -22,9 +22,9 @@ aws_provider = aws.Provider("aws", region=config.region, default_tags={"tags": s
 in_account = pulumi.ResourceOptions(providers=[aws_provider])
 
 network = Network("network", config.network, cluster_name=config.cluster.name, protect=config.stack.protect, opts=in_account)
-node_role = NodeRole("nodes", region=config.region, opts=in_account)
-
 node_group_settings = {name: config.node_group_settings(name) for name in config.enabled_node_groups()}
+node_role = NodeRole("nodes", region=config.region, ssm=any(control_container_enabled(s) for s in node_group_settings.values()),
+                     opts=in_account)
 cluster = Cluster(
     "cluster", config.cluster, region=config.region, network=network, node_role_arn=node_role.arn,
     leave_conntrack_to_nodes=any(conntrack_max_configured(s) for s in node_group_settings.values()),
@@ -43,7 +43,7 @@ node_groups = {
         subnet_ids=network.private_subnet_ids,
         physical_name_prefix=f"{config.cluster.name}-{name}",
         tags=stack_tags,
-        opts=pulumi.ResourceOptions(providers=[aws_provider], depends_on=[cluster.kube_proxy_config] if cluster.kube_proxy_config else []),
+        opts=pulumi.ResourceOptions(providers=[aws_provider], depends_on=cluster.node_prerequisites),
     )
     for name, group in config.enabled_node_groups().items()
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
@@ -9,7 +11,15 @@ import pulumi_kubernetes as k8s
 
 from components.network import Network
 from core.access_entries import admin_entry_key
-from core.iam_documents import CLUSTER_ADMIN_ACCESS_POLICY, eks_access_policy_arn
+from core.iam_documents import (
+    CLUSTER_ADMIN_ACCESS_POLICY,
+    CNI_MANAGED_POLICY,
+    CNI_NAMESPACE,
+    CNI_SERVICE_ACCOUNT,
+    eks_access_policy_arn,
+    managed_policy_arn,
+    pod_identity_trust_policy,
+)
 from core.kube_proxy import KUBE_PROXY_CONFIG_MAP, render_kube_proxy_config
 from core.stack_config import ClusterConfig
 
@@ -27,6 +37,7 @@ class Cluster(pulumi.ComponentResource):
     security_group_id: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     kube_proxy_config: k8s.core.v1.ConfigMapPatch | None
+    node_prerequisites: list[pulumi.Resource]
 
     def __init__(self, name: str, config: ClusterConfig, region: str, network: Network, node_role_arn: pulumi.Input[str],
                  leave_conntrack_to_nodes: bool, aws_provider: aws.Provider, tags: dict[str, str], protect: bool = False,
@@ -83,6 +94,22 @@ class Cluster(pulumi.ComponentResource):
         aws.eks.Addon(f"{name}-pod-identity-agent", cluster_name=cluster_name, addon_name="eks-pod-identity-agent",
                       resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE", opts=child)
 
+        # The VPC CNI (aws-node) gets its permissions through its own Pod Identity role instead of the node
+        # role (core/iam_documents.py). Nodes wait for the association: aws-node pods started before it
+        # would run without credentials until restarted.
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        cni_role = aws.iam.Role(
+            f"{name}-vpc-cni", description=f"VPC CNI (aws-node) of {config.name} through EKS Pod Identity",
+            assume_role_policy=account.apply(lambda account_id: json.dumps(pod_identity_trust_policy(
+                account=account_id, cluster_name=config.name, namespace=CNI_NAMESPACE, service_account=CNI_SERVICE_ACCOUNT))),
+            opts=child)
+        cni_policy = aws.iam.RolePolicyAttachment(f"{name}-vpc-cni", role=cni_role.name,
+                                                  policy_arn=managed_policy_arn(region, CNI_MANAGED_POLICY), opts=child)
+        cni_identity = aws.eks.PodIdentityAssociation(
+            f"{name}-vpc-cni", cluster_name=cluster_name, namespace=CNI_NAMESPACE, service_account=CNI_SERVICE_ACCOUNT,
+            role_arn=cni_role.arn, opts=pulumi.ResourceOptions(parent=self, depends_on=[cni_policy]))
+        self.node_prerequisites = [cni_identity]
+
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.eks_cluster.kubeconfig_json,
                                      enable_server_side_apply=True, opts=child)
         self.kube_proxy_config = None
@@ -95,6 +122,7 @@ class Cluster(pulumi.ComponentResource):
                 data={"config": render_kube_proxy_config()},
                 opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[self.eks_cluster]),
             )
+            self.node_prerequisites.append(self.kube_proxy_config)
 
         self.name = cluster_name
         self.endpoint = self.eks_cluster.eks_cluster.endpoint

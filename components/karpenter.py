@@ -14,9 +14,9 @@ from components.cluster import Cluster
 from components.node_role import NodeRole
 from core import karpenter
 from core.addons_config import KarpenterConfig
-from core.iam_documents import partition
+from core.iam_documents import partition, pod_identity_trust_policy
 from core.stack_config import COLOUR_LABEL
-from core.user_data import render_user_data
+from core.user_data import control_container_enabled, render_user_data
 
 NODE_CLASS_NAME = "bottlerocket"
 
@@ -59,16 +59,19 @@ class Karpenter(pulumi.ComponentResource):
             needed.append(aws.cloudwatch.EventTarget(f"{name}-{event}", rule=rule.name, arn=queue.arn,
                                                      target_id="KarpenterInterruptionQueueTarget", opts=child))
 
-        node_role = NodeRole(f"{name}-nodes", region=region, opts=child)
+        node_role = NodeRole(f"{name}-nodes", region=region, ssm=control_container_enabled(node_settings), opts=child)
         access = aws.eks.AccessEntry(f"{name}-nodes", cluster_name=cluster.name, principal_arn=node_role.arn,
                                      type="EC2_LINUX", opts=child)
         needed.append(node_role)
         needed.append(aws.ec2.Tag(f"{name}-security-group-discovery", resource_id=cluster.security_group_id,
                                   key="karpenter.sh/discovery", value=cluster_name, opts=child))
 
-        controller_role = aws.iam.Role(f"{name}-controller", description="Karpenter controller (EKS Pod Identity)",
-                                       assume_role_policy=json.dumps(karpenter.pod_identity_trust_policy()), opts=child)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        controller_role = aws.iam.Role(
+            f"{name}-controller", description="Karpenter controller (EKS Pod Identity)",
+            assume_role_policy=account.apply(lambda account_id: json.dumps(pod_identity_trust_policy(
+                account=account_id, cluster_name=cluster_name, namespace=karpenter.NAMESPACE, service_account=karpenter.SERVICE_ACCOUNT))),
+            opts=child)
         documents = pulumi.Output.all(account, node_role.arn, queue.arn).apply(
             lambda args: karpenter.controller_policies(partition=partition(region), region=region, account=args[0],
                                                        cluster_name=cluster_name, node_role_arn=args[1], queue_arn=args[2]))

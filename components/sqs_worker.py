@@ -13,7 +13,7 @@ from components.cluster import Cluster
 from components.keda import Keda
 from core import sqs_worker
 from core.addons_config import WorkloadConfig
-from core.karpenter import pod_identity_trust_policy
+from core.iam_documents import pod_identity_trust_policy
 
 
 class SqsWorker(pulumi.ComponentResource):
@@ -41,8 +41,10 @@ class SqsWorker(pulumi.ComponentResource):
             opts=holds_messages,
         )
 
-        role = aws.iam.Role(name, description=f"SQS worker {workload.namespace}/{workload.name}",
-                            assume_role_policy=json.dumps(pod_identity_trust_policy()), opts=child)
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        trust = account.apply(lambda account_id: json.dumps(pod_identity_trust_policy(
+            account=account_id, cluster_name=cluster_name, namespace=workload.namespace, service_account=workload.name)))
+        role = aws.iam.Role(name, description=f"SQS worker {workload.namespace}/{workload.name}", assume_role_policy=trust, opts=child)
         aws.iam.RolePolicy(f"{name}-queue", role=role.id,
                            policy=self.queue.arn.apply(lambda arn: json.dumps(sqs_worker.worker_policy(arn))), opts=child)
         identity = aws.eks.PodIdentityAssociation(name, cluster_name=cluster.name, namespace=workload.namespace,

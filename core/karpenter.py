@@ -231,12 +231,6 @@ def node_pool(name: str, config: NodePoolConfig, node_class_name: str) -> dict[s
 
 # --- IAM -------------------------------------------------------------------------------------------
 
-def pod_identity_trust_policy() -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-        "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
-
-
 def interruption_queue_policy(queue_arn: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Id": "EC2InterruptionPolicy", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},

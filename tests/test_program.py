@@ -30,8 +30,9 @@ EXPECTED_COUNTS = {
         "aws:ec2/eip:Eip": 1,  # natGateways: single
         "aws:ec2/natGateway:NatGateway": 1,
         "eks-bottlerocket:index:NodeRole": 2,
-        "aws:iam/role:Role": 5,  # nodes, Karpenter's nodes and controller, KEDA operator, the worker
-        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 14,  # 4 + 4 node policies, 6 Karpenter controller policies
+        "aws:iam/role:Role": 6,  # nodes, Karpenter's nodes and controller, KEDA operator, the worker, the VPC CNI
+        # 3 + 3 node policies (worker, ECR pull, SSM for the control container), 6 Karpenter controller policies, the CNI's
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 13,
         "eks-bottlerocket:index:Cluster": 1,
         "aws:kms/key:Key": 1,
         "eks:index:Cluster": 1,
@@ -49,7 +50,7 @@ EXPECTED_COUNTS = {
         "aws:cloudwatch/eventTarget:EventTarget": 5,
         "aws:ec2/tag:Tag": 1,
         "aws:eks/accessEntry:AccessEntry": 1,
-        "aws:eks/podIdentityAssociation:PodIdentityAssociation": 2,
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation": 3,  # Karpenter, the worker, aws-node
         "aws:iam/policy:Policy": 6,
         "aws:iam/rolePolicy:RolePolicy": 2,
         "aws:sqs/queue:Queue": 3,
@@ -162,8 +163,9 @@ def test_node_role_and_policies(plan):
     assert trust["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
     attachments = [a for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if a["name"].startswith("nodes-")]
     attached = {a["inputs"]["policyArn"] for a in attachments}
+    # No AmazonEKS_CNI_Policy: aws-node has its own role (tests/test_least_privilege.py).
     assert attached == {f"arn:aws:iam::aws:policy/{p}" for p in (
-        "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore")}
+        "AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore")}
     for attachment in attachments:
         assert attachment["inputs"]["role"] == f"<after-deploy:aws:iam/role:Role::{role['name']}.name>"
 
@@ -356,6 +358,8 @@ def test_components_parent_their_resources(plan):
         ("aws:iam/", "karpenter-controller"): "eks-bottlerocket:index:Karpenter",
         ("aws:iam/role:Role", "keda-"): "eks-bottlerocket:index:Keda",
         ("aws:kms/", ""): "eks-bottlerocket:index:Cluster",
+        ("aws:iam/", "cluster-vpc-cni"): "eks-bottlerocket:index:Cluster",
+        ("aws:eks/podIdentityAssociation", "cluster-vpc-cni"): "eks-bottlerocket:index:Cluster",
         ("eks:index:Cluster", ""): "eks-bottlerocket:index:Cluster",
         ("aws:eks/addon", ""): "eks-bottlerocket:index:Cluster",
         ("aws:eks/nodeGroup", ""): "eks-bottlerocket:index:BottlerocketNodeGroup",

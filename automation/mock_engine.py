@@ -158,7 +158,9 @@ _COMPUTED_OUTPUTS: dict[str, Callable[[PlanMocks, Any], dict]] = {
 def _ssm_parameter(mocks: PlanMocks, args: dict) -> dict:
     name = args["name"]
     value = after_deploy(f"ssm:{name}")
-    return {"name": name, "value": value, "insecureValue": value, "type": "String", "id": name,
+    # `value` is Sensitive in the provider's schema, so pulumi-aws returns it as a secret; `insecureValue`
+    # is not (terraform-provider-aws internal/service/ssm/parameter_data_source.go, the bridged 6.x line).
+    return {"name": name, "value": {_SIG_KEY: _SECRET_SIG, "value": value}, "insecureValue": value, "type": "String", "id": name,
             "arn": after_deploy(f"ssm-parameter-arn:{name}")}
 
 

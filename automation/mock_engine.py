@@ -250,6 +250,8 @@ def _options(request) -> dict:
         options["protect"] = True
     if request.deleteBeforeReplace:
         options["deleteBeforeReplace"] = True
+    if request.retainOnDelete:
+        options["retainOnDelete"] = True
     from_properties = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
     explicit = [urn for urn in request.dependencies if urn not in from_properties]
     if explicit:

@@ -59,6 +59,12 @@ class Karpenter(pulumi.ComponentResource):
             needed.append(aws.cloudwatch.EventTarget(f"{name}-{event}", rule=rule.name, arn=queue.arn,
                                                      target_id="KarpenterInterruptionQueueTarget", opts=child))
 
+        if config.create_spot_service_linked_role:
+            # Account-wide and possibly used by others: kept when this stack goes (retain_on_delete).
+            needed.append(aws.iam.ServiceLinkedRole(f"{name}-spot", aws_service_name="spot.amazonaws.com",
+                                                    description="EC2 Spot, for Karpenter's spot node pools",
+                                                    opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True)))
+
         node_role = NodeRole(f"{name}-nodes", region=region, ssm=control_container_enabled(node_settings), opts=child)
         access = aws.eks.AccessEntry(f"{name}-nodes", cluster_name=cluster.name, principal_arn=node_role.arn,
                                      type="EC2_LINUX", opts=child)

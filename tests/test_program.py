@@ -65,6 +65,7 @@ EXPECTED_COUNTS = {
         "kubernetes:keda.sh/v1alpha1:TriggerAuthentication": 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
+        "aws:iam/serviceLinkedRole:ServiceLinkedRole": 1,  # karpenter.createSpotServiceLinkedRole: true
     },
 }
 EXPECTED_COUNTS["prod"] = {
@@ -76,6 +77,7 @@ EXPECTED_COUNTS["prod"] = {
     "aws:ec2/natGateway:NatGateway": 3,
     "kubernetes:karpenter.sh/v1:NodePool": 2,  # default and burst
 }
+del EXPECTED_COUNTS["prod"]["aws:iam/serviceLinkedRole:ServiceLinkedRole"]  # prod's account has the Spot role
 
 
 @pytest.fixture(params=["dev", "prod"])

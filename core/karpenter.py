@@ -314,6 +314,28 @@ def _document(*statements: dict[str, Any]) -> dict[str, Any]:
 
 
 
+def controller_replica_problem(replicas: int, guaranteed_managed_nodes: int) -> str | None:
+    """The chart keeps one controller per node (values.yaml:93-103, required podAntiAffinity on
+    kubernetes.io/hostname, karpenter-provider-aws v1.14.1 charts/karpenter) and only managed nodes qualify
+    (helm_values' node affinity); its PDB allows one unavailable (values.yaml:60-62). Replicas beyond the
+    nodes never schedule and the atomic install times out; as many replicas as nodes leave an evicted
+    controller nowhere to go, so a node-group drain stalls on the PDB."""
+    if guaranteed_managed_nodes == 0:
+        return ("every enabled node group has minSize 0: the controller runs only on managed nodes and would have none; "
+                "keep minSize of at least replicas + 1")
+    if replicas >= guaranteed_managed_nodes:
+        return (f"{replicas} controller(s) need at least {replicas + 1} managed nodes (one per node, plus one free for a drain); "
+                f"the enabled node groups guarantee {guaranteed_managed_nodes} (sum of minSize)")
+    return None
+
+
+def managed_nodes_only(managed_node_label: str) -> dict[str, Any]:
+    """Node affinity to the managed node groups: never a node Karpenter launched (spot, consolidated away)."""
+    return {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
+        "matchExpressions": [{"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"},
+                             {"key": managed_node_label, "operator": "Exists"}]}]}}
+
+
 def helm_values(*, cluster_name: str, queue_name: str, replicas: int, resources: dict[str, Any], managed_node_label: str) -> dict[str, Any]:
     return {
         "settings": {"clusterName": cluster_name, "interruptionQueue": queue_name},
@@ -321,8 +343,12 @@ def helm_values(*, cluster_name: str, queue_name: str, replicas: int, resources:
         "serviceAccount": {"name": SERVICE_ACCOUNT},
         "replicas": replicas,
         "controller": {"resources": resources},
-        # The controller runs on the managed node groups, never on nodes it manages itself.
-        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
-            "matchExpressions": [{"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"},
-                                 {"key": managed_node_label, "operator": "Exists"}]}]}}},
+        # The controller runs on the managed node groups, never on nodes it manages itself; the chart's own
+        # podAntiAffinity (one controller per node) is kept, as Helm merges maps (controller_replica_problem).
+        "affinity": {"nodeAffinity": managed_nodes_only(managed_node_label)},
+        # The VPC resolver, not CoreDNS: CoreDNS may run on nodes Karpenter has yet to launch (v1.14.1
+        # website/content/en/docs/getting-started/getting-started-with-karpenter/_index.md:130 and
+        # troubleshooting.md:48: "set the pod DNS policy to `Default`"; the chart's default is ClusterFirst,
+        # charts/karpenter/values.yaml:78).
+        "dnsPolicy": "Default",
     }

@@ -22,7 +22,7 @@ from pydantic.alias_generators import to_camel
 from core import instance_types
 from core.access_entries import CREATOR_LISTED, creator_listed
 from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node_pool_problems, workload_problems
-from core.karpenter import node_class_settings as karpenter_node_class_settings, split_node_class_settings
+from core.karpenter import controller_replica_problem, node_class_settings as karpenter_node_class_settings, split_node_class_settings
 from core.config_base import ConfigSection, Path, Problem, format_path
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, settings_as_dict
 from core.network_plan import plan_subnets
@@ -375,6 +375,10 @@ def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGro
                         stack_settings: BottlerocketSettings | None) -> list[Problem]:
     problems = node_pool_problems(karpenter)
     enabled = sorted(name for name, group in groups.items() if group.enabled)
+    if groups:
+        guaranteed = sum(groups[name].scaling.min_size for name in enabled)
+        if (placement := controller_replica_problem(karpenter.controller.replicas, guaranteed)) is not None:
+            problems.append(Problem(("karpenter", "controller", "replicas"), placement))
     version_from = karpenter.node_class.version_from
     if version_from is not None and groups and version_from not in enabled:
         problems.append(Problem(("karpenter", "nodeClass", "versionFrom"),

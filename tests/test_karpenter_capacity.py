@@ -71,3 +71,34 @@ def test_a_node_class_kube_reserved_is_kept_and_used():
 def test_eni_limited_pods_match_the_eks_max_pods_table(size, pods):
     # amazon-eks-ami eni-max-pods.txt, which Karpenter's formula reproduces: m6i.large 29, xlarge 58, 8xlarge 234.
     assert karpenter.eni_limited_pods(INSTANCE_TYPES[size]) == pods
+
+
+def _with(stack: str, replicas: int, min_sizes: dict[str, int]) -> dict:
+    values = project_values(stack)
+    values["karpenter"]["controller"]["replicas"] = replicas
+    for name, size in min_sizes.items():
+        values["nodeGroups"][name]["enabled"] = True
+        scaling = values["nodeGroups"][name]["scaling"]
+        scaling["minSize"], scaling["desiredSize"] = size, max(size, scaling["desiredSize"])
+    return values
+
+
+@pytest.mark.parametrize("replicas, min_sizes, message", [
+    (5, {"blue": 2}, "5 controller(s) need at least 6 managed nodes (one per node, plus one free for a drain); "
+                     "the enabled node groups guarantee 2 (sum of minSize)"),
+    (3, {"blue": 3}, "3 controller(s) need at least 4 managed nodes (one per node, plus one free for a drain); "
+                     "the enabled node groups guarantee 3 (sum of minSize)"),
+    (1, {"blue": 0}, "every enabled node group has minSize 0: the controller runs only on managed nodes and would have none; "
+                     "keep minSize of at least replicas + 1"),
+])
+def test_controller_replicas_must_fit_the_managed_nodes(replicas, min_sizes, message):
+    from core.stack_config import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        validate_stack_config(_with("dev", replicas, min_sizes), "Pulumi.dev.yaml")
+    assert error.value.lines() == [f"Pulumi.dev.yaml: karpenter.controller.replicas: {message}"]
+
+
+def test_a_rollout_counts_both_colours():
+    # blue (2) and green (2) during a blue/green rollout: 3 controllers fit with a node to spare.
+    assert validate_stack_config(_with("dev", 3, {"blue": 2, "green": 2}), "Pulumi.dev.yaml").karpenter.controller.replicas == 3

@@ -114,7 +114,9 @@ def test_without_a_conntrack_max_kube_proxy_is_left_alone(write_stack, tmp_path)
     assert not plan.of_type("kubernetes:core/v1:ConfigMapPatch")
     (cluster,) = plan.of_type("eks:index:Cluster")
     assert "kubeProxyAddonOptions" not in cluster["inputs"]
-    assert "dependsOn" not in plan.one("aws:eks/nodeGroup:NodeGroup", "blue")["options"]
+    # Nodes then wait only for aws-node's Pod Identity association, not for a kube-proxy patch.
+    assert plan.one("aws:eks/nodeGroup:NodeGroup", "blue")["options"]["dependsOn"] == [
+        plan.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "cluster-vpc-cni")["urn"]]
 
 
 def test_existing_kms_key_is_used(write_stack, tmp_path):

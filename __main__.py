@@ -58,8 +58,9 @@ if config.karpenter:
     karpenter = Karpenter(
         "karpenter", config.karpenter, cluster=cluster, cluster_name=config.cluster.name, region=config.region,
         node_settings=config.node_class_settings(),
-        ami_alias=node_groups[version_group].release_version.apply(
-            lambda version: karpenter_data.ami_alias(config.release_policy(version_group), version)),
+        ami_selector=node_groups[version_group].release_version.apply(lambda version: karpenter_data.ami_selector_term(
+            config.release_policy(version_group), version, config.node_groups[version_group].ami_type, config.cluster.kubernetes_version)),
+        ami_family=karpenter_data.ami_family(config.node_groups[version_group].ami_type),
         block_devices=karpenter_data.block_device_mappings(config.node_groups[version_group].root_volume,
                                                            config.node_groups[version_group].data_volume),
         tags=stack_tags, opts=after_node_groups,
@@ -96,5 +97,5 @@ pulumi.export("nodeGroups", {
     for name, group in node_groups.items()
 })
 if karpenter:
-    pulumi.export("karpenterAmiAlias", karpenter.ami_alias)
+    pulumi.export("karpenterAmiAlias", karpenter.ami_selector.apply(lambda term: term.get("alias") or term["ssmParameter"]))
 pulumi.export("workloadQueues", {name: worker.queue.url for name, worker in workers.items()})

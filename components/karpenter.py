@@ -26,15 +26,15 @@ class Karpenter(pulumi.ComponentResource):
     node role with an EC2_LINUX access entry; CRDs managed by the separate `karpenter-crd` chart so they
     are upgraded with every version bump (the main chart installs CRDs only once)."""
 
-    ami_alias: pulumi.Output[str]
+    ami_selector: pulumi.Output[dict[str, str]]
     node_class: k8s.apiextensions.CustomResource
     node_pools: dict[str, k8s.apiextensions.CustomResource]
 
     def __init__(self, name: str, config: KarpenterConfig, *, cluster: Cluster, cluster_name: str, region: str,
-                 node_settings: Mapping[str, Any], ami_alias: pulumi.Input[str], block_devices: list[dict[str, Any]],
+                 node_settings: Mapping[str, Any], ami_selector: pulumi.Input[dict[str, str]], ami_family: str | None, block_devices: list[dict[str, Any]],
                  tags: Mapping[str, str], opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:Karpenter", name, None, opts)
-        self.ami_alias = pulumi.Output.from_input(ami_alias)
+        self.ami_selector = pulumi.Output.from_input(ami_selector)
         child = pulumi.ResourceOptions(parent=self)
 
         queue = aws.sqs.Queue(f"{name}-interruption", name=cluster_name,
@@ -105,7 +105,7 @@ class Karpenter(pulumi.ComponentResource):
             "Kubelet values Karpenter models live in the EC2NodeClass spec.kubelet, not here.",
         ])
         after_crds = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, controller]))
-        node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, alias=ami_alias,  # type: ignore[arg-type]
+        node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, ami_selector=ami_selector, family=ami_family,  # type: ignore[arg-type]
                                               node_role_name=node_role.role.name, user_data=user_data,  # type: ignore[arg-type]
                                               kubelet=kubelet, block_devices=block_devices, tags=tags)
         self.node_class = k8s.apiextensions.CustomResource(f"{name}-{NODE_CLASS_NAME}", **_custom_resource_args(node_class), opts=after_crds)

@@ -13,7 +13,7 @@ from typing import Any
 
 from core.addons_config import NodePoolConfig
 from core.bottlerocket_settings import quantity_value
-from core.release_version import KNOWN_AFTER_DEPLOY, PIN_PATTERN, ReleasePolicy
+from core.release_version import KNOWN_AFTER_DEPLOY, PIN_PATTERN, ReleasePolicy, ami_architecture, variant
 from core.user_data import deep_merge
 
 NAMESPACE = "kube-system"
@@ -85,6 +85,27 @@ def ami_alias(policy: ReleasePolicy, effective_version: str) -> str:
     if not match:
         raise ValueError(f"{effective_version!r} is not a Bottlerocket release version")
     return f"bottlerocket@v{match['semver']}"
+
+
+def ami_family(ami_type: str) -> str | None:
+    """`amiFamily` of the EC2NodeClass: implied by an alias, required without one (ec2nodeclass.go:586,
+    "must specify amiFamily if amiSelectorTerms does not contain an alias"); it selects Bottlerocket's user
+    data and devices."""
+    return "Bottlerocket" if ami_type.endswith("_FIPS") else None
+
+
+def ami_selector_term(policy: ReleasePolicy, effective_version: str, ami_type: str, kubernetes_version: str) -> dict[str, str]:
+    """The EC2NodeClass amiSelectorTerm for the variant and version of the group Karpenter follows.
+
+    The `bottlerocket@` alias resolves only the standard, Neuron and NVIDIA variants' SSM parameters
+    (karpenter-provider-aws v1.14.1 pkg/providers/amifamily/bottlerocket.go:44-52 `DescribeImageQuery`), so a
+    FIPS group's image is selected by its own SSM parameter, `.../<variant>/<arch>/<version>/image_id`, the
+    same path shape without the `v`."""
+    alias = ami_alias(policy, effective_version)
+    if ami_family(ami_type) is None:
+        return {"alias": alias}
+    version = alias.split("@", 1)[1].removeprefix("v")
+    return {"ssmParameter": f"/aws/service/bottlerocket/{variant(kubernetes_version, ami_type)}/{ami_architecture(ami_type)}/{version}/image_id"}
 
 
 OS_DEVICE = "/dev/xvda"    # Bottlerocket's OS volume
@@ -174,15 +195,16 @@ def _threshold_mib(signal: str, capacity_mib: float) -> float:
     return quantity_value(signal) / 2**20
 
 
-def ec2_node_class(*, name: str, cluster_name: str, alias: str, node_role_name: str, user_data: str,
-                   kubelet: Mapping[str, Any], block_devices: list[dict[str, Any]], tags: Mapping[str, str]) -> dict[str, Any]:
+def ec2_node_class(*, name: str, cluster_name: str, ami_selector: Mapping[str, str], family: str | None, node_role_name: str,
+                   user_data: str, kubelet: Mapping[str, Any], block_devices: list[dict[str, Any]], tags: Mapping[str, str]) -> dict[str, Any]:
     discovery = [{"tags": {"karpenter.sh/discovery": cluster_name}}]
     return {
         "apiVersion": "karpenter.k8s.aws/v1",
         "kind": "EC2NodeClass",
         "metadata": {"name": name},
         "spec": {
-            "amiSelectorTerms": [{"alias": alias}],
+            **({"amiFamily": family} if family else {}),
+            "amiSelectorTerms": [ami_selector],
             "role": node_role_name,
             "subnetSelectorTerms": discovery,
             "securityGroupSelectorTerms": discovery,

@@ -159,7 +159,8 @@ def _ssm_parameter(mocks: PlanMocks, args: dict) -> dict:
     name = args["name"]
     value = after_deploy(f"ssm:{name}")
     # `value` is Sensitive in the provider's schema, so pulumi-aws returns it as a secret; `insecureValue`
-    # is not (terraform-provider-aws internal/service/ssm/parameter_data_source.go, the bridged 6.x line).
+    # is not (hashicorp/terraform-provider-aws internal/service/ssm/parameter_data_source.go, read at stored
+    # commit 01c22b0; the exact upstream tag pulumi-aws 7.51.1 bridges is not in the stored material).
     return {"name": name, "value": {_SIG_KEY: _SECRET_SIG, "value": value}, "insecureValue": value, "type": "String", "id": name,
             "arn": after_deploy(f"ssm-parameter-arn:{name}")}
 

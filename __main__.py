@@ -55,14 +55,14 @@ keda = Keda("keda", config.keda, cluster, opts=after_node_groups) if config.keda
 karpenter = None
 if config.karpenter:
     version_group = config.karpenter_version_group()
+    followed = config.node_groups[version_group]  # Karpenter's nodes follow this group's variant, version and volumes
     karpenter = Karpenter(
         "karpenter", config.karpenter, cluster=cluster, cluster_name=config.cluster.name, region=config.region,
         node_settings=config.node_class_settings(),
         ami_selector=node_groups[version_group].release_version.apply(lambda version: karpenter_data.ami_selector_term(
-            config.release_policy(version_group), version, config.node_groups[version_group].ami_type, config.cluster.kubernetes_version)),
-        ami_family=karpenter_data.ami_family(config.node_groups[version_group].ami_type),
-        block_devices=karpenter_data.block_device_mappings(config.node_groups[version_group].root_volume,
-                                                           config.node_groups[version_group].data_volume),
+            config.release_policy(version_group), version, followed.ami_type, config.cluster.kubernetes_version)),
+        ami_family=karpenter_data.ami_family(followed.ami_type),
+        block_devices=karpenter_data.block_device_mappings(followed.root_volume, followed.data_volume),
         tags=stack_tags, opts=after_node_groups,
     )
 

@@ -3,8 +3,9 @@
 The mock engine creates nothing, so the order of a real `pulumi up` or `pulumi destroy` is only visible in
 the dependency graph the program registers. This module computes it from `resources.json`:
 
-- Edges, as in the engine's `DependencyGraph.DependenciesOf` (pulumi/pulumi v3.272.0,
-  pkg/resource/graph/dependency_graph.go): a resource depends on its parent, its provider, its explicit
+- Edges, as in the engine's `DependencyGraph.DependenciesOf` (pulumi/pulumi
+  pkg/resource/graph/dependency_graph.go, read at the stored commit 09c8227; the v3.272.0 tag itself is
+  not in the store): a resource depends on its parent, its provider, its explicit
   `dependsOn` and its property dependencies (`dependencies` in the plan); a dependency on a component also
   covers the component's children (the SDK expands local components, the engine remote ones).
 - Create waves: a resource is registered once everything it depends on exists (the SDK awaits the URNs of

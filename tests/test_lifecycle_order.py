@@ -107,3 +107,14 @@ def test_custom_resources_go_before_the_crds_that_define_them(plan):
     for record in custom:
         crds = _release(plan, CRD_RELEASE_OF_GROUP[record["type"].split(":")[1].split("/")[0]])
         assert lifecycle.depends_on(record["urn"], crds["urn"]), f"{record['name']} may outlive its CRD"
+
+
+def test_karpenter_objects_go_before_the_network_their_nodes_live_in(plan):
+    """NodePools and the EC2NodeClass (whose finalizers terminate Karpenter's instances) are deleted before any
+    subnet or the VPC: an instance still running keeps its subnet, and so the VPC, from being deleted."""
+    lifecycle = Lifecycle(plan.document)
+    network = plan.of_type("aws:ec2/subnet:Subnet") + plan.of_type("aws:ec2/vpc:Vpc")
+    assert network
+    for record in (r for r in _custom_resources(plan) if r["type"].startswith("kubernetes:karpenter.")):
+        for part in network:
+            assert lifecycle.depends_on(record["urn"], part["urn"]), f"{record['name']} may outlive {part['name']}"

@@ -31,8 +31,8 @@ class Karpenter(pulumi.ComponentResource):
     node_pools: dict[str, k8s.apiextensions.CustomResource]
 
     def __init__(self, name: str, config: KarpenterConfig, *, cluster: Cluster, cluster_name: str, region: str,
-                 node_settings: Mapping[str, Any], ami_selector: pulumi.Input[dict[str, str]], ami_family: str | None, block_devices: list[dict[str, Any]],
-                 tags: Mapping[str, str], opts: pulumi.ResourceOptions | None = None):
+                 node_settings: Mapping[str, Any], ami_selector: pulumi.Input[dict[str, str]], ami_family: str | None,
+                 block_devices: list[dict[str, Any]], tags: Mapping[str, str], opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:Karpenter", name, None, opts)
         self.ami_selector = pulumi.Output.from_input(ami_selector)
         child = pulumi.ResourceOptions(parent=self)

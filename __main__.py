@@ -15,7 +15,7 @@ from components.sqs_worker import SqsWorker
 from core import aws_limits, karpenter as karpenter_data
 from core.pulumi_config import load_stack_config
 from core.stack_config import STACK_TAG
-from core.user_data import conntrack_max_configured
+from core.user_data import conntrack_max_configured, control_container_enabled
 
 config = load_stack_config()  # every config problem is reported here, before anything is registered
 stack_tags = {**config.tags, STACK_TAG: pulumi.get_stack()}
@@ -23,14 +23,14 @@ stack_tags = {**config.tags, STACK_TAG: pulumi.get_stack()}
 aws_provider = aws.Provider("aws", region=config.region, default_tags={"tags": stack_tags})
 in_account = pulumi.ResourceOptions(providers=[aws_provider])
 
-network = Network("network", config.network, cluster_name=config.cluster.name, opts=in_account)
-node_role = NodeRole("nodes", region=config.region, opts=in_account)
-
+network = Network("network", config.network, cluster_name=config.cluster.name, protect=config.stack.protect, opts=in_account)
 node_group_settings = {name: config.node_group_settings(name) for name in config.enabled_node_groups()}
+node_role = NodeRole("nodes", region=config.region, ssm=any(control_container_enabled(s) for s in node_group_settings.values()),
+                     opts=in_account)
 cluster = Cluster(
     "cluster", config.cluster, region=config.region, network=network, node_role_arn=node_role.arn,
     leave_conntrack_to_nodes=any(conntrack_max_configured(s) for s in node_group_settings.values()),
-    aws_provider=aws_provider, tags=stack_tags, opts=in_account,
+    aws_provider=aws_provider, tags=stack_tags, protect=config.stack.protect, opts=in_account,
 )
 
 node_groups = {
@@ -45,7 +45,7 @@ node_groups = {
         subnet_ids=network.private_subnet_ids,
         physical_name_prefix=aws_limits.node_group_name_prefix(config.cluster.name, name),
         tags=stack_tags,
-        opts=pulumi.ResourceOptions(providers=[aws_provider], depends_on=[cluster.kube_proxy_config] if cluster.kube_proxy_config else []),
+        opts=pulumi.ResourceOptions(providers=[aws_provider], depends_on=cluster.node_prerequisites),
     )
     for name, group in config.enabled_node_groups().items()
 }
@@ -53,19 +53,22 @@ node_groups = {
 eks_addons = EksAddons("eks-addons", config.eks_addons, cluster_name=cluster.name, eks_cluster_urn=cluster.eks_cluster.urn,
                        kubernetes_version=config.cluster.kubernetes_version, node_groups=list(node_groups.values()), opts=in_account)
 
-keda = Keda("keda", config.keda, cluster, opts=in_account) if config.keda else None
+# KEDA's atomic release waits for its pods; they need nodes (lifecycle rule in tests/test_lifecycle_order.py).
+after_node_groups = pulumi.ResourceOptions(providers=[aws_provider], depends_on=list(node_groups.values()))
+keda = Keda("keda", config.keda, cluster, opts=after_node_groups) if config.keda else None
 
 karpenter = None
 if config.karpenter:
     version_group = config.karpenter_version_group()
+    followed = config.node_groups[version_group]  # Karpenter's nodes follow this group's variant, version and volumes
     karpenter = Karpenter(
         "karpenter", config.karpenter, cluster=cluster, cluster_name=config.cluster.name, region=config.region,
         node_settings=config.node_class_settings(),
-        ami_alias=node_groups[version_group].release_version.apply(
-            lambda version: karpenter_data.ami_alias(config.release_policy(version_group), version)),
-        block_devices=karpenter_data.block_device_mappings(config.node_groups[version_group].root_volume,
-                                                           config.node_groups[version_group].data_volume),
-        tags=stack_tags, opts=pulumi.ResourceOptions(providers=[aws_provider], depends_on=list(node_groups.values())),
+        ami_selector=node_groups[version_group].release_version.apply(lambda version: karpenter_data.ami_selector_term(
+            config.release_policy(version_group), version, followed.ami_type, config.node_group_kubernetes_version(version_group))),
+        ami_family=karpenter_data.ami_family(followed.ami_type),
+        block_devices=karpenter_data.block_device_mappings(followed.root_volume, followed.data_volume),
+        tags=stack_tags, opts=after_node_groups,
     )
 
 namespaces = {
@@ -78,7 +81,7 @@ workers = {
         aws_limits.worker_resource_name(workload.name), workload, cluster=cluster, cluster_name=config.cluster.name, keda=keda,
         namespace=namespaces[workload.namespace], region=config.region,
         eviction_max_pod_grace_period=config.stack_settings()["kubernetes"].get("eviction-max-pod-grace-period"),
-        secret_env=config.workload_secrets.get(workload.name), opts=in_account,
+        secret_env=config.workload_secrets.get(workload.name), protect=config.stack.protect, opts=in_account,
     )
     for workload in config.workloads  # validation guarantees a `keda` section when there are workloads
 }
@@ -99,5 +102,5 @@ pulumi.export("nodeGroups", {
     for name, group in node_groups.items()
 })
 if karpenter:
-    pulumi.export("karpenterAmiAlias", karpenter.ami_alias)
+    pulumi.export("karpenterAmiAlias", karpenter.ami_selector.apply(lambda term: term.get("alias") or term["ssmParameter"]))
 pulumi.export("workloadQueues", {name: worker.queue.url for name, worker in workers.items()})

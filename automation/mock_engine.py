@@ -52,6 +52,7 @@ class RegisteredResource:
     parent: str | None = None
     provider: str | None = None
     options: dict = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)  # explicit and property dependencies: the engine's graph edges
 
 
 class PlanMocks(pulumi.runtime.Mocks):
@@ -157,7 +158,10 @@ _COMPUTED_OUTPUTS: dict[str, Callable[[PlanMocks, Any], dict]] = {
 def _ssm_parameter(mocks: PlanMocks, args: dict) -> dict:
     name = args["name"]
     value = after_deploy(f"ssm:{name}")
-    return {"name": name, "value": value, "insecureValue": value, "type": "String", "id": name,
+    # `value` is Sensitive in the provider's schema, so pulumi-aws returns it as a secret; `insecureValue`
+    # is not (hashicorp/terraform-provider-aws internal/service/ssm/parameter_data_source.go, read at stored
+    # commit 01c22b0; the exact upstream tag pulumi-aws 7.51.1 bridges is not in the stored material).
+    return {"name": name, "value": {_SIG_KEY: _SECRET_SIG, "value": value}, "insecureValue": value, "type": "String", "id": name,
             "arn": after_deploy(f"ssm-parameter-arn:{name}")}
 
 
@@ -214,6 +218,7 @@ class RecordingMonitor(MockMonitor):
         record.parent = request.parent or None
         record.provider = _provider_urn(request.provider)
         record.options = _options(request)
+        record.dependencies = sorted(request.dependencies)
         return response
 
     def Invoke(self, request):
@@ -249,6 +254,8 @@ def _options(request) -> dict:
         options["protect"] = True
     if request.deleteBeforeReplace:
         options["deleteBeforeReplace"] = True
+    if request.retainOnDelete:
+        options["retainOnDelete"] = True
     from_properties = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
     explicit = [urn for urn in request.dependencies if urn not in from_properties]
     if explicit:

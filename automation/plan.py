@@ -33,6 +33,7 @@ import yaml
 from automation.plan_compare import compare_plans, comparison_json, print_comparison
 from automation.plan_summary import plan_summary, print_summary
 from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
+from automation.lifecycle_order import lifecycle_order
 from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, read_stack_config
 from core.stack_config import ConfigError, validate_stack_config
 from policy.rules import Resource, evaluate
@@ -141,6 +142,7 @@ def _record(resource: RegisteredResource) -> dict[str, Any]:
         "provider": resource.provider,
         "inputs": inputs,
         "options": resource.options,
+        "dependencies": resource.dependencies,
     }
 
 
@@ -299,6 +301,7 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
     def write(folder: Path) -> None:
         write_plan(document, folder)
         (folder / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
+        (folder / "order.json").write_text(json.dumps(lifecycle_order(document), indent=2) + "\n")
 
     replace_folder(target, write)
     summary = plan_summary(document, report, [name for name, group in config.node_groups.items() if not group.enabled])

@@ -14,9 +14,9 @@ from components.cluster import Cluster
 from components.node_role import NodeRole
 from core import aws_limits, karpenter
 from core.addons_config import KarpenterConfig
-from core.iam_documents import partition
+from core.iam_documents import partition, pod_identity_trust_policy
 from core.stack_config import COLOUR_LABEL
-from core.user_data import render_user_data
+from core.user_data import control_container_enabled, render_user_data
 
 NODE_CLASS_NAME = "bottlerocket"
 
@@ -26,15 +26,15 @@ class Karpenter(pulumi.ComponentResource):
     node role with an EC2_LINUX access entry; CRDs managed by the separate `karpenter-crd` chart so they
     are upgraded with every version bump (the main chart installs CRDs only once)."""
 
-    ami_alias: pulumi.Output[str]
+    ami_selector: pulumi.Output[dict[str, str]]
     node_class: k8s.apiextensions.CustomResource
     node_pools: dict[str, k8s.apiextensions.CustomResource]
 
     def __init__(self, name: str, config: KarpenterConfig, *, cluster: Cluster, cluster_name: str, region: str,
-                 node_settings: Mapping[str, Any], ami_alias: pulumi.Input[str], block_devices: list[dict[str, Any]],
-                 tags: Mapping[str, str], opts: pulumi.ResourceOptions | None = None):
+                 node_settings: Mapping[str, Any], ami_selector: pulumi.Input[dict[str, str]], ami_family: str | None,
+                 block_devices: list[dict[str, Any]], tags: Mapping[str, str], opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:Karpenter", name, None, opts)
-        self.ami_alias = pulumi.Output.from_input(ami_alias)
+        self.ami_selector = pulumi.Output.from_input(ami_selector)
         child = pulumi.ResourceOptions(parent=self)
 
         queue = aws.sqs.Queue(f"{name}-interruption", name=aws_limits.interruption_queue_name(cluster_name),
@@ -43,30 +43,48 @@ class Karpenter(pulumi.ComponentResource):
                               tags={"policy.eks-bottlerocket/sqs-encrypted-with-dlq":
                                     "Interruption events expire after 300 s as upstream sets it. A DLQ would only keep stale events"},
                               opts=child)
-        aws.sqs.QueuePolicy(f"{name}-interruption", queue_url=queue.url,
-                            policy=queue.arn.apply(lambda arn: json.dumps(karpenter.interruption_queue_policy(arn))), opts=child)
+        # Everything the controller needs while it runs, finalizers included: on destroy the engine deletes a
+        # resource only after all that depend on it (automation/lifecycle_order.py), so the controller depends
+        # on all of it and the NodePools/EC2NodeClass depend on the controller. Otherwise the policies or the
+        # queue can go in parallel with the NodePools, and their finalizers (terminating instances, deleting
+        # instance profiles) fail for lack of permissions: karpenter-provider-aws v1.14.1
+        # pkg/controllers/nodeclass/controller.go:174 cleanupInstanceProfiles (the EC2NodeClass finalizer) and
+        # pkg/cloudprovider/cloudprovider.go:250 Delete (TerminateInstances for each NodeClaim).
+        needed: list[pulumi.Resource] = [queue]
+        needed.append(aws.sqs.QueuePolicy(f"{name}-interruption", queue_url=queue.url,
+                                          policy=queue.arn.apply(lambda arn: json.dumps(karpenter.interruption_queue_policy(arn))), opts=child))
         for event, pattern in karpenter.INTERRUPTION_EVENTS.items():
             rule = aws.cloudwatch.EventRule(f"{name}-{event}", description=f"Karpenter interruption: {event}",
                                             event_pattern=json.dumps(pattern), opts=child)
-            aws.cloudwatch.EventTarget(f"{name}-{event}", rule=rule.name, arn=queue.arn,
-                                       target_id="KarpenterInterruptionQueueTarget", opts=child)
+            needed.append(aws.cloudwatch.EventTarget(f"{name}-{event}", rule=rule.name, arn=queue.arn,
+                                                     target_id="KarpenterInterruptionQueueTarget", opts=child))
 
-        node_role = NodeRole(f"{name}-nodes", region=region, opts=child)
+        if config.create_spot_service_linked_role:
+            # Account-wide and possibly used by others: kept when this stack goes (retain_on_delete).
+            needed.append(aws.iam.ServiceLinkedRole(f"{name}-spot", aws_service_name="spot.amazonaws.com",
+                                                    description="EC2 Spot, for Karpenter's spot node pools",
+                                                    opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True)))
+
+        node_role = NodeRole(f"{name}-nodes", region=region, ssm=control_container_enabled(node_settings), opts=child)
         access = aws.eks.AccessEntry(f"{name}-nodes", cluster_name=cluster.name, principal_arn=node_role.arn,
                                      type="EC2_LINUX", opts=child)
-        aws.ec2.Tag(f"{name}-security-group-discovery", resource_id=cluster.security_group_id,
-                    key="karpenter.sh/discovery", value=cluster_name, opts=child)
+        needed.append(node_role)
+        needed.append(aws.ec2.Tag(f"{name}-security-group-discovery", resource_id=cluster.security_group_id,
+                                  key="karpenter.sh/discovery", value=cluster_name, opts=child))
 
-        controller_role = aws.iam.Role(f"{name}-controller", description="Karpenter controller (EKS Pod Identity)",
-                                       assume_role_policy=json.dumps(karpenter.pod_identity_trust_policy()), opts=child)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        controller_role = aws.iam.Role(
+            f"{name}-controller", description="Karpenter controller (EKS Pod Identity)",
+            assume_role_policy=account.apply(lambda account_id: json.dumps(pod_identity_trust_policy(
+                account=account_id, cluster_name=cluster_name, namespace=karpenter.NAMESPACE, service_account=karpenter.SERVICE_ACCOUNT))),
+            opts=child)
         documents = pulumi.Output.all(account, node_role.arn, queue.arn).apply(
             lambda args: karpenter.controller_policies(partition=partition(region), region=region, account=args[0],
                                                        cluster_name=cluster_name, node_role_arn=args[1], queue_arn=args[2]))
         for policy_name in ("NodeLifecycle", "IAMIntegration", "EKSIntegration", "Interruption", "ResourceDiscovery", "ZonalShift"):
             policy = aws.iam.Policy(f"{name}-{policy_name}", description=f"Karpenter controller {policy_name} for {cluster_name}",
                                     policy=documents.apply(lambda docs, key=policy_name: json.dumps(docs[key])), opts=child)
-            aws.iam.RolePolicyAttachment(f"{name}-{policy_name}", role=controller_role.name, policy_arn=policy.arn, opts=child)
+            needed.append(aws.iam.RolePolicyAttachment(f"{name}-{policy_name}", role=controller_role.name, policy_arn=policy.arn, opts=child))
         identity = aws.eks.PodIdentityAssociation(f"{name}-controller", cluster_name=cluster.name, namespace=karpenter.NAMESPACE,
                                                   service_account=karpenter.SERVICE_ACCOUNT, role_arn=controller_role.arn, opts=child)
 
@@ -78,7 +96,7 @@ class Karpenter(pulumi.ComponentResource):
             namespace=karpenter.NAMESPACE, skip_crds=True, atomic=True,
             values=karpenter.helm_values(cluster_name=cluster_name, queue_name=aws_limits.interruption_queue_name(cluster_name), replicas=config.controller.replicas,
                                          resources=config.controller.resources.model_dump(), managed_node_label=COLOUR_LABEL),
-            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, identity, access])),
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, identity, access, *needed])),
         )
 
         toml_settings, kubelet, _ = karpenter.split_node_class_settings(node_settings)
@@ -87,7 +105,7 @@ class Karpenter(pulumi.ComponentResource):
             "Kubelet values Karpenter models live in the EC2NodeClass spec.kubelet, not here.",
         ])
         after_crds = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, controller]))
-        node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, alias=ami_alias,  # type: ignore[arg-type]
+        node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, ami_selector=ami_selector, family=ami_family,  # type: ignore[arg-type]
                                               node_role_name=node_role.role.name, user_data=user_data,  # type: ignore[arg-type]
                                               kubelet=kubelet, block_devices=block_devices, tags=tags)
         self.node_class = k8s.apiextensions.CustomResource(f"{name}-{NODE_CLASS_NAME}", **_custom_resource_args(node_class), opts=after_crds)

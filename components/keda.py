@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import Cluster
 from core.addons_config import KedaConfig
+from core.stack_config import COLOUR_LABEL
 from core.keda import (
     KEDA_CHART,
     KEDA_CHART_REPOSITORY,
@@ -43,8 +44,11 @@ class Keda(pulumi.ComponentResource):
             repository_opts={"repo": KEDA_CHART_REPOSITORY},
             namespace=KEDA_NAMESPACE,
             create_namespace=True,
+            # atomic: a failed install rolls back after the wait (pulumi-kubernetes' default 300 s,
+            # pulumi/pulumi-kubernetes provider/pkg/provider/helm_release.go:64 `defaultTimeoutSeconds`), so the
+            # component is ordered after the node groups in __main__.py: its pods need a node to become ready.
             atomic=True,
-            values=keda_values(config.operator.replicas, config.operator.resources.model_dump(), self.operator_role.arn),
+            values=keda_values(config.operator.replicas, config.operator.resources.model_dump(), self.operator_role.arn, COLOUR_LABEL),
             opts=pulumi.ResourceOptions(parent=self, provider=cluster.provider),
         )
         self.register_outputs({"operatorRoleArn": self.operator_role.arn})

@@ -21,9 +21,10 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, config: NetworkConfig, cluster_name: str, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, config: NetworkConfig, cluster_name: str, protect: bool = False,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:Network", name, None, opts)
-        self._name, self._cluster_name = name, cluster_name
+        self._name, self._cluster_name, self._protect_vpc = name, cluster_name, protect
         if config.existing_vpc is not None:
             self._adopt_existing(config)
         else:
@@ -51,7 +52,8 @@ class Network(pulumi.ComponentResource):
     def _create(self, config: NetworkConfig) -> None:
         name = self._name
         vpc = aws.ec2.Vpc(name, cidr_block=config.cidr, enable_dns_hostnames=True, enable_dns_support=True,
-                          tags={"Name": f"{self._cluster_name}"}, opts=self._child())
+                          tags={"Name": f"{self._cluster_name}"},
+                          opts=pulumi.ResourceOptions(parent=self, protect=self._protect_vpc))  # stack.protect
         gateway = aws.ec2.InternetGateway(name, vpc_id=vpc.id, tags={"Name": self._cluster_name}, opts=self._child())
         public_routes = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id,
                                            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}],

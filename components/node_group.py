@@ -70,7 +70,12 @@ class BottlerocketNodeGroup(pulumi.ComponentResource):
         )
 
         if release.tracks_latest:
-            release_version = aws.ssm.get_parameter_output(name=release.ssm_parameter, opts=pulumi.InvokeOutputOptions(parent=self)).value
+            # `value` is Sensitive in terraform-provider-aws' aws_ssm_parameter data source
+            # (internal/service/ssm/parameter_data_source.go), so pulumi-aws returns the invoke's result as a
+            # secret, which would turn the version, the AMI alias and the outputs into [secret]. The parameter
+            # is a public String (`insecure_value` is set only for non-SecureString types): unsecret it.
+            release_version = pulumi.Output.unsecret(aws.ssm.get_parameter_output(
+                name=release.ssm_parameter, opts=pulumi.InvokeOutputOptions(parent=self)).insecure_value)
         else:
             release_version = pulumi.Output.from_input(release.requested)
 

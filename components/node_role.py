@@ -7,21 +7,22 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from core.iam_documents import NODE_MANAGED_POLICIES, managed_policy_arn, service_assume_role_policy
+from core.iam_documents import NODE_MANAGED_POLICIES, SSM_MANAGED_POLICY, managed_policy_arn, service_assume_role_policy
 
 
 class NodeRole(pulumi.ComponentResource):
-    """EC2 role with the worker, CNI, ECR pull-only and SSM managed policies."""
+    """EC2 role with the worker and ECR pull-only managed policies, and SSM's only for nodes that run the
+    control host container. The VPC CNI's permissions go to aws-node's own role (components/cluster.py)."""
 
     role: aws.iam.Role
     arn: pulumi.Output[str]
 
-    def __init__(self, name: str, region: str, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, region: str, ssm: bool, opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:NodeRole", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.role = aws.iam.Role(name, assume_role_policy=json.dumps(service_assume_role_policy("ec2.amazonaws.com")),
                                  description="Bottlerocket managed node groups", opts=child)
-        for policy_name in NODE_MANAGED_POLICIES:
+        for policy_name in (*NODE_MANAGED_POLICIES, *((SSM_MANAGED_POLICY,) if ssm else ())):
             aws.iam.RolePolicyAttachment(f"{name}-{policy_name}", role=self.role.name,
                                          policy_arn=managed_policy_arn(region, policy_name), opts=child)
         self.arn = self.role.arn

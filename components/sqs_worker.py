@@ -13,7 +13,7 @@ from components.cluster import Cluster
 from components.keda import Keda
 from core import aws_limits, sqs_worker
 from core.addons_config import WorkloadConfig
-from core.karpenter import pod_identity_trust_policy
+from core.iam_documents import pod_identity_trust_policy
 
 
 class SqsWorker(pulumi.ComponentResource):
@@ -24,23 +24,27 @@ class SqsWorker(pulumi.ComponentResource):
 
     def __init__(self, name: str, workload: WorkloadConfig, *, cluster: Cluster, cluster_name: str, keda: Keda,
                  namespace: k8s.core.v1.Namespace, region: str, eviction_max_pod_grace_period: int | None,
-                 secret_env: Mapping[str, str] | None = None, opts: pulumi.ResourceOptions | None = None):
+                 secret_env: Mapping[str, str] | None = None, protect: bool = False,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:SqsWorker", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        holds_messages = pulumi.ResourceOptions(parent=self, protect=protect)  # stack.protect: queued work survives a destroy
 
         dead_letters = aws.sqs.Queue(f"{name}-dlq", name=aws_limits.dead_letter_queue_name(cluster_name, workload.name), sqs_managed_sse_enabled=True,
-                                     message_retention_seconds=sqs_worker.DEAD_LETTER_RETENTION_SECONDS, opts=child)
+                                     message_retention_seconds=sqs_worker.DEAD_LETTER_RETENTION_SECONDS, opts=holds_messages)
         self.queue = aws.sqs.Queue(
             name, name=aws_limits.worker_queue_name(cluster_name, workload.name), sqs_managed_sse_enabled=True,
             visibility_timeout_seconds=sqs_worker.visibility_timeout(workload),
             receive_wait_time_seconds=workload.queue.long_polling_seconds,
             message_retention_seconds=workload.queue.retention_seconds,
             redrive_policy=dead_letters.arn.apply(lambda arn: json.dumps(sqs_worker.redrive_policy(arn, workload))),
-            opts=child,
+            opts=holds_messages,
         )
 
-        role = aws.iam.Role(name, description=f"SQS worker {workload.namespace}/{workload.name}",
-                            assume_role_policy=json.dumps(pod_identity_trust_policy()), opts=child)
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        trust = account.apply(lambda account_id: json.dumps(pod_identity_trust_policy(
+            account=account_id, cluster_name=cluster_name, namespace=workload.namespace, service_account=workload.name)))
+        role = aws.iam.Role(name, description=f"SQS worker {workload.namespace}/{workload.name}", assume_role_policy=trust, opts=child)
         aws.iam.RolePolicy(f"{name}-queue", role=role.id,
                            policy=self.queue.arn.apply(lambda arn: json.dumps(sqs_worker.worker_policy(arn))), opts=child)
         identity = aws.eks.PodIdentityAssociation(name, cluster_name=cluster.name, namespace=workload.namespace,

@@ -123,6 +123,11 @@ class KarpenterConfig(ConfigSection):
     controller: KarpenterControllerConfig = Field(default_factory=KarpenterControllerConfig)
     node_class: NodeClassConfig = Field(default_factory=NodeClassConfig)
     node_pools: dict[KubernetesName, NodePoolConfig] = Field(default_factory=lambda: {"default": NodePoolConfig()}, min_length=1)
+    # EC2 refuses Spot launches in an account without the AWSServiceRoleForEC2Spot service-linked role, and
+    # Karpenter's role may not create it (karpenter-provider-aws v1.14.1 pkg/providers/instance/instance.go:644
+    # marks spot unavailable on ServiceLinkedRoleCreationNotPermitted; website/content/en/docs/troubleshooting.md
+    # "Missing Service Linked Role"). A stack that uses spot must decide: true creates it, false says it exists.
+    create_spot_service_linked_role: bool | None = None
 
 
 class QueueConfig(ConfigSection):
@@ -214,8 +219,15 @@ def _node_pool_label_problem(key: str) -> str | None:
     return reserved_node_label(key)
 
 
+SPOT_ROLE_DECISION = ("node pool {pool!r} launches spot: set true to create the EC2 Spot service-linked role, or false "
+                      "when the account has it (aws iam get-role --role-name AWSServiceRoleForEC2Spot)")
+
+
 def node_pool_problems(karpenter: KarpenterConfig) -> list[Problem]:
     problems: list[Problem] = []
+    spot_pools = [name for name, pool in karpenter.node_pools.items() if "spot" in pool.capacity_types]
+    if spot_pools and karpenter.create_spot_service_linked_role is None:
+        problems.append(Problem(("karpenter", "createSpotServiceLinkedRole"), SPOT_ROLE_DECISION.format(pool=spot_pools[0])))
     for name, pool in karpenter.node_pools.items():
         for key in pool.labels:
             if reason := _node_pool_label_problem(key):

@@ -7,11 +7,14 @@ only the `[settings.kubernetes]` keys its struct knows and owns the ones it mode
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from core.addons_config import NODE_POOL_LABEL, NodePoolConfig
-from core.release_version import KNOWN_AFTER_DEPLOY, PIN_PATTERN, ReleasePolicy
+from core.bottlerocket_settings import quantity_value
+from core.release_version import KNOWN_AFTER_DEPLOY, PIN_PATTERN, ReleasePolicy, ami_architecture, variant
+from core.user_data import deep_merge
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "karpenter"
@@ -84,32 +87,124 @@ def ami_alias(policy: ReleasePolicy, effective_version: str) -> str:
     return f"bottlerocket@v{match['semver']}"
 
 
-def _volume_size(gib: int) -> str:
-    return f"{gib}Gi"
+def ami_family(ami_type: str) -> str | None:
+    """`amiFamily` of the EC2NodeClass: implied by an alias, required without one (ec2nodeclass.go:586,
+    "must specify amiFamily if amiSelectorTerms does not contain an alias"); it selects Bottlerocket's user
+    data and devices."""
+    return "Bottlerocket" if ami_type.endswith("_FIPS") else None
+
+
+def ami_selector_term(policy: ReleasePolicy, effective_version: str, ami_type: str, kubernetes_version: str) -> dict[str, str]:
+    """The EC2NodeClass amiSelectorTerm for the variant and version of the group Karpenter follows.
+
+    The `bottlerocket@` alias resolves only the standard, Neuron and NVIDIA variants' SSM parameters
+    (karpenter-provider-aws v1.14.1 pkg/providers/amifamily/bottlerocket.go:44-52 `DescribeImageQuery`), so a
+    FIPS group's image is selected by its own SSM parameter, `.../<variant>/<arch>/<version>/image_id`, the
+    same path shape without the `v`."""
+    alias = ami_alias(policy, effective_version)
+    if ami_family(ami_type) is None:
+        return {"alias": alias}
+    version = alias.split("@", 1)[1].removeprefix("v")
+    return {"ssmParameter": f"/aws/service/bottlerocket/{variant(kubernetes_version, ami_type)}/{ami_architecture(ami_type)}/{version}/image_id"}
+
+
+OS_DEVICE = "/dev/xvda"    # Bottlerocket's OS volume
+DATA_DEVICE = "/dev/xvdb"  # Bottlerocket's data volume: kubelet root dir, containerd, pods' ephemeral storage
 
 
 def block_device_mappings(root: Any, data: Any) -> list[dict[str, Any]]:
-    def mapping(device: str, volume: Any, root_volume: bool) -> dict[str, Any]:
-        ebs: dict[str, Any] = {"volumeSize": _volume_size(volume.size_gib), "volumeType": volume.type,
+    """Both Bottlerocket volumes, the data volume flagged `rootVolume`.
+
+    `rootVolume` means "mounted as kubelet root dir" (karpenter-provider-aws v1.14.1,
+    pkg/apis/v1/ec2nodeclass.go:450), and Karpenter takes that volume's size as the node's
+    ephemeral-storage capacity (pkg/providers/instancetype/types.go:372-381, `ephemeralStorage`). On
+    Bottlerocket the kubelet root dir lives on the data volume, /dev/xvdb (the family's
+    `EphemeralBlockDevice`, pkg/providers/amifamily/bottlerocket.go:198), not on the OS volume."""
+    def mapping(device: str, volume: Any) -> dict[str, Any]:
+        ebs: dict[str, Any] = {"volumeSize": f"{volume.size_gib}Gi", "volumeType": volume.type,
                                "encrypted": volume.encrypted, "deleteOnTermination": True}
         if volume.iops is not None:
             ebs["iops"] = volume.iops
         if volume.throughput is not None:
             ebs["throughput"] = volume.throughput
-        return {"deviceName": device, "rootVolume": root_volume, "ebs": ebs}
+        return {"deviceName": device, "rootVolume": device == DATA_DEVICE, "ebs": ebs}
 
-    return [mapping("/dev/xvda", root, True), mapping("/dev/xvdb", data, False)]
+    return [mapping(OS_DEVICE, root), mapping(DATA_DEVICE, data)]
 
 
-def ec2_node_class(*, name: str, cluster_name: str, alias: str, node_role_name: str, user_data: str,
-                   kubelet: Mapping[str, Any], block_devices: list[dict[str, Any]], tags: Mapping[str, str]) -> dict[str, Any]:
+def node_class_settings(shared: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings of Karpenter's nodes: the stack's shared settings <- `karpenter.nodeClass.bottlerocket`.
+
+    A shared `kube-reserved` is sized for one instance type; Karpenter picks any size, so it is left
+    out unless the node class sets its own. Without it Karpenter reserves per instance type
+    (types.go:522 `kubeReservedResources`: memory 11 MiB per pod + 255 MiB, CPU by core ranges) and
+    Bottlerocket computes the same default at boot (the formula Karpenter copies from it)."""
+    kubernetes = {key: value for key, value in shared.get("kubernetes", {}).items() if key != "kube-reserved"}
+    return deep_merge({**shared, "kubernetes": kubernetes}, own)
+
+
+# --- what Karpenter computes for an instance type ---------------------------------------------------
+
+VM_MEMORY_OVERHEAD_PERCENT = 0.075  # pkg/operator/options/options.go:58, the controller's default
+_KUBE_RESERVED_CPU_RANGES = ((0, 1000, 0.06), (1000, 2000, 0.01), (2000, 4000, 0.005), (4000, 1 << 31, 0.0025))
+
+
+def eni_limited_pods(info: Mapping[str, Any]) -> int:
+    """Max pods Karpenter assumes for Bottlerocket (types.go:606 `ENILimitedPods`, no reserved ENIs)."""
+    network = info["NetworkInfo"]
+    interfaces = network["NetworkCards"][network["DefaultNetworkCardIndex"]]["MaximumNetworkInterfaces"]
+    return interfaces * (network["Ipv4AddressesPerInterface"] - 1) + 2
+
+
+def allocatable(info: Mapping[str, Any], node_class: Mapping[str, Any]) -> dict[str, float]:
+    """What Karpenter v1.14.1 expects a Bottlerocket node of this type to offer pods: capacity minus
+    kube-reserved, system-reserved and the hard eviction threshold (sigs.k8s.io/karpenter
+    pkg/cloudprovider/types.go `Allocatable`; karpenter-provider-aws pkg/providers/instancetype/types.go
+    `NewInstanceType`). `info` is an EC2 DescribeInstanceTypes entry, `node_class` an EC2NodeClass spec.
+    Returns {"cpu": millicores, "memory": MiB, "ephemeral-storage": MiB, "pods": count}."""
+    kubelet = node_class.get("kubelet", {})
+    cpu_milli = info["VCpuInfo"]["DefaultVCpus"] * 1000
+    memory_mib = info["MemoryInfo"]["SizeInMiB"]
+    memory_mib -= math.ceil(memory_mib * VM_MEMORY_OVERHEAD_PERCENT)
+    mappings = node_class["blockDeviceMappings"]
+    root = next((m for m in mappings if m.get("rootVolume")), None) or next(m for m in mappings if m["deviceName"] == DATA_DEVICE)
+    storage_mib = quantity_value(root["ebs"]["volumeSize"]) / 2**20
+    pods = kubelet.get("maxPods") or eni_limited_pods(info)
+
+    kube_reserved = {"memory": 11 * pods + 255, "ephemeral-storage": 1024.0,
+                     "cpu": sum(int((min(cpu_milli, end) - start) * share) for start, end, share in _KUBE_RESERVED_CPU_RANGES
+                                if cpu_milli >= start)}
+    kube_reserved.update(_reserved(kubelet.get("kubeReserved", {})))
+    system_reserved = _reserved(kubelet.get("systemReserved", {}))
+    hard = kubelet.get("evictionHard", {})
+    eviction = {"memory": _threshold_mib(hard.get("memory.available", "100Mi"), memory_mib),
+                "ephemeral-storage": _threshold_mib(hard.get("nodefs.available", "10%"), storage_mib)}
+    capacity = {"cpu": cpu_milli, "memory": memory_mib, "ephemeral-storage": storage_mib}
+    result = {key: value - kube_reserved.get(key, 0) - system_reserved.get(key, 0) - eviction.get(key, 0)
+              for key, value in capacity.items()}
+    return {**result, "pods": pods}
+
+
+def _reserved(table: Mapping[str, str]) -> dict[str, float]:
+    return {key: quantity_value(value) * 1000 if key == "cpu" else quantity_value(value) / 2**20 for key, value in table.items()}
+
+
+def _threshold_mib(signal: str, capacity_mib: float) -> float:
+    if signal.endswith("%"):
+        return capacity_mib * float(signal[:-1]) / 100
+    return quantity_value(signal) / 2**20
+
+
+def ec2_node_class(*, name: str, cluster_name: str, ami_selector: Mapping[str, str], family: str | None, node_role_name: str,
+                   user_data: str, kubelet: Mapping[str, Any], block_devices: list[dict[str, Any]], tags: Mapping[str, str]) -> dict[str, Any]:
     discovery = [{"tags": {"karpenter.sh/discovery": cluster_name}}]
     return {
         "apiVersion": "karpenter.k8s.aws/v1",
         "kind": "EC2NodeClass",
         "metadata": {"name": name},
         "spec": {
-            "amiSelectorTerms": [{"alias": alias}],
+            **({"amiFamily": family} if family else {}),
+            "amiSelectorTerms": [ami_selector],
             "role": node_role_name,
             "subnetSelectorTerms": discovery,
             "securityGroupSelectorTerms": discovery,
@@ -157,12 +252,6 @@ def node_pool(name: str, config: NodePoolConfig, node_class_name: str) -> dict[s
 
 
 # --- IAM -------------------------------------------------------------------------------------------
-
-def pod_identity_trust_policy() -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-        "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
-
 
 def interruption_queue_policy(queue_arn: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Id": "EC2InterruptionPolicy", "Statement": [
@@ -247,6 +336,28 @@ def _document(*statements: dict[str, Any]) -> dict[str, Any]:
 
 
 
+def controller_replica_problem(replicas: int, guaranteed_managed_nodes: int) -> str | None:
+    """The chart keeps one controller per node (values.yaml:93-103, required podAntiAffinity on
+    kubernetes.io/hostname, karpenter-provider-aws v1.14.1 charts/karpenter) and only managed nodes qualify
+    (helm_values' node affinity); its PDB allows one unavailable (values.yaml:60-62). Replicas beyond the
+    nodes never schedule and the atomic install times out; as many replicas as nodes leave an evicted
+    controller nowhere to go, so a node-group drain stalls on the PDB."""
+    if guaranteed_managed_nodes == 0:
+        return ("every enabled node group has minSize 0: the controller runs only on managed nodes and would have none; "
+                "keep minSize of at least replicas + 1")
+    if replicas >= guaranteed_managed_nodes:
+        return (f"{replicas} controller(s) need at least {replicas + 1} managed nodes (one per node, plus one free for a drain); "
+                f"the enabled node groups guarantee {guaranteed_managed_nodes} (sum of minSize)")
+    return None
+
+
+def managed_nodes_only(managed_node_label: str) -> dict[str, Any]:
+    """Node affinity to the managed node groups: never a node Karpenter launched (spot, consolidated away)."""
+    return {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
+        "matchExpressions": [{"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"},
+                             {"key": managed_node_label, "operator": "Exists"}]}]}}
+
+
 def helm_values(*, cluster_name: str, queue_name: str, replicas: int, resources: dict[str, Any], managed_node_label: str) -> dict[str, Any]:
     return {
         "settings": {"clusterName": cluster_name, "interruptionQueue": queue_name},
@@ -254,8 +365,12 @@ def helm_values(*, cluster_name: str, queue_name: str, replicas: int, resources:
         "serviceAccount": {"name": SERVICE_ACCOUNT},
         "replicas": replicas,
         "controller": {"resources": resources},
-        # The controller runs on the managed node groups, never on nodes it manages itself.
-        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
-            "matchExpressions": [{"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"},
-                                 {"key": managed_node_label, "operator": "Exists"}]}]}}},
+        # The controller runs on the managed node groups, never on nodes it manages itself; the chart's own
+        # podAntiAffinity (one controller per node) is kept, as Helm merges maps (controller_replica_problem).
+        "affinity": {"nodeAffinity": managed_nodes_only(managed_node_label)},
+        # The VPC resolver, not CoreDNS: CoreDNS may run on nodes Karpenter has yet to launch (v1.14.1
+        # website/content/en/docs/getting-started/getting-started-with-karpenter/_index.md:130 and
+        # troubleshooting.md:48: "set the pod DNS policy to `Default`"; the chart's default is ClusterFirst,
+        # charts/karpenter/values.yaml:78).
+        "dnsPolicy": "Default",
     }

@@ -21,7 +21,8 @@ from pydantic.alias_generators import to_camel
 
 from core import aws_limits, instance_types
 from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node_pool_problems, workload_problems
-from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, split_node_class_settings
+from core.access_entries import CREATOR_LISTED, creator_listed
+from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, controller_replica_problem, node_class_settings as karpenter_node_class_settings, split_node_class_settings
 from core.keda import KEDA_NAMESPACE
 from core.sqs_worker import INJECTED_ENV
 from core.eks_addons import EksAddonsConfig
@@ -142,6 +143,16 @@ class ClusterConfig(ConfigSection):
     log_types: list[LogType] = ["api", "audit", "authenticator"]
     secrets_encryption: SecretsEncryptionConfig = SecretsEncryptionConfig()
     admin_principal_arns: list[PrincipalArn] = []
+    # The principal `pulumi up` runs as when it creates the cluster (CI's deploy role); EKS gives it an
+    # admin access entry itself (core/access_entries.py), so it must not be listed again.
+    creator_principal_arn: PrincipalArn | None = None
+
+
+class StackSettings(ConfigSection):
+    # Pulumi `protect` on what holds state or is costly to lose: the EKS cluster (also EKS deletion
+    # protection), its KMS key, the VPC and the workloads' queues. A destroy or a renaming replace then fails
+    # in preview instead of deleting them; set false only to tear a stack down on purpose.
+    protect: bool = True
 
 
 class ExistingVpcConfig(ConfigSection):
@@ -202,6 +213,7 @@ class StackConfig(ConfigSection):
     node_groups: dict[NodeGroupName, NodeGroupConfig]
     bottlerocket: BottlerocketSettings = BottlerocketSettings()
     tags: dict[TagKey, TagValue] = {}
+    stack: StackSettings = StackSettings()
     keda: KedaConfig | None = None
     karpenter: KarpenterConfig | None = None
     eks_addons: EksAddonsConfig = EksAddonsConfig()
@@ -223,7 +235,7 @@ class StackConfig(ConfigSection):
     def node_class_settings(self) -> dict[str, Any]:
         """Karpenter's nodes: the stack's settings <- karpenter.nodeClass.bottlerocket."""
         assert self.karpenter is not None
-        return deep_merge(self.stack_settings(), settings_as_dict(self.karpenter.node_class.bottlerocket))
+        return karpenter_node_class_settings(self.stack_settings(), settings_as_dict(self.karpenter.node_class.bottlerocket))
 
     def karpenter_version_group(self) -> str:
         """The node group whose Bottlerocket version Karpenter's nodes follow."""
@@ -425,6 +437,13 @@ def _tag_problems(tags: Mapping[str, str]) -> list[Problem]:
     return problems
 
 
+def _creator_problems(cluster: ClusterConfig) -> list[Problem]:
+    if cluster.creator_principal_arn is None:
+        return []
+    return [Problem(("cluster", "adminPrincipalArns", index), f"{cluster.admin_principal_arns[index]!r} {CREATOR_LISTED}")
+            for index in creator_listed(cluster.admin_principal_arns, cluster.creator_principal_arn)]
+
+
 def _network_problems(network: NetworkConfig, region: str | None) -> list[Problem]:
     problems = []
     if network.existing_vpc is not None:
@@ -501,6 +520,10 @@ def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGro
     """`broken_groups`: node groups that failed to parse, already reported; nothing is said about them here."""
     problems = node_pool_problems(karpenter)
     enabled = sorted(name for name, group in groups.items() if group.enabled)
+    if groups and not broken_groups:  # a group that failed to parse would count as no capacity
+        guaranteed = sum(groups[name].scaling.min_size for name in enabled)
+        if (placement := controller_replica_problem(karpenter.controller.replicas, guaranteed)) is not None:
+            problems.append(Problem(("karpenter", "controller", "replicas"), placement))
     version_from = karpenter.node_class.version_from
     if version_from is not None and groups and version_from not in enabled and version_from not in broken_groups:
         problems.append(Problem(("karpenter", "nodeClass", "versionFrom"),
@@ -666,6 +689,7 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
     if "cluster" in parsed:
         problems += _endpoint_problems(parsed["cluster"].endpoint)
         problems += _account_problems(parsed["cluster"], parsed.get("region"))
+        problems += _creator_problems(parsed["cluster"])
     problems += _aws_name_problems(parsed)
     if "tags" in parsed:
         problems += _tag_problems(parsed["tags"])

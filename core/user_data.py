@@ -189,6 +189,10 @@ def settings_problems(settings: Mapping[str, Any], smallest_memory: tuple[str, i
     return problems
 
 
+def control_container_enabled(settings: Mapping[str, Any]) -> bool:
+    return bool(settings.get("host-containers", {}).get("control", {}).get("enabled"))
+
+
 def conntrack_max_configured(settings: Mapping[str, Any]) -> bool:
     return CONNTRACK_MAX_SYSCTL in settings.get("kernel", {}).get("sysctl", {})
 

@@ -23,7 +23,7 @@ _GREEN = """    green:
       amiType: BOTTLEROCKET_x86_64
       instanceTypes: [m6i.xlarge, m6a.xlarge, m7i.xlarge]
       capacityType: ON_DEMAND
-      scaling: {minSize: 2, desiredSize: 3, maxSize: 12}
+      scaling: {minSize: 3, desiredSize: 3, maxSize: 12}   # 2 Karpenter controllers + a free node for drains
       maxUnavailable: 1
       releaseVersion: 1.54.0-5043decc
       freeze: true
@@ -60,8 +60,8 @@ BAD_FILES = [
     ("another-projects-namespace", PROD.replace("eks-bottlerocket:", "billing-platform:"), 2,
      "Pulumi.prod.yaml: no key is in this project's namespace 'eks-bottlerocket:' (it sets keys of 'billing-platform:')"),
     # A type error inside the node group Karpenter follows (versionFrom: blue) is the only problem reported.
-    ("type-error-in-followed-group", _replace("scaling: {minSize: 2, desiredSize: 3, maxSize: 12}\n      maxUnavailable: 1\n      releaseVersion: 1.54.0-5043decc   #",
-                                              "scaling: {minSize: two, desiredSize: 3, maxSize: 12}\n      maxUnavailable: 1\n      releaseVersion: 1.54.0-5043decc   #"),
+    ("type-error-in-followed-group", _replace("scaling: {minSize: 3, desiredSize: 3, maxSize: 12}   # 2 Karpenter controllers + a free node for drains\n      maxUnavailable: 1\n      releaseVersion: 1.54.0-5043decc   #",
+                                              "scaling: {minSize: two, desiredSize: 3, maxSize: 12}   # 2 Karpenter controllers + a free node for drains\n      maxUnavailable: 1\n      releaseVersion: 1.54.0-5043decc   #"),
      2, "Pulumi.prod.yaml: nodeGroups.blue.scaling.minSize: Input should be a valid integer; it is 'two'"),
     ("secret-in-plain-env", _replace("      processingSeconds: 20\n", "      processingSeconds: 20\n      env:\n        API_TOKEN:\n          secure: v1:AAAAAAAAAAAA:bm90LWEtcmVhbC1jaXBoZXJ0ZXh0\n"),
      2, "Pulumi.prod.yaml: workloads[0].env.API_TOKEN: is a Pulumi secret, which only workloadSecrets keeps secret"),

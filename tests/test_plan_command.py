@@ -30,7 +30,7 @@ def test_plan_command_writes_the_plan(tmp_path):
     document = json.loads((out / "resources.json").read_text())
     assert set(document) == {"stack", "project", "resources", "outputs"}
     for record in document["resources"]:
-        assert set(record) == {"type", "name", "urn", "id", "parent", "provider", "inputs", "options"}
+        assert set(record) == {"type", "name", "urn", "id", "parent", "provider", "inputs", "options", "dependencies"}
     assert (out / "userdata" / "blue.toml").read_text().startswith("# Bottlerocket settings of node group 'blue'")
     assert f"Offline plan of stack dev (project eks-bottlerocket): {len(document['resources'])} resources" in result.stdout
     assert "aws:eks/nodeGroup:NodeGroup  blue  [ignoreChanges: scalingConfig.desiredSize]" in result.stdout
@@ -117,7 +117,9 @@ def test_without_a_conntrack_max_kube_proxy_is_left_alone(write_stack, tmp_path)
     assert not plan.of_type("kubernetes:core/v1:ConfigMapPatch")
     (cluster,) = plan.of_type("eks:index:Cluster")
     assert "kubeProxyAddonOptions" not in cluster["inputs"]
-    assert "dependsOn" not in plan.one("aws:eks/nodeGroup:NodeGroup", "blue")["options"]
+    # Nodes then wait only for aws-node's Pod Identity association, not for a kube-proxy patch.
+    assert plan.one("aws:eks/nodeGroup:NodeGroup", "blue")["options"]["dependsOn"] == [
+        plan.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "cluster-vpc-cni")["urn"]]
 
 
 def test_existing_kms_key_is_used(write_stack, tmp_path):

@@ -30,8 +30,9 @@ EXPECTED_COUNTS = {
         "aws:ec2/eip:Eip": 1,  # natGateways: single
         "aws:ec2/natGateway:NatGateway": 1,
         "eks-bottlerocket:index:NodeRole": 2,
-        "aws:iam/role:Role": 5,  # nodes, Karpenter's nodes and controller, KEDA operator, the worker
-        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 14,  # 4 + 4 node policies, 6 Karpenter controller policies
+        "aws:iam/role:Role": 6,  # nodes, Karpenter's nodes and controller, KEDA operator, the worker, the VPC CNI
+        # 3 + 3 node policies (worker, ECR pull, SSM for the control container), 6 Karpenter controller policies, the CNI's
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 13,
         "eks-bottlerocket:index:Cluster": 1,
         "aws:kms/key:Key": 1,
         "eks:index:Cluster": 1,
@@ -50,7 +51,7 @@ EXPECTED_COUNTS = {
         "aws:cloudwatch/eventTarget:EventTarget": 5,
         "aws:ec2/tag:Tag": 1,
         "aws:eks/accessEntry:AccessEntry": 1,
-        "aws:eks/podIdentityAssociation:PodIdentityAssociation": 2,
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation": 3,  # Karpenter, the worker, aws-node
         "aws:iam/policy:Policy": 6,
         "aws:iam/rolePolicy:RolePolicy": 2,
         "aws:sqs/queue:Queue": 3,
@@ -65,6 +66,7 @@ EXPECTED_COUNTS = {
         "kubernetes:keda.sh/v1alpha1:TriggerAuthentication": 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
+        "aws:iam/serviceLinkedRole:ServiceLinkedRole": 1,  # karpenter.createSpotServiceLinkedRole: true
     },
 }
 EXPECTED_COUNTS["prod"] = {
@@ -76,6 +78,7 @@ EXPECTED_COUNTS["prod"] = {
     "aws:ec2/natGateway:NatGateway": 3,
     "kubernetes:karpenter.sh/v1:NodePool": 2,  # default and burst
 }
+del EXPECTED_COUNTS["prod"]["aws:iam/serviceLinkedRole:ServiceLinkedRole"]  # prod's account has the Spot role
 
 
 @pytest.fixture(params=["dev", "prod"])
@@ -163,8 +166,9 @@ def test_node_role_and_policies(plan):
     assert trust["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
     attachments = [a for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if a["name"].startswith("nodes-")]
     attached = {a["inputs"]["policyArn"] for a in attachments}
+    # No AmazonEKS_CNI_Policy: aws-node has its own role (tests/test_least_privilege.py).
     assert attached == {f"arn:aws:iam::aws:policy/{p}" for p in (
-        "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore")}
+        "AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore")}
     for attachment in attachments:
         assert attachment["inputs"]["role"] == f"<after-deploy:aws:iam/role:Role::{role['name']}.name>"
 
@@ -199,7 +203,10 @@ def test_access_entries(plan):
     assert entries["nodes"] == {"principalArn": f"<after-deploy:aws:iam/role:Role::{role['name']}.arn>", "type": "EC2_LINUX"}
     admins = {name: e for name, e in entries.items() if name.startswith("admin-")}
     expected = project_values(plan.document["stack"])["cluster"]["adminPrincipalArns"]
-    assert {name: a["principalArn"] for name, a in admins.items()} == {f"admin-{i}": arn for i, arn in enumerate(expected)}
+    # Keyed by principal, never by list position (core/access_entries.py).
+    account = {"dev": "111122223333", "prod": "444455556666"}[plan.document["stack"]]
+    assert {name: a["principalArn"] for name, a in admins.items()} == {
+        f"admin-{account}-role-{arn.rsplit('/', 1)[-1]}": arn for arn in expected}
     for admin in admins.values():
         policy = admin["accessPolicies"]["cluster-admin"]
         assert policy["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -354,6 +361,8 @@ def test_components_parent_their_resources(plan):
         ("aws:iam/", "karpenter-controller"): "eks-bottlerocket:index:Karpenter",
         ("aws:iam/role:Role", "keda-"): "eks-bottlerocket:index:Keda",
         ("aws:kms/", ""): "eks-bottlerocket:index:Cluster",
+        ("aws:iam/", "cluster-vpc-cni"): "eks-bottlerocket:index:Cluster",
+        ("aws:eks/podIdentityAssociation", "cluster-vpc-cni"): "eks-bottlerocket:index:Cluster",
         ("eks:index:Cluster", ""): "eks-bottlerocket:index:Cluster",
         ("aws:eks/addon", ""): "eks-bottlerocket:index:Cluster",
         ("aws:eks/addon", "eks-addons-"): "eks-bottlerocket:index:EksAddons",

@@ -20,6 +20,7 @@ import yaml
 
 from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
 from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, read_stack_config
+from core.release_version import HELD_UNTIL_ROLLOUT, VERSION_INPUTS
 from core.stack_config import ConfigError, validate_stack_config
 from policy.rules import Resource, evaluate
 
@@ -128,6 +129,18 @@ def print_tree(document: dict[str, Any], out: TextIO) -> None:
         out.write(f"  {count:3d}  {typ}\n")
 
 
+def print_held_inputs(document: dict[str, Any], out: TextIO) -> None:
+    """Which node groups hold which version inputs (core/release_version.py): a change of those waits for a rollout."""
+    lines = []
+    for record in document["resources"]:
+        if record["type"] == "aws:eks/nodeGroup:NodeGroup":
+            held = [VERSION_INPUTS[field] for field in record["options"].get("ignoreChanges", []) if field in VERSION_INPUTS]
+            if held:
+                lines.append(f"  {record['name']}: {'; '.join(held)}\n")
+    if lines:
+        out.write(f"\nNode group changes {HELD_UNTIL_ROLLOUT} (never applied to running nodes in place):\n{''.join(lines)}")
+
+
 def write_plan(document: dict[str, Any], out_dir: Path) -> None:
     if out_dir.exists():
         shutil.rmtree(out_dir)  # a removed node group must not leave a stale file behind
@@ -182,6 +195,7 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
     target = out_dir or PROJECT_ROOT / "build" / "plan" / stack
     write_plan(document, target)
     print_tree(document, stdout)
+    print_held_inputs(document, stdout)
     report = policy_report(document)
     (target / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
     print_policy(report, stdout)

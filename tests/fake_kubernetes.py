@@ -117,6 +117,7 @@ class KubeEmulator:
         self.archives: dict[str, bytes] = {}  # node -> bottlerocket-logs.tar.gz served by its proxy
         self.lowest_ready: dict[tuple[str, str], int] = {}
         self.lost_pods: list[str] = []  # pods killed with their node instead of evicted
+        self.throttled_requests = 0  # the next N requests answer 429 with Retry-After (API Priority and Fairness)
         self._time = 0.0
 
     # --- building the cluster ------------------------------------------------------------------------
@@ -325,10 +326,23 @@ def serve(cluster: KubeEmulator) -> tuple[ThreadingHTTPServer, str]:
             cluster._advance()
             cluster.requests.append((cluster._time, self.command, self.path))
 
+        def _throttled(self) -> bool:
+            if cluster.throttled_requests <= 0:
+                return False
+            cluster.throttled_requests -= 1
+            data = json.dumps(_status(429, "TooManyRequests", "too many requests, please try again later")).encode()
+            self.send_response(429)
+            self.send_header("Retry-After", "1")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return True
+
         def do_GET(self):
             with cluster.lock:
                 self._enter()
-                return self._get()
+                return None if self._throttled() else self._get()
 
         def _get(self):
             url = urlparse(self.path)
@@ -383,6 +397,8 @@ def serve(cluster: KubeEmulator) -> tuple[ThreadingHTTPServer, str]:
             patch = json.loads(self.rfile.read(length) or b"{}")
             with cluster.lock:
                 self._enter()
+                if self._throttled():
+                    return None
                 if not match or match[1] not in cluster.nodes:
                     return self._send(404, _status(404, "NotFound", self.path))
                 cluster.patches.append((match[1], patch))

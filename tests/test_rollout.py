@@ -346,3 +346,25 @@ def test_command_line_dry_run_on_the_shipped_stack():
     result = _cli("rollout", "--stack", "dev", "--to", "green", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "rollout blue -> green at Bottlerocket latest (dry run)" in result.stdout and "end of dry run" in result.stdout
+
+
+def test_throttled_requests_are_retried_after_retry_after(world):
+    """A 429 from API Priority and Fairness: urllib3 retries idempotent reads after Retry-After itself; the
+    rollout retries its writes (cordon) the same way."""
+    kube = world["kube"]
+    slept = []
+    cluster = Cluster(CLUSTER, world["eks"], world["api_client"], sleep=slept.append)
+    kube.throttled_requests = 1
+    assert [node.metadata.name for node in cluster.nodes("blue")] == world["deployer"].members["blue"]
+    kube.throttled_requests = 2
+    cluster.set_unschedulable("blue-1-0", True)
+    assert slept == [1.0, 1.0] and kube.nodes["blue-1-0"].unschedulable and kube.request_count() == 5
+
+
+def test_a_declined_stage_puts_the_stack_file_back(world):
+    before = world["stack_file"].read_text()
+    rollout, _ = _rollout(world, "green", yes=False)
+    rollout.confirm = lambda question: False
+    with pytest.raises(RolloutError, match="stage 1: enable green not confirmed; nothing applied"):
+        rollout.run()
+    assert world["stack_file"].read_text() == before and world["deployer"].commands == ["preview"]

@@ -328,17 +328,23 @@ class Rollout:
             return plan_rollout(document, request.target, request.source or source, request.version)
         return plan_rollout(document, request.target, request.source, request.version)
 
+    def _converge(self, stage: str, plan: RolloutPlan, edit: Callable[[Any, RolloutPlan], Any], in_file: Callable[[Any, RolloutPlan], bool],
+                  live: Callable[[RolloutPlan], bool], done: str) -> None:
+        """A stage that edits the stack file: done when both the file (`in_file`) and the live state (`live`)
+        say so; the file alone saying so means a crash came between the edit and the end of `up`."""
+        _, document = self._read()
+        if not in_file(document, plan):
+            self._apply_stage(stage, edit, plan)
+        elif not self.request.dry_run and not live(plan):
+            self._say(f"  the stack file says {done}, the live state does not: `up` again")
+            self._apply_stage(stage, None, plan)
+        else:
+            self._say(f"  {done}")
+
     def _stage_enable(self, plan: RolloutPlan) -> None:
         stage = f"stage 1: enable {plan.target}"
         self._say(f"== {stage}")
-        _, document = self._read()
-        if not target_enabled(document, plan):
-            self._apply_stage(stage, enable_target, plan)
-        elif not self.request.dry_run and not self._target_deployed(plan):
-            self._say(f"  the stack file says {plan.target} is enabled at {plan.version}, the live node group does not: `up` again")
-            self._apply_stage(stage, None, plan)
-        else:
-            self._say(f"  {plan.target} already enabled at {plan.version}")
+        self._converge(stage, plan, enable_target, target_enabled, self._target_deployed, f"{plan.target} is enabled at {plan.version}")
         if not self.request.dry_run:
             for node in self.cluster.nodes(plan.target):
                 if node.spec.unschedulable:
@@ -353,14 +359,7 @@ class Rollout:
     def _stage_taint(self, plan: RolloutPlan) -> None:
         stage = f"stage 3: taint {plan.source} NoSchedule"
         self._say(f"== {stage}")
-        _, document = self._read()
-        if not source_tainted(document, plan):
-            self._apply_stage(stage, taint_source, plan)
-        elif not self.request.dry_run and not self._source_tainted_live(plan):
-            self._say(f"  the stack file says {plan.source} is tainted, its nodes are not: `up` again")
-            self._apply_stage(stage, None, plan)
-        else:
-            self._say(f"  {plan.source} already tainted")
+        self._converge(stage, plan, taint_source, source_tainted, self._source_tainted_live, f"{plan.source} is tainted")
 
     def _source_nodes(self, plan: RolloutPlan) -> list[str]:
         return sorted(node.metadata.name for node in self.cluster.nodes(plan.source))
@@ -435,14 +434,9 @@ class Rollout:
     def _stage_disable(self, plan: RolloutPlan) -> None:
         stage = f"stage 5: disable {plan.source}"
         self._say(f"== {stage}")
-        _, document = self._read()
         if not self.request.dry_run:
             self._wait_until_ready(plan, [], f"before {plan.source} is deleted")
-        if not source_disabled(document, plan):
-            self._apply_stage(stage, disable_source, plan)
-        elif not self.request.dry_run and not self._source_gone_live(plan):
-            self._say(f"  the stack file says {plan.source} is disabled, its node group still exists: `up` again")
-            self._apply_stage(stage, None, plan)
+        self._converge(stage, plan, disable_source, source_disabled, self._source_gone_live, f"{plan.source} is disabled")
         self._cordoned.clear()  # the drained nodes went with their group
 
 

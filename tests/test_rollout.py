@@ -195,7 +195,7 @@ def test_a_crash_after_the_stack_file_was_written_is_repaired_on_resume(world):
     resumed, out = _rollout(world, "green")
     assert resumed.run() == 0, out.getvalue()
     assert "resuming: a rollout blue -> green" in out.getvalue()
-    assert "the live node group does not: `up` again" in out.getvalue()
+    assert "the stack file says green is enabled at 1.55.0-0a1b2c3d, the live state does not: `up` again" in out.getvalue()
     assert _groups(world)["blue"]["enabled"] is False
     _assert_serving(world, "green")
     _assert_capacity_held(world["kube"])

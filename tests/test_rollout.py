@@ -368,3 +368,21 @@ def test_a_declined_stage_puts_the_stack_file_back(world):
     with pytest.raises(RolloutError, match="stage 1: enable green not confirmed; nothing applied"):
         rollout.run()
     assert world["stack_file"].read_text() == before and world["deployer"].commands == ["preview"]
+
+
+def test_an_interrupted_drain_uncordons_what_it_cordoned(world, monkeypatch):
+    kube = world["kube"]
+    evict = Cluster.evict
+
+    def interrupted(self, pod):
+        if len(kube.evictions) == 2:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the first wave
+        return evict(self, pod)
+
+    monkeypatch.setattr(Cluster, "evict", interrupted)
+    rollout, _ = _rollout(world, "green")
+    with pytest.raises(KeyboardInterrupt):
+        rollout.run()
+    assert [node for node, patch in kube.patches] == ["blue-1-0", "blue-1-0"]  # cordoned, then uncordoned
+    assert not kube.nodes["blue-1-0"].unschedulable
+    _assert_capacity_held(kube)

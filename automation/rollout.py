@@ -36,7 +36,7 @@ from automation.status import live_node_groups
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST
 from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
-                          max_unavailable, node_groups, plan_rollout, pod_requests, source_disabled, source_tainted, taint_source,
+                          max_unavailable, plan_rollout, pod_requests, source_disabled, source_tainted, taint_source,
                           target_enabled, waves)
 from core.stack_config import COLOUR_LABEL
 

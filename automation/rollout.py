@@ -226,8 +226,6 @@ class Rollout:
             self._say(diff.rstrip("\n"))
         if self.request.dry_run:
             return
-        if self.marker:
-            self.marker.write(self.request.stack, plan, stage)
         if edit:
             yaml_round_trip.atomic_write(self.stack_file, new_text)
         try:
@@ -243,6 +241,8 @@ class Rollout:
             if edit:
                 yaml_round_trip.atomic_write(self.stack_file, text)  # nothing was deployed: the file says so again
             raise
+        if self.marker:  # from here on CI deploys wait for the rollout
+            self.marker.write(self.request.stack, plan, stage)
         self._say(f"up -s {self.request.stack}")
         if self.engine("up") != EXIT_OK:
             raise RolloutError(f"`up` failed in {stage}; the stack file keeps the edit and a rerun applies it again once the cause is fixed")

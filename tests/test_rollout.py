@@ -254,6 +254,7 @@ def test_without_a_terminal_each_up_needs_yes(world):
     with pytest.raises(RolloutUsageError, match="pass --yes in non-interactive runs"):
         rollout.run()
     assert world["stack_file"].read_text() == before and world["deployer"].commands == ["preview"]
+    assert RolloutMarker(world["ssm"], CLUSTER).read() is None  # nothing applied: CI is not held
 
 
 def test_stack_files_in_any_indentation_style_round_trip(world):
@@ -368,6 +369,7 @@ def test_a_declined_stage_puts_the_stack_file_back(world):
     with pytest.raises(RolloutError, match="stage 1: enable green not confirmed; nothing applied"):
         rollout.run()
     assert world["stack_file"].read_text() == before and world["deployer"].commands == ["preview"]
+    assert RolloutMarker(world["ssm"], CLUSTER).read() is None  # nothing applied: CI is not held
 
 
 def test_an_interrupted_drain_uncordons_what_it_cordoned(world, monkeypatch):

@@ -98,6 +98,7 @@ pulumi.export("nodeGroups", {
         "requested": config.release_policy(name).requested,
         "frozen": config.release_policy(name).frozen,
         "amiType": config.node_groups[name].ami_type,
+        "heldUntilRollout": group.held_until_rollout,
     }
     for name, group in node_groups.items()
 })

@@ -52,11 +52,19 @@ def parser() -> argparse.ArgumentParser:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     rollout.add_argument("--stack", required=True, help="stack name")
     rollout.add_argument("--to", required=True, metavar="GROUP", help="the node group to move to (e.g. green)")
+    rollout.add_argument("--from", dest="source", metavar="GROUP",
+                         help="the group to move from (default: the single other enabled group of the same role)")
     rollout.add_argument("--version", help="Bottlerocket version for the target: a pin or 'latest' (default: its configured one)")
+    rollout.add_argument("--yes", action="store_true", help="apply each stage's `up` without asking (required without a terminal)")
     rollout.add_argument("--dry-run", action="store_true", help="print each stage and its stack file diff; change nothing")
     rollout.add_argument("--kubeconfig", help="kubeconfig for the cluster (default: KUBECONFIG or ~/.kube/config)")
-    rollout.add_argument("--wait-timeout", type=float, default=1800.0, help="seconds to wait for the target's nodes (default 1800)")
+    rollout.add_argument("--wait-timeout", type=float, default=1800.0, help="seconds to wait for the target's readiness (default 1800)")
     rollout.add_argument("--drain-timeout", type=float, default=1800.0, help="seconds to drain the source (default 1800)")
+    rollout.add_argument("--force", action="store_true", help="evict bare pods too (they are lost: nothing recreates them)")
+
+    guard = commands.add_parser("rollout-guard", help="exit 4 while a rollout of the stack's cluster is in progress (CI runs it before `up`)")
+    guard.add_argument("--stack", required=True, help="stack name")
+    guard.add_argument("--clear", action="store_true", help="remove the marker of an abandoned rollout")
 
     upgrade = commands.add_parser("upgrade-check", help="pre-flight of a Kubernetes minor-version upgrade (exit 0 ready, 1 blockers)",
                                   description=_command_doc("automation.upgrade_check"),
@@ -146,10 +154,15 @@ def main(argv: list[str] | None = None) -> int:
         return run_upgrade_check(args.stack, args.to, args.json, config_file=args.config_file, plan_dir=args.plan, offline=args.offline)
 
     if args.command == "rollout":
-        from automation.rollout import run_rollout
+        from automation.rollout import RolloutRequest, run_rollout
 
-        return run_rollout(args.stack, args.to, args.version, args.dry_run, kubeconfig=args.kubeconfig,
-                           wait_timeout=args.wait_timeout, drain_timeout=args.drain_timeout)
+        request = RolloutRequest(args.stack, args.to, args.source, args.version, dry_run=args.dry_run, yes=args.yes, force=args.force)
+        return run_rollout(request, kubeconfig=args.kubeconfig, wait_timeout=args.wait_timeout, drain_timeout=args.drain_timeout)
+
+    if args.command == "rollout-guard":
+        from automation.rollout import run_rollout_guard
+
+        return run_rollout_guard(args.stack, args.clear)
 
     from automation.engine import EXIT_USAGE, ConfigOverride, EngineRequest, run_engine
 

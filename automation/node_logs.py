@@ -118,18 +118,23 @@ def fetch_node_logs(config: StackConfig, node: str, target: Path, *, core: k8s_c
 
 def run_node_logs(stack: str, node: str, target: Path | None, kubeconfig: str | None,
                   out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from kubernetes import config as kubernetes_config
     from kubernetes.client.rest import ApiException
 
+    from automation.kube_context import KubeContextError, check_cluster, load_api_client
     from automation.status import aws_clients, load_config
 
     config = load_config(stack, err)
     if config is None:
         return EXIT_USAGE
-    kubernetes_config.load_kube_config(config_file=kubeconfig)
-    _, ssm = aws_clients(config.region)
+    eks, ssm = aws_clients(config.region)
     try:
-        result = fetch_node_logs(config, node, target or Path(f"{node}-bottlerocket-logs.tar.gz"), core=k8s_client.CoreV1Api(), ssm=ssm, out=out)
+        api_client = load_api_client(kubeconfig)
+        check_cluster(api_client, eks, config.cluster.name)
+    except KubeContextError as error:
+        err.write(f"node-logs: {error}\n")
+        return EXIT_USAGE
+    try:
+        result = fetch_node_logs(config, node, target or Path(f"{node}-bottlerocket-logs.tar.gz"), core=k8s_client.CoreV1Api(api_client), ssm=ssm, out=out)
     except (NodeLogsError, ApiException) as error:
         err.write(f"node-logs: {error}\n")
         return EXIT_FAILED

@@ -35,6 +35,7 @@ from automation.plan_summary import plan_summary, print_summary
 from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
 from automation.lifecycle_order import lifecycle_order
 from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, read_stack_config
+from core.release_version import HELD_UNTIL_ROLLOUT, VERSION_INPUTS
 from core.stack_config import ConfigError, validate_stack_config
 from policy.rules import Resource, evaluate
 
@@ -227,6 +228,18 @@ def readable_yaml(value: Any) -> str:
     return yaml.dump(value, Dumper=_ReadableDumper, sort_keys=False, allow_unicode=True)
 
 
+def print_held_inputs(document: dict[str, Any], out: TextIO) -> None:
+    """Which node groups hold which version inputs (core/release_version.py): a change of those waits for a rollout."""
+    lines = []
+    for record in document["resources"]:
+        if record["type"] == "aws:eks/nodeGroup:NodeGroup":
+            held = [VERSION_INPUTS[field] for field in record["options"].get("ignoreChanges", []) if field in VERSION_INPUTS]
+            if held:
+                lines.append(f"  {record['name']}: {'; '.join(held)}\n")
+    if lines:
+        out.write(f"\nNode group changes {HELD_UNTIL_ROLLOUT} (never applied to running nodes in place):\n{''.join(lines)}")
+
+
 def write_plan(document: dict[str, Any], out_dir: Path) -> None:
     """The plan's files, into the new (empty) folder `out_dir`."""
     for folder in ("userdata", "manifests", "helm"):
@@ -312,6 +325,7 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
     else:
         print_tree(document, stdout)
         print_summary(summary, stdout)
+        print_held_inputs(document, stdout)
         print_policy(report, stdout)
         stdout.write(f"\nWrote {target}: resources.json, {len(user_data_files(document))} user data, "
                      f"{len(kubernetes_manifests(document))} manifest and {len(helm_values(document))} Helm values file(s), policy.json.\n")

@@ -1,308 +1,511 @@
-"""`python -m automation rollout`: the README's blue/green procedure, one stage at a time.
+"""`python -m automation rollout`: the README's blue/green procedure, one stage at a time, holding capacity.
 
-1 enable the target group (version, the source's sizes; Karpenter follows it) and `up`;
-2 wait until its EKS node group is ACTIVE and its nodes are Ready;
-3 taint the source group NoSchedule through config and `up`;
-4 drain the source nodes through the eviction API (PodDisruptionBudgets are honoured);
-5 disable the source group and `up`.
-The stage is derived from the stack file and the live state, so a rerun resumes where a failed run
-stopped. Stack file edits keep its comments and formatting (ruamel.yaml round trip).
+1 enable the target (version, the source's sizes, no retiring taint; Karpenter follows it); preview, `up`;
+  its nodes are uncordoned (a rollback re-enables a group an earlier drain cordoned);
+2 wait until the target is ready: its EKS node group ACTIVE at its desired size, every node Ready,
+  schedulable and without the retiring taint, and their allocatable CPU and memory covering the
+  requests of the pods that will move;
+3 taint the source NoSchedule; preview, `up`;
+4 drain the source in waves of its maxUnavailable nodes: recheck the target, cordon, evict through the
+  Eviction API (PodDisruptionBudgets answer 429: retried later), wait until the pods are gone and their
+  controllers have them Ready again, polling each node at most once a second with backoff. A failed or
+  interrupted drain uncordons what it cordoned. Bare pods stop it unless --force;
+5 recheck the target, disable the source; preview, `up`.
+Every stage is derived from the stack file and the live state: a rerun resumes, and a stage the stack
+file says is done while the live state does not gets its `up` again. Stack-file writes are atomic. A
+rollout marker (an SSM parameter) tells CI deploys to wait (`rollout-guard`) until the rollout finishes.
 """
 
 from __future__ import annotations
 
-import copy
 import difflib
-import io
+import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from kubernetes import client as k8s_client
 from kubernetes.client.rest import ApiException
-from ruamel.yaml import YAML
 
+from automation import yaml_round_trip
 from automation.status import live_node_groups
-from core.release_version import LATEST, is_valid_pin
+from core.bottlerocket_settings import quantity_value
+from core.release_version import LATEST
+from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
+                          max_unavailable, plan_rollout, pod_requests, source_disabled, source_tainted, taint_source,
+                          target_enabled, waves)
 from core.stack_config import COLOUR_LABEL
 
-RETIRING_TAINT = {"key": "eks-bottlerocket/retiring", "value": "true", "effect": "NoSchedule"}
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-_PROJECT_KEY = "eks-bottlerocket:"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 4
+MARKER_PARAMETER = "/eks-bottlerocket/{cluster}/rollout"
+FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 1.0, 10.0
+BUDGET_RETRY_SECONDS = 5.0  # after a 429 without Retry-After; what `kubectl drain` waits between eviction attempts
+API_RETRIES = 5
 
 
 class RolloutError(Exception):
-    """The rollout cannot go on; the message says why and what to do."""
+    """The rollout cannot go on; the message says why and what to do (exit 1)."""
 
 
-# --- stack file editing (pure) -----------------------------------------------------------------------
+# --- the CI interlock: a marker in the stack's AWS account ----------------------------------------------
 
-def _yaml() -> YAML:
-    handler = YAML()
-    handler.preserve_quotes = True
-    handler.width = 4096
-    handler.indent(mapping=2, sequence=4, offset=2)  # the stack files' style: list dashes indented under their key
-    return handler
+class RolloutMarker:
+    """An SSM parameter per cluster, set while a rollout runs: CI's `rollout-guard` step refuses to deploy
+    while it exists, so a deploy from main cannot undo a rollout halfway. Not managed by the program."""
 
+    def __init__(self, ssm: Any, cluster_name: str):
+        self.ssm, self.name = ssm, MARKER_PARAMETER.format(cluster=cluster_name)
 
-def load_document(text: str) -> Any:
-    return _yaml().load(text)
-
-
-def dump_document(document: Any) -> str:
-    stream = io.StringIO()
-    _yaml().dump(document, stream)
-    return stream.getvalue()
-
-
-def _node_groups(document: Any) -> Any:
-    return document["config"][f"{_PROJECT_KEY}nodeGroups"]
-
-
-def enabled_groups(document: Any) -> list[str]:
-    return [name for name, group in _node_groups(document).items() if group.get("enabled", True)]
-
-
-def has_retiring_taint(group: Any) -> bool:
-    return any(dict(taint) == RETIRING_TAINT for taint in group.get("taints", []) or [])
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The rollout's parties and the version the target gets."""
-
-    source: str
-    target: str
-    version: str
-
-
-def plan_rollout(document: Any, target: str, version: str | None) -> Plan | None:
-    """None when there is nothing left to do (the target is the only enabled group)."""
-    groups = _node_groups(document)
-    if target not in groups:
-        raise RolloutError(f"nodeGroups has no group {target!r}; known: {', '.join(groups)}")
-    others = [name for name in enabled_groups(document) if name != target]
-    if not others:
-        if groups[target].get("enabled", True):
+    def read(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"])
+        except self.ssm.exceptions.ParameterNotFound:
             return None
-        raise RolloutError("no enabled node group to roll from")
-    if len(others) > 1:
-        raise RolloutError(f"several groups are enabled besides {target!r} ({', '.join(others)}); roll one at a time")
-    wanted = version or str(groups[target].get("releaseVersion", LATEST))
-    if wanted != LATEST and not is_valid_pin(wanted):
-        raise RolloutError(f"--version {wanted!r} is neither 'latest' nor a Bottlerocket version such as 1.54.0-5043decc")
-    return Plan(others[0], target, wanted)
+
+    def write(self, stack: str, plan: RolloutPlan, stage: str) -> None:
+        value = {"stack": stack, "from": plan.source, "to": plan.target, "version": plan.version, "stage": stage,
+                 "updated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        self.ssm.put_parameter(Name=self.name, Value=json.dumps(value), Type="String", Overwrite=True,
+                               Description="eks-bottlerocket rollout in progress; CI deploys wait (README: Blue/green rollout)")
+
+    def clear(self) -> None:
+        try:
+            self.ssm.delete_parameter(Name=self.name)
+        except self.ssm.exceptions.ParameterNotFound:
+            pass
 
 
-def enable_target(document: Any, plan: Plan) -> Any:
-    edited = copy.deepcopy(document)
-    groups = _node_groups(edited)
-    target = groups[plan.target]
-    target["enabled"] = True
-    target["releaseVersion"] = plan.version
-    target["scaling"] = copy.deepcopy(groups[plan.source]["scaling"])
-    karpenter = edited["config"].get(f"{_PROJECT_KEY}karpenter")
-    if karpenter is not None:
-        karpenter.setdefault("nodeClass", {})["versionFrom"] = plan.target
-    return edited
+def describe_marker(marker: dict[str, Any]) -> str:
+    return (f"a rollout {marker['from']} -> {marker['to']} of stack {marker['stack']} is in progress "
+            f"({marker['stage']}, last step {marker['updated']})")
 
 
-def taint_source(document: Any, plan: Plan) -> Any:
-    edited = copy.deepcopy(document)
-    source = _node_groups(edited)[plan.source]
-    source.setdefault("taints", [])
-    source["taints"].append(dict(RETIRING_TAINT))
-    return edited
+# --- the live cluster ------------------------------------------------------------------------------------
 
+def _pod_view(pod: Any) -> PodView:
+    owners = pod.metadata.owner_references or []
+    controller = next((o for o in owners if o.controller), owners[0] if owners else None)
+    containers = [{"resources": {"requests": (c.resources.requests if c.resources else None) or {}}} for c in pod.spec.containers or []]
+    cpu, memory = pod_requests(containers)
+    return PodView(pod.metadata.namespace, pod.metadata.name, controller.kind if controller else None, controller.name if controller else None,
+                   "kubernetes.io/config.mirror" in (pod.metadata.annotations or {}), pod.status.phase or "Unknown",
+                   pod.metadata.deletion_timestamp is not None, cpu, memory)
 
-def disable_source(document: Any, plan: Plan) -> Any:
-    edited = copy.deepcopy(document)
-    source = _node_groups(edited)[plan.source]
-    source["enabled"] = False
-    source["taints"] = [t for t in source.get("taints", []) if dict(t) != RETIRING_TAINT]
-    if not source["taints"]:
-        del source["taints"]
-    return edited
-
-
-def target_is_enabled(document: Any, plan: Plan) -> bool:
-    target = _node_groups(document)[plan.target]
-    return bool(target.get("enabled", True)) and str(target.get("releaseVersion", LATEST)) == plan.version
-
-
-def diff(before: str, after: str, file_name: str) -> str:
-    return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{file_name}", f"b/{file_name}"))
-
-
-# --- live cluster ------------------------------------------------------------------------------------
 
 class Cluster:
-    """What the rollout reads and does live: EKS node group status (boto3) and Kubernetes nodes and pods."""
+    """What the rollout reads and does live: EKS node groups (boto3) and Kubernetes nodes and pods.
+    Every Kubernetes call retries a 429 after its Retry-After (API Priority and Fairness)."""
 
-    def __init__(self, cluster_name: str, eks: Any, kubernetes: k8s_client.CoreV1Api):
-        self.cluster_name, self.eks, self.kubernetes = cluster_name, eks, kubernetes
+    def __init__(self, cluster_name: str, eks: Any, api_client: k8s_client.ApiClient, sleep: Callable[[float], None] = time.sleep):
+        self.cluster_name, self.eks, self.sleep = cluster_name, eks, sleep
+        self.core, self.apps = k8s_client.CoreV1Api(api_client), k8s_client.AppsV1Api(api_client)
 
-    def node_group_status(self, group: str) -> str | None:
-        described = live_node_groups(self.eks, self.cluster_name)[0].get(group)
-        return described["status"] if described else None
+    def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(API_RETRIES + 1):
+            try:
+                return function(*args, **kwargs)
+            except ApiException as error:
+                if error.status != 429 or attempt == API_RETRIES:
+                    raise
+                self.sleep(_retry_after(error, FIRST_POLL_SECONDS * 2 ** attempt))
+        raise AssertionError("unreachable")
+
+    def node_group(self, group: str) -> dict[str, Any] | None:
+        return live_node_groups(self.eks, self.cluster_name)[0].get(group)
 
     def nodes(self, group: str) -> list[Any]:
-        return self.kubernetes.list_node(label_selector=f"{COLOUR_LABEL}={group}").items
+        return self._call(self.core.list_node, label_selector=f"{COLOUR_LABEL}={group}").items
 
-    def ready_nodes(self, group: str) -> list[str]:
-        ready = []
-        for node in self.nodes(group):
-            conditions = {c.type: c.status for c in (node.status.conditions or [])}
-            if conditions.get("Ready") == "True" and not node.spec.unschedulable:
-                ready.append(node.metadata.name)
-        return ready
+    def pods(self, node: str) -> list[PodView]:
+        listed = self._call(self.core.list_pod_for_all_namespaces, field_selector=f"spec.nodeName={node}").items
+        return [_pod_view(pod) for pod in listed]
 
-    def cordon(self, node: str) -> None:
-        self.kubernetes.patch_node(node, {"spec": {"unschedulable": True}})
+    def set_unschedulable(self, node: str, unschedulable: bool) -> None:
+        self._call(self.core.patch_node, node, {"spec": {"unschedulable": unschedulable}})
 
-    def evictable_pods(self, node: str) -> list[Any]:
-        pods = self.kubernetes.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
-        return [pod for pod in pods
-                if not any(owner.kind == "DaemonSet" for owner in (pod.metadata.owner_references or []))
-                and "kubernetes.io/config.mirror" not in (pod.metadata.annotations or {})
-                and pod.status.phase not in ("Succeeded", "Failed")]
-
-    def evict(self, pod: Any) -> bool:
-        """True when evicted; False when a PodDisruptionBudget says not now (HTTP 429)."""
+    def evict(self, pod: PodView) -> float | None:
+        """None when evicted (or gone already); else the seconds after which to try again (HTTP 429:
+        a PodDisruptionBudget allows no disruption now)."""
         body = k8s_client.V1Eviction(api_version="policy/v1", kind="Eviction",
-                                     metadata=k8s_client.V1ObjectMeta(name=pod.metadata.name, namespace=pod.metadata.namespace))
+                                     metadata=k8s_client.V1ObjectMeta(name=pod.name, namespace=pod.namespace))
         try:
-            self.kubernetes.create_namespaced_pod_eviction(pod.metadata.name, pod.metadata.namespace, body)
-            return True
+            self.core.create_namespaced_pod_eviction(pod.name, pod.namespace, body)
+            return None
         except ApiException as error:
             if error.status == 429:
-                return False
+                return _retry_after(error, BUDGET_RETRY_SECONDS)
+            if error.status == 404:
+                return None
+            raise
+
+    def controller_ready(self, namespace: str, kind: str, name: str) -> bool:
+        """Whether the pods' controller has all its replicas Ready again (ReplicaSets and StatefulSets)."""
+        read = {"ReplicaSet": self.apps.read_namespaced_replica_set, "StatefulSet": self.apps.read_namespaced_stateful_set}.get(kind)
+        if read is None:
+            return True
+        try:
+            found = self._call(read, name, namespace)
+        except ApiException as error:
             if error.status == 404:
                 return True
             raise
+        return (found.status.ready_replicas or 0) >= (found.spec.replicas or 0)
 
 
-# --- the procedure -----------------------------------------------------------------------------------
+def _retry_after(error: ApiException, default: float) -> float:
+    value = (error.headers or {}).get("Retry-After") if error.headers else None
+    try:
+        return max(float(value), FIRST_POLL_SECONDS) if value else default
+    except ValueError:
+        return default
+
+
+def _has_retiring_taint(node: Any) -> bool:
+    return any(t.key == RETIRING_TAINT["key"] and t.effect == RETIRING_TAINT["effect"] for t in node.spec.taints or [])
+
+
+def _is_ready(node: Any) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+
+
+# --- the procedure -----------------------------------------------------------------------------------------
+
+@dataclass
+class RolloutRequest:
+    stack: str
+    target: str
+    source: str | None = None
+    version: str | None = None
+    dry_run: bool = False
+    yes: bool = False
+    force: bool = False
+
 
 @dataclass
 class Rollout:
+    """`engine(command)` runs `preview` or `up` on the stack (with its policy packs) and returns the exit
+    code; `confirm(question)` asks at a terminal, None without one."""
+
     stack_file: Path
-    target: str
-    version: str | None
-    up: Callable[[], int]
+    request: RolloutRequest
+    engine: Callable[[str], int]
     cluster: Cluster | None
+    marker: RolloutMarker | None = None
+    confirm: Callable[[str], bool] | None = None
     out: TextIO = sys.stdout
     wait_timeout: float = 1800.0
     drain_timeout: float = 1800.0
-    poll_seconds: float = 15.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    _cordoned: list[str] = field(default_factory=list)
 
     def _say(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
 
-    def _edit(self, stage: str, edit: Callable[[Any, Plan], Any], plan: Plan, dry_run: bool, text: str) -> str:
-        new_text = dump_document(edit(load_document(text), plan))
-        self._say(f"== {stage}\n{diff(text, new_text, self.stack_file.name)}")
-        if not dry_run:
-            self.stack_file.write_text(new_text)
-            self._say(f"up -s {self.stack_file.stem.split('.', 1)[1]}")
-            if self.up() != EXIT_OK:
-                self.stack_file.write_text(text)  # the stage did not happen: a rerun tries it again
-                raise RolloutError(f"`up` failed in {stage}; the stack file is back as it was. Fix the cause and rerun to resume")
-        return new_text
+    # stack file ------------------------------------------------------------------------------------------
 
-    def run(self, dry_run: bool) -> int:
-        text = self.stack_file.read_text()
-        if dump_document(load_document(text)) != text:
-            raise RolloutError(f"{self.stack_file.name} does not survive a YAML round trip unchanged; edit it by hand")
-        plan = plan_rollout(load_document(text), self.target, self.version)
+    def _read(self) -> tuple[str, Any]:
+        text = self.stack_file.read_text(encoding="utf-8")
+        try:
+            yaml_round_trip.check_round_trip(text, self.stack_file.name)
+        except yaml_round_trip.RoundTripError as error:
+            raise RolloutUsageError(str(error)) from None
+        return text, yaml_round_trip.load(text)
+
+    def _apply_stage(self, stage: str, edit: Callable[[Any, RolloutPlan], Any] | None, plan: RolloutPlan) -> None:
+        """Edit the stack file (None: it already says this stage is done), show the preview, confirm, `up`."""
+        text, document = self._read()
+        new_text = yaml_round_trip.dump(edit(document, plan), text) if edit else text
+        if edit:
+            diff = "".join(difflib.unified_diff(text.splitlines(True), new_text.splitlines(True), f"a/{self.stack_file.name}", f"b/{self.stack_file.name}"))
+            self._say(diff.rstrip("\n"))
+        if self.request.dry_run:
+            return
+        if edit:
+            yaml_round_trip.atomic_write(self.stack_file, new_text)
+        try:
+            self._say(f"preview -s {self.request.stack}")
+            if self.engine("preview") != EXIT_OK:
+                raise RolloutError(f"preview failed in {stage}; fix the cause and rerun to resume")
+            if not self.request.yes:
+                if self.confirm is None:
+                    raise RolloutUsageError(f"{stage} changes stack {self.request.stack}: pass --yes in non-interactive runs")
+                if not self.confirm(f"apply {stage} to stack {self.request.stack}? [y/N] "):
+                    raise RolloutError(f"{stage} not confirmed; nothing applied")
+        except BaseException:
+            if edit:
+                yaml_round_trip.atomic_write(self.stack_file, text)  # nothing was deployed: the file says so again
+            raise
+        if self.marker:  # from here on CI deploys wait for the rollout
+            self.marker.write(self.request.stack, plan, stage)
+        self._say(f"up -s {self.request.stack}")
+        if self.engine("up") != EXIT_OK:
+            raise RolloutError(f"`up` failed in {stage}; the stack file keeps the edit and a rerun applies it again once the cause is fixed")
+
+    # live checks -----------------------------------------------------------------------------------------
+
+    def _target_deployed(self, plan: RolloutPlan) -> bool:
+        group = self.cluster.node_group(plan.target) if self.cluster else None
+        return bool(group) and group["status"] not in ("DELETING", "CREATE_FAILED", "DELETE_FAILED") and (
+            plan.version == LATEST or group.get("releaseVersion") == plan.version) and not any(
+            t.get("key") == RETIRING_TAINT["key"] for t in group.get("taints") or [])
+
+    def _source_tainted_live(self, plan: RolloutPlan) -> bool:
+        return all(_has_retiring_taint(node) for node in self.cluster.nodes(plan.source))
+
+    def _source_gone_live(self, plan: RolloutPlan) -> bool:
+        return self.cluster.node_group(plan.source) is None
+
+    def _target_readiness(self, plan: RolloutPlan, moving: list[PodView]) -> str | None:
+        """None when the target is ready to take `moving`; else why not."""
+        group = self.cluster.node_group(plan.target)
+        if group is None or group["status"] != "ACTIVE":
+            return f"EKS node group {group['status'] if group else 'not found'}"
+        desired = group["scalingConfig"]["desiredSize"]
+        nodes = self.cluster.nodes(plan.target)
+        usable = [n for n in nodes if _is_ready(n) and not n.spec.unschedulable and not _has_retiring_taint(n)]
+        if len(usable) < desired or len(usable) < len(nodes):
+            return f"{len(usable)} of {max(desired, len(nodes))} node(s) Ready, schedulable and untainted"
+        allocatable = [(_quantity(n.status.allocatable, "cpu"), _quantity(n.status.allocatable, "memory")) for n in usable]
+        placed = [pod for node in usable for pod in self.cluster.pods(node.metadata.name) if pod.phase not in ("Succeeded", "Failed")]
+        shortfall = capacity_shortfall(allocatable, placed, moving)
+        return f"not enough room: {shortfall}" if shortfall else None
+
+    def _wait_until_ready(self, plan: RolloutPlan, moving: list[PodView], why: str) -> None:
+        deadline, delay = self.clock() + self.wait_timeout, FIRST_POLL_SECONDS
+        while (reason := self._target_readiness(plan, moving)) is not None:
+            self._say(f"  {plan.target} not ready {why}: {reason}")
+            if self.clock() >= deadline:
+                raise RolloutError(f"{plan.target} is not ready after {self.wait_timeout:.0f}s ({reason}); rerun to keep waiting")
+            self.sleep(delay)
+            delay = min(delay * 2, MAX_POLL_SECONDS)
+        self._say(f"  {plan.target} ready {why}")
+
+    # stages ------------------------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        request = self.request
+        _, document = self._read()
+        plan = self._resume_or_plan(document)
         if plan is None:
-            self._say(f"nothing to roll out: {self.target} is the only enabled node group")
+            self._say(f"nothing to roll out: {request.target} is enabled, untainted and has no peer left to replace")
             return EXIT_OK
-        self._say(f"rollout {plan.source} -> {plan.target} at Bottlerocket {plan.version}{' (dry run)' if dry_run else ''}")
-        document = load_document(text)
-        if not target_is_enabled(document, plan):
-            text = self._edit(f"stage 1: enable {plan.target}", enable_target, plan, dry_run, text)
-        else:
-            self._say(f"stage 1: {plan.target} already enabled at {plan.version}")
-        self._stage_wait(plan, dry_run)
-        if not has_retiring_taint(_node_groups(load_document(text))[plan.source]):
-            text = self._edit(f"stage 3: taint {plan.source} NoSchedule", taint_source, plan, dry_run, text)
-        else:
-            self._say(f"stage 3: {plan.source} already tainted")
-        self._stage_drain(plan, dry_run)
-        if not dry_run and self.cluster is not None and not self.cluster.ready_nodes(plan.target):
-            raise RolloutError(f"refusing to disable {plan.source}: {plan.target} has no Ready node left")
-        self._edit(f"stage 5: disable {plan.source}", disable_source, plan, dry_run, text)
-        self._say("rollout complete" if not dry_run else "end of dry run: nothing was changed")
+        self._say(f"rollout {plan.source} -> {plan.target} at Bottlerocket {plan.version}{' (dry run)' if request.dry_run else ''}")
+        if not request.dry_run:
+            self._refuse_bare_pods(plan)
+        try:
+            self._stage_enable(plan)
+            self._stage_wait(plan)
+            self._stage_taint(plan)
+            self._stage_drain(plan)
+            self._stage_disable(plan)
+        finally:
+            self._uncordon_what_we_cordoned()
+        if request.dry_run:
+            self._say("end of dry run: nothing was changed")
+            return EXIT_OK
+        if self.marker:
+            self.marker.clear()
+        self._say(f"rollout complete: commit {self.stack_file.name} so deploys from main keep {plan.target}")
         return EXIT_OK
 
-    def _stage_wait(self, plan: Plan, dry_run: bool) -> None:
-        self._say(f"== stage 2: wait until node group {plan.target} is ACTIVE and its nodes are Ready")
-        if dry_run:
-            return
-        assert self.cluster is not None
-        deadline = self.clock() + self.wait_timeout
-        while True:
-            status = self.cluster.node_group_status(plan.target)
-            ready = self.cluster.ready_nodes(plan.target) if status == "ACTIVE" else []
-            self._say(f"  {plan.target}: EKS {status or 'not found'}, {len(ready)} Ready node(s)")
-            if status == "ACTIVE" and ready:
-                return
-            if self.clock() >= deadline:
-                raise RolloutError(f"{plan.target} is not ACTIVE with Ready nodes after {self.wait_timeout:.0f}s; rerun to keep waiting")
-            self.sleep(self.poll_seconds)
+    def _resume_or_plan(self, document: Any) -> RolloutPlan | None:
+        request = self.request
+        recorded = self.marker.read() if self.marker and not request.dry_run else None
+        if recorded and recorded.get("stack") == request.stack:
+            parties = {recorded["from"], recorded["to"]}
+            if request.target not in parties or (request.source and request.source not in parties):
+                raise RolloutUsageError(f"{describe_marker(recorded)}; finish it (--to {recorded['to']}) or roll it back (--to {recorded['from']})")
+            if request.target == recorded["to"] and request.source in (None, recorded["from"]):
+                self._say(f"resuming: {describe_marker(recorded)}")
+                return RolloutPlan(recorded["from"], recorded["to"], request.version or recorded["version"])
+            source = recorded["to"]  # a rollback: the group the interrupted rollout moved to is the source now
+            return plan_rollout(document, request.target, request.source or source, request.version)
+        return plan_rollout(document, request.target, request.source, request.version)
 
-    def _stage_drain(self, plan: Plan, dry_run: bool) -> None:
-        self._say(f"== stage 4: drain {plan.source} through the eviction API (PodDisruptionBudgets honoured)")
-        if dry_run:
+    def _converge(self, stage: str, plan: RolloutPlan, edit: Callable[[Any, RolloutPlan], Any], in_file: Callable[[Any, RolloutPlan], bool],
+                  live: Callable[[RolloutPlan], bool], done: str) -> None:
+        """A stage that edits the stack file: done when both the file (`in_file`) and the live state (`live`)
+        say so; the file alone saying so means a crash came between the edit and the end of `up`."""
+        _, document = self._read()
+        if not in_file(document, plan):
+            self._apply_stage(stage, edit, plan)
+        elif not self.request.dry_run and not live(plan):
+            self._say(f"  the stack file says {done}, the live state does not: `up` again")
+            self._apply_stage(stage, None, plan)
+        else:
+            self._say(f"  {done}")
+
+    def _stage_enable(self, plan: RolloutPlan) -> None:
+        stage = f"stage 1: enable {plan.target}"
+        self._say(f"== {stage}")
+        self._converge(stage, plan, enable_target, target_enabled, self._target_deployed, f"{plan.target} is enabled at {plan.version}")
+        if not self.request.dry_run:
+            for node in self.cluster.nodes(plan.target):
+                if node.spec.unschedulable:
+                    self.cluster.set_unschedulable(node.metadata.name, False)
+                    self._say(f"  uncordoned {node.metadata.name}")
+
+    def _stage_wait(self, plan: RolloutPlan) -> None:
+        self._say(f"== stage 2: wait until {plan.target} is ACTIVE at its desired size, its nodes Ready and untainted, with room for the pods that will move")
+        if not self.request.dry_run:
+            self._wait_until_ready(plan, self._pods_to_move(plan, self._source_nodes(plan)), "to take the source's pods")
+
+    def _stage_taint(self, plan: RolloutPlan) -> None:
+        stage = f"stage 3: taint {plan.source} NoSchedule"
+        self._say(f"== {stage}")
+        self._converge(stage, plan, taint_source, source_tainted, self._source_tainted_live, f"{plan.source} is tainted")
+
+    def _source_nodes(self, plan: RolloutPlan) -> list[str]:
+        return sorted(node.metadata.name for node in self.cluster.nodes(plan.source))
+
+    def _pods_to_move(self, plan: RolloutPlan, nodes: list[str]) -> list[PodView]:
+        return [pod for node in nodes for pod in self.cluster.pods(node) if pod.evictable and not pod.terminating]
+
+    def _stage_drain(self, plan: RolloutPlan) -> None:
+        _, document = self._read()
+        size = max_unavailable(document, plan.source)
+        self._say(f"== stage 4: drain {plan.source} in waves of {size} node(s) through the Eviction API (PodDisruptionBudgets honoured)")
+        if self.request.dry_run:
             return
-        assert self.cluster is not None
-        if not self.cluster.ready_nodes(plan.target):
-            raise RolloutError(f"refusing to drain {plan.source}: {plan.target} has no Ready node, nothing could take the pods")
+        nodes = self._source_nodes(plan)
+        self._refuse_bare_pods(plan)
         deadline = self.clock() + self.drain_timeout
-        nodes = [node.metadata.name for node in self.cluster.nodes(plan.source)]
-        for node in nodes:
-            self.cluster.cordon(node)
+        for number, wave in enumerate(waves(nodes, size), start=1):
+            remaining = nodes[nodes.index(wave[0]):]
+            self._wait_until_ready(plan, self._pods_to_move(plan, remaining), f"before wave {number} ({', '.join(wave)})")
+            for node in wave:
+                self.cluster.set_unschedulable(node, True)
+                self._cordoned.append(node)
+            self._drain_wave(wave, deadline)
+            self._say(f"  wave {number}: drained {', '.join(wave)}")
+
+    def _refuse_bare_pods(self, plan: RolloutPlan) -> None:
+        """`kubectl drain` refuses pods no controller recreates; so does the rollout, before it changes anything."""
+        bare = [pod.key for pod in self._pods_to_move(plan, self._source_nodes(plan)) if pod.bare]
+        if bare and not self.request.force:
+            raise RolloutError(f"bare pod(s) on {plan.source} would be lost, no controller recreates them: {', '.join(bare)}; "
+                               "move them yourself or rerun with --force")
+
+    def _drain_wave(self, wave: list[str], deadline: float) -> None:
+        retry_at: dict[str, float] = {}
+        evicted_owners: set[tuple[str, str, str]] = set()
+        delay, last_report = FIRST_POLL_SECONDS, None
         while True:
-            remaining = [pod for node in nodes for pod in self.cluster.evictable_pods(node)]
-            if not remaining:
-                self._say(f"  {plan.source}: drained {len(nodes)} node(s)")
+            listed = [pod for node in wave for pod in self.cluster.pods(node) if pod.evictable]
+            waiting = [pod for pod in listed if not pod.terminating]
+            now = self.clock()
+            for pod in waiting:
+                if retry_at.get(pod.key, 0.0) <= now:
+                    again = self.cluster.evict(pod)
+                    if again is None:
+                        evicted_owners.add((pod.namespace, pod.owner_kind or "", pod.owner_name or ""))
+                        retry_at.pop(pod.key, None)
+                    else:
+                        retry_at[pod.key] = now + again
+            if not listed and all(self.cluster.controller_ready(*owner) for owner in evicted_owners):
                 return
-            blocked = [f"{p.metadata.namespace}/{p.metadata.name}" for p in remaining if not self.cluster.evict(p)]
-            self._say(f"  {len(remaining) - len(blocked)} pod(s) evicted, {len(blocked)} waiting for their disruption budget")
+            report = f"  {len(listed) - len(waiting)} pod(s) terminating, {len(waiting)} waiting for their disruption budget"
+            if report != last_report:
+                self._say(report)
+                delay = FIRST_POLL_SECONDS  # something moved: look again soon
+            last_report = report
             if self.clock() >= deadline:
-                raise RolloutError(f"drain of {plan.source} timed out; blocked by disruption budgets: {', '.join(blocked)}")
-            if blocked:
-                self.sleep(self.poll_seconds)
+                blocked = ", ".join(pod.key for pod in listed) or "controllers not Ready yet"
+                raise RolloutError(f"drain timed out after {self.drain_timeout:.0f}s; still on {', '.join(wave)}: {blocked}. "
+                                   "Its nodes are uncordoned; rerun to resume")
+            self.sleep(delay)
+            delay = min(delay * 1.5, MAX_POLL_SECONDS)
+
+    def _uncordon_what_we_cordoned(self) -> None:
+        while self._cordoned:
+            node = self._cordoned.pop()
+            try:
+                self.cluster.set_unschedulable(node, False)
+            except ApiException as error:
+                if error.status != 404:  # a node deleted with its group needs nothing
+                    raise
+
+    def _stage_disable(self, plan: RolloutPlan) -> None:
+        stage = f"stage 5: disable {plan.source}"
+        self._say(f"== {stage}")
+        if not self.request.dry_run:
+            self._wait_until_ready(plan, [], f"before {plan.source} is deleted")
+        self._converge(stage, plan, disable_source, source_disabled, self._source_gone_live, f"{plan.source} is disabled")
+        self._cordoned.clear()  # the drained nodes went with their group
 
 
-def run_rollout(stack: str, target: str, version: str | None, dry_run: bool, *, kubeconfig: str | None = None,
-                wait_timeout: float = 1800.0, drain_timeout: float = 1800.0, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def _quantity(values: dict[str, str] | None, name: str) -> float:
+    return quantity_value(str((values or {}).get(name, "0")))
+
+
+# --- the command line --------------------------------------------------------------------------------------
+
+def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_timeout: float = 1800.0, drain_timeout: float = 1800.0,
+                out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from automation.engine import EngineRequest, run_engine
+    from automation.kube_context import KubeContextError, check_cluster, load_api_client
     from automation.stack_files import PROJECT_ROOT
+    from automation.status import aws_clients, load_config
+
+    config = load_config(request.stack, err)
+    if config is None:
+        return EXIT_USAGE
+    cluster = marker = None
+    interactive = sys.stdin.isatty()
+    policy_packs = [str(PROJECT_ROOT / "policy")]
+
+    def engine(command: str) -> int:
+        return run_engine(EngineRequest(command, [request.stack], yes=True, policy_packs=policy_packs), out=out, err=err)
+
+    try:
+        if not request.dry_run:
+            eks, ssm = aws_clients(config.region)
+            api_client = load_api_client(kubeconfig)
+            check_cluster(api_client, eks, config.cluster.name)
+            cluster, marker = Cluster(config.cluster.name, eks, api_client), RolloutMarker(ssm, config.cluster.name)
+        rollout = Rollout(PROJECT_ROOT / f"Pulumi.{request.stack}.yaml", request, engine, cluster, marker,
+                          confirm=(lambda question: input(question).strip().lower() in ("y", "yes")) if interactive else None,
+                          out=out, wait_timeout=wait_timeout, drain_timeout=drain_timeout)
+        return rollout.run()
+    except (RolloutUsageError, KubeContextError) as error:
+        err.write(f"rollout: {error}\n")
+        return EXIT_USAGE
+    except RolloutError as error:
+        err.write(f"rollout stopped: {error}\n")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        err.write("rollout interrupted: cordoned nodes were uncordoned; rerun to resume\n")
+        return EXIT_FAILED
+    except Exception as error:  # the API or AWS failed under us: one line, the stages say where to resume
+        err.write(f"rollout stopped: {type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}; rerun to resume\n")
+        return EXIT_FAILED
+
+
+def run_rollout_guard(stack: str, clear: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """CI runs this before `up`: exit 4 while a rollout of the stack's cluster is in progress."""
     from automation.status import aws_clients, load_config
 
     config = load_config(stack, err)
     if config is None:
         return EXIT_USAGE
-    cluster = None
-    if not dry_run:
-        from kubernetes import config as kubernetes_config
-
-        eks, _ = aws_clients(config.region)
-        kubernetes_config.load_kube_config(config_file=kubeconfig)
-        cluster = Cluster(config.cluster.name, eks, k8s_client.CoreV1Api())
-    rollout = Rollout(PROJECT_ROOT / f"Pulumi.{stack}.yaml", target, version,
-                      up=lambda: run_engine(EngineRequest("up", [stack], yes=True)), cluster=cluster, out=out,
-                      wait_timeout=wait_timeout, drain_timeout=drain_timeout)
     try:
-        return rollout.run(dry_run)
-    except RolloutError as error:
-        err.write(f"rollout stopped: {error}\n")
+        marker = RolloutMarker(aws_clients(config.region)[1], config.cluster.name)
+        recorded = marker.read()
+        if clear:
+            marker.clear()
+            out.write(f"cleared: {describe_marker(recorded)}\n" if recorded else "no rollout marker to clear\n")
+            return EXIT_OK
+    except Exception as error:  # credentials, network: the guard cannot say, so the deploy must not go on
+        err.write(f"rollout-guard: cannot read the rollout marker of {config.cluster.name}: {error}\n")
         return EXIT_FAILED
+    if recorded:
+        err.write(f"rollout-guard: {describe_marker(recorded)}; deploy after it finishes (and its stack-file edits are merged)\n")
+        return EXIT_LOCKED
+    out.write(f"no rollout in progress on {config.cluster.name}\n")
+    return EXIT_OK

@@ -16,7 +16,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from automation.stack_files import StackFileError, read_stack_config
-from core.release_version import ssm_parameter_name
+from core.release_version import LATEST, GroupVersions, held_until_rollout, ssm_parameter_name
 from core.stack_config import NODE_GROUP_TAG, ConfigError, StackConfig, validate_stack_config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -37,7 +37,28 @@ def live_node_groups(eks: Any, cluster_name: str) -> tuple[dict[str, dict[str, A
     return tagged, untagged
 
 
-def collect_status(config: StackConfig, eks: Any, ssm: Any) -> dict[str, Any]:
+def latest_template_version(ec2: Any, group: dict[str, Any]) -> str | None:
+    """The newest version of the launch template a live node group uses: what the stack file wants it on."""
+    template = group.get("launchTemplate") or {}
+    if ec2 is None or not template.get("id"):
+        return None
+    try:
+        found = ec2.describe_launch_templates(LaunchTemplateIds=[template["id"]])["LaunchTemplates"]
+    except ClientError:
+        return None
+    return str(found[0]["LatestVersionNumber"]) if found else None
+
+
+def held_changes(config: StackConfig, name: str, group: dict[str, Any], newest: str | None, ec2: Any) -> list[str]:
+    """What the stack wants for a live group that its freeze or pin keeps off the nodes."""
+    policy = config.release_policy(name)
+    deployed = GroupVersions(group.get("releaseVersion"), group.get("version"), (group.get("launchTemplate") or {}).get("version"))
+    wanted = GroupVersions(newest if policy.requested == LATEST else policy.requested, config.cluster.kubernetes_version,
+                           latest_template_version(ec2, group))
+    return held_until_rollout(policy, deployed, wanted)
+
+
+def collect_status(config: StackConfig, eks: Any, ssm: Any, ec2: Any = None) -> dict[str, Any]:
     cluster = eks.describe_cluster(name=config.cluster.name)["cluster"]
     version = cluster["version"]
     tagged, untagged = live_node_groups(eks, config.cluster.name)
@@ -70,13 +91,14 @@ def collect_status(config: StackConfig, eks: Any, ssm: Any) -> dict[str, Any]:
             "desiredSize": group["scalingConfig"]["desiredSize"] if group else None,
             "upToDate": bool(release and newest and release == newest),
             "inConfig": True,
+            "heldUntilRollout": held_changes(config, name, group, newest, ec2) if group else [],
         })
     for group in unknown:
         newest = latest(group.get("amiType", "")) if str(group.get("amiType", "")).startswith("BOTTLEROCKET") else None
         rows.append({
             "group": None, "name": group["nodegroupName"], "status": group["status"], "releaseVersion": group.get("releaseVersion"),
             "latestReleaseVersion": newest, "frozen": False, "desiredSize": group["scalingConfig"]["desiredSize"],
-            "upToDate": bool(newest and group.get("releaseVersion") == newest), "inConfig": False,
+            "upToDate": bool(newest and group.get("releaseVersion") == newest), "inConfig": False, "heldUntilRollout": [],
         })
     return {"cluster": {"name": cluster["name"], "version": version, "status": cluster["status"]}, "nodeGroups": rows}
 
@@ -92,6 +114,7 @@ def render_table(status: dict[str, Any]) -> str:
                      "yes" if row["frozen"] else "no", "-" if row["desiredSize"] is None else str(row["desiredSize"]), note))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(r, widths)).rstrip() for r in rows]
+    lines += [f"{row['group']}: {held}" for row in status["nodeGroups"] for held in row["heldUntilRollout"]]
     return "\n".join(lines) + "\n"
 
 
@@ -111,13 +134,17 @@ def aws_clients(region: str) -> tuple[Any, Any]:
     return session.client("eks"), session.client("ssm")
 
 
+def ec2_client(region: str) -> Any:
+    return boto3.Session(region_name=region).client("ec2")
+
+
 def run_status(stack: str, as_json: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     config = load_config(stack, err)
     if config is None:
         return EXIT_USAGE
     eks, ssm = aws_clients(config.region)
     try:
-        status = collect_status(config, eks, ssm)
+        status = collect_status(config, eks, ssm, ec2_client(config.region))
     except (ClientError, BotoCoreError) as error:
         err.write(f"cannot read cluster {config.cluster.name} in {config.region}: {error}\n")
         return EXIT_FAILED

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from core.release_version import ReleasePolicy
+from core.release_version import GroupVersions, ReleasePolicy, held_until_rollout
 from core.stack_config import COLOUR_LABEL, NODE_GROUP_TAG, NodeGroupConfig, VolumeConfig
 from core.user_data import render_user_data
 
@@ -32,6 +32,13 @@ def block_device(device: str, volume: VolumeConfig) -> dict[str, Any]:
     return {"device_name": device, "ebs": ebs}
 
 
+def _template_version(template: Any) -> str | None:
+    """The launch template version a node group runs (the SDK gives a typed object or, from mocks, a dict)."""
+    if template is None:
+        return None
+    return str(template["version"] if isinstance(template, Mapping) else template.version)
+
+
 class BottlerocketNodeGroup(pulumi.ComponentResource):
     """A launch template without an image id (so EKS keeps `amiType`/`releaseVersion` and merges the
     TOML user data) and the managed node group that uses it."""
@@ -39,6 +46,7 @@ class BottlerocketNodeGroup(pulumi.ComponentResource):
     user_data: str
     node_group: aws.eks.NodeGroup
     release_version: pulumi.Output[str]
+    held_until_rollout: pulumi.Output[list[str]]
 
     def __init__(self, name: str, *, cluster_name: pulumi.Input[str], kubernetes_version: str, config: NodeGroupConfig,
                  settings: Mapping[str, Any], release: ReleasePolicy, node_role_arn: pulumi.Input[str],
@@ -100,10 +108,19 @@ class BottlerocketNodeGroup(pulumi.ComponentResource):
             taints=[{"key": t.key, "value": t.value or None, "effect": _TAINT_EFFECTS[t.effect]} for t in config.taints],
             launch_template={"id": launch_template.id, "version": launch_template.latest_version.apply(str)},
             tags=group_tags,
-            # desiredSize belongs to the autoscaler after creation; a frozen group keeps its version.
-            # The component's dependencies are repeated here: Pulumi does not pass them on to children.
+            # desiredSize belongs to the autoscaler after creation. A frozen or pinned group also holds the
+            # inputs that would make EKS replace its nodes in place (core/release_version.py says why,
+            # with the upstream references). The component's dependencies are repeated here: Pulumi
+            # does not pass them on to children.
             opts=pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None,
                                         ignore_changes=["scalingConfig.desiredSize", *release.ignore_changes]),
         )
         self.release_version = self.node_group.release_version
-        self.register_outputs({"releaseVersion": self.release_version, "nodeGroupName": self.node_group.node_group_name})
+        deployed_template = self.node_group.launch_template.apply(_template_version)
+        self.held_until_rollout = pulumi.Output.all(
+            self.node_group.release_version, self.node_group.version, deployed_template,
+            release_version, launch_template.latest_version,
+        ).apply(lambda values: held_until_rollout(
+            release, GroupVersions(values[0], values[1], values[2]), GroupVersions(values[3], kubernetes_version, str(values[4]))))
+        self.register_outputs({"releaseVersion": self.release_version, "nodeGroupName": self.node_group.node_group_name,
+                               "heldUntilRollout": self.held_until_rollout})

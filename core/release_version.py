@@ -4,6 +4,17 @@
 architecture; a pin names one release (`<semver>-<build commit>`, the shape of `image_version`).
 `freeze` keeps whatever version a group was created with until the group is replaced or unfrozen:
 Pulumi's `ignoreChanges`, the Terraform `lifecycle { ignore_changes }` of the field notes.
+
+Why more than `releaseVersion` is held. The provider (terraform-provider-aws, internal/service/eks/
+node_group.go, resourceNodeGroupUpdate) calls EKS UpdateNodegroupVersion whenever `launch_template`,
+`release_version` or `version` changes, and puts `releaseVersion` (and `version`) in the request only
+when that input itself changed. EKS's UpdateNodegroupVersion reference: an omitted release version
+means the latest AMI for the node group's Kubernetes version, and every node is replaced. So a launch
+template edit (any Bottlerocket setting, a volume, a tag) or a Kubernetes version change would move a
+frozen or pinned group to the newest Bottlerocket in place. Holding `launchTemplate.version` and `version`
+as well means such a group's nodes only change through a blue/green rollout (a new group is created
+with everything current), or, for a pinned group that is not frozen, through an edit of the pin, which
+the provider then sends. README "Version freeze and bump" has the table per change kind.
 """
 
 from __future__ import annotations
@@ -16,6 +27,15 @@ LATEST = "latest"
 # How the offline plan marks a value only a deployment knows (automation/mock_engine.py).
 KNOWN_AFTER_DEPLOY = "<after-deploy:"
 PIN_PATTERN = re.compile(r"(?P<semver>[0-9]+\.[0-9]+\.[0-9]+)-(?P<build>[0-9a-f]{7,40})")
+
+# The node group inputs whose change makes the provider call EKS UpdateNodegroupVersion (every node
+# replaced), with what a change of each means to a user.
+VERSION_INPUTS = {
+    "releaseVersion": "Bottlerocket release",
+    "version": "Kubernetes version",
+    "launchTemplate.version": "launch template version (Bottlerocket settings, volumes or tags)",
+}
+HELD_UNTIL_ROLLOUT = "held until rollout"
 
 BOTTLEROCKET_AMI_TYPES = (
     "BOTTLEROCKET_x86_64",
@@ -66,7 +86,12 @@ class ReleasePolicy:
 
     @property
     def ignore_changes(self) -> list[str]:
-        return ["releaseVersion"] if self.frozen else []
+        """The node group inputs held at their deployed value (see the module docstring for why)."""
+        if self.frozen:
+            return list(VERSION_INPUTS)
+        if not self.tracks_latest:
+            return [field for field in VERSION_INPUTS if field != "releaseVersion"]
+        return []
 
     def describe(self) -> str:
         source = f"latest from {self.ssm_parameter}" if self.tracks_latest else f"pinned {self.requested}"
@@ -77,3 +102,28 @@ def release_policy(kubernetes_version: str, ami_type: str, requested: str, froze
     if requested != LATEST and not is_valid_pin(requested):
         raise ValueError(f"{requested!r} is neither 'latest' nor a Bottlerocket version like 1.54.0-5043decc")
     return ReleasePolicy(requested, frozen, ssm_parameter_name(kubernetes_version, ami_type))
+
+
+@dataclass(frozen=True)
+class GroupVersions:
+    """The values of VERSION_INPUTS for one node group: as deployed, or as the stack wants them. None
+    when not known (e.g. the newest release could not be read)."""
+
+    release_version: str | None
+    kubernetes_version: str | None
+    launch_template_version: str | None
+
+    def by_input(self) -> dict[str, str | None]:
+        return {"releaseVersion": self.release_version, "version": self.kubernetes_version,
+                "launchTemplate.version": self.launch_template_version}
+
+
+def held_until_rollout(policy: ReleasePolicy, deployed: GroupVersions, wanted: GroupVersions) -> list[str]:
+    """The pending changes of a group that its policy keeps off its nodes, e.g.
+    `Kubernetes version 1.33 -> 1.34 held until rollout`. Empty for a group that tracks everything."""
+    held = []
+    have, want = deployed.by_input(), wanted.by_input()
+    for field in policy.ignore_changes:
+        if have[field] is not None and want[field] is not None and str(have[field]) != str(want[field]):
+            held.append(f"{VERSION_INPUTS[field]} {have[field]} -> {want[field]} {HELD_UNTIL_ROLLOUT}")
+    return held

@@ -12,14 +12,14 @@ from kubernetes import client as k8s_client
 from automation.node_logs import LOGDOG_COMMAND, NodeLogsError, fetch_node_logs, instance_id
 from core.stack_config import validate_stack_config
 from tests.conftest import project_values
-from tests.fake_kubernetes import FakeCluster, serve
+from tests.fake_kubernetes import KubeEmulator, serve
 
 INSTANCE = "i-0a1b2c3d4e5f60718"
 
 
 @pytest.fixture
 def kubernetes():
-    cluster = FakeCluster()
+    cluster = KubeEmulator()
     server, url = serve(cluster)
     yield cluster, k8s_client.CoreV1Api(k8s_client.ApiClient(k8s_client.Configuration(host=url)))
     server.shutdown()

@@ -15,7 +15,7 @@ from tests.conftest import ROOT, make_plan
 def test_prod_summary_shows_each_group_with_types_versions_freeze_and_volumes(prod_plan):
     summary = prod_plan.stdout.split("Summary of stack prod", 1)[1]
     rows = {line.split()[0]: line.split() for line in summary.split("Node groups:\n", 1)[1].split("\n\n", 1)[0].splitlines()[1:]}
-    assert rows["blue"] == ["blue", "yes", "BOTTLEROCKET_x86_64", "m6i.xlarge,m6a.xlarge,m7i.xlarge", "ON_DEMAND", "2/3/12",
+    assert rows["blue"] == ["blue", "yes", "BOTTLEROCKET_x86_64", "m6i.xlarge,m6a.xlarge,m7i.xlarge", "ON_DEMAND", "3/3/12",
                             "1.54.0-5043decc", "1.54.0-5043decc", "yes", "10/200", "userdata/blue.toml"]
     assert rows["green"][:2] == ["green", "no"]
     assert "EC2NodeClass bottlerocket: AMI alias bottlerocket@v1.54.0; user data userdata/karpenter-bottlerocket.toml" in summary

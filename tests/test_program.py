@@ -328,15 +328,18 @@ def test_dev_tracks_latest_from_ssm(dev_plan):
     assert group["inputs"]["releaseVersion"] == f"<after-deploy:ssm:{parameter}>"
     assert "releaseVersion" not in group["options"]["ignoreChanges"]
     assert dev_plan.outputs["nodeGroups"]["blue"] == {
-        "releaseVersion": f"<after-deploy:ssm:{parameter}>", "requested": "latest", "frozen": False, "amiType": "BOTTLEROCKET_x86_64"}
+        "releaseVersion": f"<after-deploy:ssm:{parameter}>", "requested": "latest", "frozen": False, "amiType": "BOTTLEROCKET_x86_64",
+        "heldUntilRollout": []}
 
 
 def test_prod_is_pinned_and_frozen(prod_plan):
     group = prod_plan.one("aws:eks/nodeGroup:NodeGroup", "blue")
     assert group["inputs"]["releaseVersion"] == "1.54.0-5043decc"
-    assert group["options"]["ignoreChanges"] == ["scalingConfig.desiredSize", "releaseVersion"]
+    # No launch template, Kubernetes or release change reaches a frozen group's nodes (README table).
+    assert group["options"]["ignoreChanges"] == ["scalingConfig.desiredSize", "releaseVersion", "version", "launchTemplate.version"]
     assert prod_plan.outputs["nodeGroups"]["blue"] == {
-        "releaseVersion": "1.54.0-5043decc", "requested": "1.54.0-5043decc", "frozen": True, "amiType": "BOTTLEROCKET_x86_64"}
+        "releaseVersion": "1.54.0-5043decc", "requested": "1.54.0-5043decc", "frozen": True, "amiType": "BOTTLEROCKET_x86_64",
+        "heldUntilRollout": []}
 
 
 def test_stack_outputs(plan):
@@ -410,3 +413,9 @@ def test_the_ssm_lookup_goes_through_the_explicit_provider():
         ("coredns", "1.33", False), ("vpc-cni", "1.33", False)]
     for _, _, provider in run.invokes:
         assert provider.split("::<after-deploy:")[0].endswith(AWS_PROVIDER_SUFFIX)
+
+
+def test_plan_output_names_what_a_frozen_group_holds(prod_plan, dev_plan):
+    assert ("Node group changes held until rollout (never applied to running nodes in place):\n"
+            "  blue: Bottlerocket release; Kubernetes version; launch template version (Bottlerocket settings, volumes or tags)\n") in prod_plan.stdout
+    assert "held until rollout" not in dev_plan.stdout  # dev tracks latest: every change rolls its nodes

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.release_version import BOTTLEROCKET_AMI_TYPES, is_valid_pin, release_policy, ssm_parameter_name, variant
+from core.release_version import (BOTTLEROCKET_AMI_TYPES, GroupVersions, held_until_rollout, is_valid_pin, release_policy,
+                                  ssm_parameter_name, variant)
 
 
 @pytest.mark.parametrize("ami_type, parameter", [
@@ -40,9 +41,29 @@ def test_policy_modes():
     assert latest.tracks_latest and latest.ignore_changes == []
     assert latest.describe() == "latest from /aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version"
     frozen_latest = release_policy("1.33", "BOTTLEROCKET_x86_64", "latest", frozen=True)
-    assert frozen_latest.ignore_changes == ["releaseVersion"]
-    pinned = release_policy("1.33", "BOTTLEROCKET_ARM_64", "1.54.0-5043decc", frozen=True)
-    assert not pinned.tracks_latest and pinned.ignore_changes == ["releaseVersion"]
-    assert pinned.describe() == "pinned 1.54.0-5043decc, frozen"
+    assert frozen_latest.ignore_changes == ["releaseVersion", "version", "launchTemplate.version"]
+    pinned_frozen = release_policy("1.33", "BOTTLEROCKET_ARM_64", "1.54.0-5043decc", frozen=True)
+    assert not pinned_frozen.tracks_latest and pinned_frozen.ignore_changes == ["releaseVersion", "version", "launchTemplate.version"]
+    assert pinned_frozen.describe() == "pinned 1.54.0-5043decc, frozen"
+    # a pinned group moves only when its pin is edited: the provider then sends the pin with the update
+    pinned = release_policy("1.33", "BOTTLEROCKET_ARM_64", "1.54.0-5043decc", frozen=False)
+    assert pinned.ignore_changes == ["version", "launchTemplate.version"]
     with pytest.raises(ValueError, match="neither 'latest' nor"):
         release_policy("1.33", "BOTTLEROCKET_x86_64", "1.54", frozen=False)
+
+
+def test_held_until_rollout_names_each_pending_change():
+    deployed = GroupVersions("1.54.0-5043decc", "1.33", "3")
+    frozen = release_policy("1.34", "BOTTLEROCKET_x86_64", "1.55.0-0a1b2c3d", frozen=True)
+    assert held_until_rollout(frozen, deployed, GroupVersions("1.55.0-0a1b2c3d", "1.34", "4")) == [
+        "Bottlerocket release 1.54.0-5043decc -> 1.55.0-0a1b2c3d held until rollout",
+        "Kubernetes version 1.33 -> 1.34 held until rollout",
+        "launch template version (Bottlerocket settings, volumes or tags) 3 -> 4 held until rollout",
+    ]
+    assert held_until_rollout(frozen, deployed, deployed) == []
+    pinned = release_policy("1.33", "BOTTLEROCKET_x86_64", "1.55.0-0a1b2c3d", frozen=False)
+    assert held_until_rollout(pinned, deployed, GroupVersions("1.55.0-0a1b2c3d", "1.33", "4")) == [
+        "launch template version (Bottlerocket settings, volumes or tags) 3 -> 4 held until rollout"]
+    tracking = release_policy("1.33", "BOTTLEROCKET_x86_64", "latest", frozen=False)
+    assert held_until_rollout(tracking, deployed, GroupVersions("1.55.0-0a1b2c3d", "1.34", "4")) == []
+    assert held_until_rollout(frozen, deployed, GroupVersions(None, None, None)) == []  # unknown is not pending

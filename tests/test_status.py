@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
-from automation.status import run_status
+from automation.status import collect_status, render_table, run_status
 from tests.aws_emulator import seed_public_parameter
-from tests.conftest import ROOT
+from core.stack_config import validate_stack_config
+from tests.conftest import ROOT, project_values
 
 LATEST = "1.55.0-0a1b2c3d"
 PARAMETER = "/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version"
@@ -25,7 +26,7 @@ def _seed(session, groups: dict[str, tuple[str, str | None]], cluster: str = "pl
     for name, (release, tag) in groups.items():
         eks.create_nodegroup(clusterName=cluster, nodegroupName=name, subnets=["subnet-0a1b2c3d4e5f60718"],
                              nodeRole="arn:aws:iam::123456789012:role/nodes", amiType="BOTTLEROCKET_x86_64", releaseVersion=release,
-                             scalingConfig={"minSize": 2, "maxSize": 12, "desiredSize": 3}, tags={"eks-bottlerocket/node-group": tag} if tag else {})
+                             version="1.33", scalingConfig={"minSize": 2, "maxSize": 12, "desiredSize": 3}, tags={"eks-bottlerocket/node-group": tag} if tag else {})
     seed_public_parameter(PARAMETER, LATEST)
 
 
@@ -42,7 +43,8 @@ def test_status_reports_versions_and_up_to_date(aws):
     assert status["cluster"] == {"name": "platform-prod", "version": "1.33", "status": "ACTIVE"}
     rows = {row["group"]: row for row in status["nodeGroups"]}
     assert rows["blue"] == {"group": "blue", "name": "platform-prod-blue-2026", "status": "ACTIVE", "releaseVersion": "1.54.0-5043decc",
-                            "latestReleaseVersion": LATEST, "frozen": True, "desiredSize": 3, "upToDate": False, "inConfig": True}
+                            "latestReleaseVersion": LATEST, "frozen": True, "desiredSize": 3, "upToDate": False, "inConfig": True,
+                            "heldUntilRollout": []}
     assert rows["green"]["status"] == "DISABLED" and rows["green"]["name"] is None
 
 
@@ -88,3 +90,25 @@ def test_status_command_line_uses_the_standard_aws_settings(aws, moto_endpoint):
 def test_unknown_stack_file(stack, aws):
     code, _, err = _status(stack)
     assert code == 2 and "Pulumi.nope.yaml: file not found" in err
+
+
+def test_status_reports_changes_a_frozen_group_holds(aws):
+    """The stack file moved on (a settings edit made launch template version 2; Kubernetes 1.34), the frozen
+    group did not: status names each held change, as the program's ignoreChanges keeps it off the nodes."""
+    ec2, eks = aws.client("ec2"), aws.client("eks")
+    template = ec2.create_launch_template(LaunchTemplateName="platform-prod-blue-1", LaunchTemplateData={"UserData": "YQ=="})
+    template_id = template["LaunchTemplate"]["LaunchTemplateId"]
+    ec2.create_launch_template_version(LaunchTemplateId=template_id, LaunchTemplateData={"UserData": "Yg=="})
+    eks.create_cluster(name="platform-prod", version="1.34", roleArn="arn:aws:iam::123456789012:role/eks",
+                       resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d4e5f60718"]})
+    eks.create_nodegroup(clusterName="platform-prod", nodegroupName="platform-prod-blue-1", subnets=["subnet-0a1b2c3d4e5f60718"],
+                         nodeRole="arn:aws:iam::123456789012:role/nodes", amiType="BOTTLEROCKET_x86_64", releaseVersion="1.54.0-5043decc",
+                         version="1.33", launchTemplate={"id": template_id, "version": "1"},
+                         scalingConfig={"minSize": 2, "maxSize": 12, "desiredSize": 3}, tags={"eks-bottlerocket/node-group": "blue"})
+    seed_public_parameter("/aws/service/bottlerocket/aws-k8s-1.34/x86_64/latest/image_version", LATEST)
+    values = project_values("prod")
+    values["cluster"]["kubernetesVersion"] = "1.34"
+    config = validate_stack_config(values, "Pulumi.prod.yaml")
+    table = render_table(collect_status(config, eks, aws.client("ssm"), ec2))
+    assert "blue: Kubernetes version 1.33 -> 1.34 held until rollout" in table
+    assert "blue: launch template version (Bottlerocket settings, volumes or tags) 1 -> 2 held until rollout" in table

@@ -1,0 +1,49 @@
+"""The kubeconfig a command acts through, checked against the stack's cluster before anything changes:
+its API server must be the EKS endpoint `DescribeCluster` reports for the stack's cluster name (else a
+context left on prod could drain or read prod while you meant dev)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from kubernetes import client as k8s_client
+from kubernetes import config as kubernetes_config
+from kubernetes.config.config_exception import ConfigException
+
+REACHABILITY_TIMEOUT_SECONDS = 10
+
+
+class KubeContextError(Exception):
+    """The kubeconfig is missing, broken, unreachable or points at another cluster: exit 2, one line."""
+
+
+def _normalised(url: str) -> str:
+    parts = urlsplit(url.strip().rstrip("/"))
+    port = f":{parts.port}" if parts.port and not (parts.scheme == "https" and parts.port == 443) else ""
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}{port}{parts.path}"
+
+
+def load_api_client(kubeconfig: str | None) -> k8s_client.ApiClient:
+    try:
+        return kubernetes_config.new_client_from_config(config_file=kubeconfig)
+    except (ConfigException, OSError, ValueError, TypeError) as error:
+        where = kubeconfig or "KUBECONFIG or ~/.kube/config"
+        raise KubeContextError(f"kubeconfig {where}: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from None
+
+
+def check_cluster(api_client: k8s_client.ApiClient, eks: Any, cluster_name: str) -> None:
+    """Raise unless the client's API server is `cluster_name`'s endpoint and answers."""
+    server = api_client.configuration.host
+    try:
+        endpoint = eks.describe_cluster(name=cluster_name)["cluster"].get("endpoint") or ""
+    except Exception as error:  # botocore's ClientError and connection errors alike: one line, exit 2
+        raise KubeContextError(f"cannot describe EKS cluster {cluster_name}: {error}") from None
+    if _normalised(server) != _normalised(endpoint):
+        raise KubeContextError(f"the kube context's API server is {server}, but the stack's cluster {cluster_name} is at "
+                               f"{endpoint or 'an unknown endpoint'}; switch context (aws eks update-kubeconfig --name {cluster_name}) or pass --kubeconfig")
+    try:
+        k8s_client.VersionApi(api_client).get_code(_request_timeout=REACHABILITY_TIMEOUT_SECONDS)
+    except Exception as error:  # urllib3 connection errors, TLS errors, 401/403: the context cannot be used
+        reason = getattr(error, "reason", None) or type(error).__name__
+        raise KubeContextError(f"cannot reach the API server {server} of cluster {cluster_name}: {reason}") from None

@@ -39,6 +39,7 @@ class StackConfigSource:
     project_values: dict[str, Any]
     engine_config: dict[str, str]
     secret_keys: list[str]
+    config: dict[str, Any]  # every key as written, full names, ciphertext kept (what config overrides start from)
 
     @property
     def project_secret_keys(self) -> list[str]:
@@ -93,6 +94,17 @@ def _mask_secure(value: Any) -> tuple[Any, int, int]:
     return value, 0, 1
 
 
+def mask_secrets(value: Any) -> Any:
+    """The value with every encrypted (`{secure: ...}`) part shown as SECRET_MASK."""
+    return _mask_secure(value)[0]
+
+
+def program_view(value: Any) -> Any:
+    """A top-level config value as the program decodes it (core/pulumi_config.py): the engine passes
+    each key as a string, and structured values as JSON."""
+    return value if isinstance(value, (dict, list)) else _engine_value(value)
+
+
 def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = PROJECT_ROOT) -> StackConfigSource:
     """`stack_file` defaults to `Pulumi.<stack>.yaml` beside `Pulumi.yaml`."""
     project = project_name(root)
@@ -109,8 +121,10 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
     project_values: dict[str, Any] = {}
     engine_config: dict[str, str] = {}
     secret_keys: list[str] = []
+    full_config: dict[str, Any] = {}
     for key, value in config.items():
         full_key = key if ":" in str(key) else f"{project}:{key}"
+        full_config[full_key] = value
         # Ciphertext cannot be decrypted offline; the plan shows it masked. A key counts as secret only
         # when every value in it is encrypted (the engine would call it secret if any one were).
         value, secure, plain = _mask_secure(value)
@@ -120,4 +134,4 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
         namespace, _, name = full_key.partition(":")
         if namespace == project:
             project_values[name] = value
-    return StackConfigSource(project, stack, path.name, project_values, engine_config, secret_keys)
+    return StackConfigSource(project, stack, path.name, project_values, engine_config, secret_keys, full_config)

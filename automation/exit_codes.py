@@ -33,3 +33,8 @@ class CommandFailed(Exception):
     """The command could not do its work (AWS, Kubernetes, the engine): one line, exit code 1."""
 
     exit_code = EXIT_FAILED
+
+
+def one_line(text: object) -> str:
+    """A message as one line: AWS and the CLI answer with multi-line bodies; the user gets them joined."""
+    return " ".join(str(text).split())

@@ -13,7 +13,8 @@ import traceback
 from pathlib import Path
 from typing import NoReturn
 
-from automation.exit_codes import EXIT_CHANGES, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, MEANING, CommandFailed, UsageError
+from automation.exit_codes import (EXIT_CHANGES, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, MEANING, CommandFailed, UsageError,
+                                   one_line)
 
 # The exit codes each command can return, and what they mean for it. --help prints exactly these.
 EXIT_CODES: dict[str, dict[int, str]] = {
@@ -161,12 +162,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "plan":
         from automation.plan import run_plan
 
-        return run_plan(args.stack, args.config_file, args.out)
+        return run_plan(args.stack, args.config_file, args.out, stdout=sys.stdout, stderr=sys.stderr)
 
     if args.command == "status":
         from automation.status import run_status
 
-        return run_status(args.stack, args.json)
+        return run_status(args.stack, args.json, out=sys.stdout, err=sys.stderr)
 
     if args.command == "simulate":
         from automation.simulate import run_simulate
@@ -181,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             run_simulate(config, args.stack, workload_name=args.workload, scenario=scenario, runs=args.runs, seed=args.seed,
                          compare_defaults=args.compare == "defaults", json_file=args.json, plot_file=args.plot,
-                         processing_seconds=args.processing_seconds)
+                         processing_seconds=args.processing_seconds, out=sys.stdout)
         except ValueError as error:
             raise UsageError(f"simulate: {error}") from None
         return EXIT_OK
@@ -189,18 +190,18 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "node-logs":
         from automation.node_logs import run_node_logs
 
-        return run_node_logs(args.stack, args.node, args.out, args.kubeconfig)
+        return run_node_logs(args.stack, args.node, args.out, args.kubeconfig, out=sys.stdout, err=sys.stderr)
 
     if args.command == "rollout":
         from automation.rollout import run_rollout
 
         return run_rollout(args.stack, args.to, args.version, args.dry_run, kubeconfig=args.kubeconfig,
-                           wait_timeout=args.wait_timeout, drain_timeout=args.drain_timeout)
+                           wait_timeout=args.wait_timeout, drain_timeout=args.drain_timeout, out=sys.stdout, err=sys.stderr)
 
     from automation.engine import ConfigOverride, EngineRequest, run_engine
 
     if args.command == "init":
-        return run_engine(EngineRequest("init", [args.stack]))
+        return run_engine(EngineRequest("init", [args.stack]), out=sys.stdout, err=sys.stderr)
     try:
         overrides = [ConfigOverride.parse(text, path=False) for text in getattr(args, "config", [])]
         overrides += [ConfigOverride.parse(text, path=True) for text in getattr(args, "config_path", [])]
@@ -213,12 +214,35 @@ def _run(args: argparse.Namespace) -> int:
         json_file=args.json, retries=getattr(args, "retries", 0), retry_delay_seconds=getattr(args, "retry_delay", 0.0),
         approved_preview=getattr(args, "approved_preview", None),
     )
-    return run_engine(request)
+    return run_engine(request, out=sys.stdout, err=sys.stderr)
 
 
-def _one_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
+# Errors of the libraries the commands use, by (module, class) anywhere in the exception's class hierarchy,
+# so the handler names the cause without importing them: (exit code, what the line starts with).
+LIBRARY_ERRORS = {
+    ("kubernetes.config.config_exception", "ConfigException"): (EXIT_USAGE, "kubeconfig"),
+    ("yaml.error", "YAMLError"): (EXIT_USAGE, "invalid YAML"),
+    ("urllib3.exceptions", "HTTPError"): (EXIT_FAILED, "cannot reach the Kubernetes API server"),
+    ("kubernetes.client.exceptions", "ApiException"): (EXIT_FAILED, "Kubernetes API"),
+    ("botocore.exceptions", "BotoCoreError"): (EXIT_FAILED, "AWS"),
+    ("botocore.exceptions", "ClientError"): (EXIT_FAILED, "AWS"),
+}
+
+
+def _library_error(error: BaseException) -> tuple[int, str] | None:
+    for cls in type(error).__mro__:
+        known = LIBRARY_ERRORS.get((cls.__module__, cls.__name__))
+        if known:
+            return known
+    return None
+
+
+def _error_line(error: Exception, debug: bool) -> tuple[int, str]:
+    if isinstance(error, (UsageError, CommandFailed)):
+        return error.exit_code, one_line(error)
+    code, cause = _library_error(error) or (EXIT_FAILED, f"error: {type(error).__name__}")
+    hint = "" if debug or code == EXIT_USAGE else " (--debug shows the traceback)"
+    return code, f"{cause}: {one_line(error) or type(error).__name__}{hint}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,22 +251,18 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         return _run(parser().parse_args(argv))
-    except (UsageError, CommandFailed) as error:
-        sys.stderr.write(f"{_one_line(error)}\n")
-        code = error.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
     except BrokenPipeError:  # `... | head` closed the pipe: stop quietly, like other command-line tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except Exception as error:  # noqa: BLE001 - the one place that turns the unexpected into one line
-        sys.stderr.write(f"error: {type(error).__name__}: {_one_line(error)}"
-                         f"{'' if debug else ' (run again with --debug for the traceback)'}\n")
-        code = EXIT_FAILED
-    if debug:
-        traceback.print_exc()
-    return code
+    except Exception as error:  # noqa: BLE001 - the one place that turns any error into one line
+        code, line = _error_line(error, debug)
+        sys.stderr.write(line + "\n")
+        if debug:
+            traceback.print_exception(error)
+        return code
 
 
 if __name__ == "__main__":

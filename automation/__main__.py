@@ -36,7 +36,8 @@ EXIT_CODES: dict[str, dict[int, str]] = {
                 EXIT_LOCKED: MEANING[EXIT_LOCKED]},
     "outputs": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, or no such stack"},
     "drift": {EXIT_OK: "no drift (updates the stack asked for may be available)", EXIT_FAILED: MEANING[EXIT_FAILED],
-              EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, or no such stack", EXIT_CHANGES: "drift: live resources differ from the stack's state"},
+              EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, or no such stack", EXIT_CHANGES: "drift: live resources differ from the stack's state",
+              EXIT_LOCKED: "the stack is locked by an update"},
 }
 
 ENGINE_COMMANDS = {

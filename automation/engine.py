@@ -187,7 +187,8 @@ class EventLog:
     """The engine events of one operation (file log or gRPC stream, as the SDK delivers them), reduced to
     each resource's step: its operation and changed properties."""
 
-    def __init__(self) -> None:
+    def __init__(self, refresh: bool = False) -> None:
+        self.refresh = refresh  # a refresh's "same" steps carry the state before and after reading the resource
         self.changes: dict[str, int] = {}
         self.steps: dict[str, dict[str, Any]] = {}
 
@@ -202,10 +203,12 @@ class EventLog:
         op = metadata.op.value if hasattr(metadata.op, "value") else str(metadata.op)
         properties = sorted(metadata.detailed_diff or {}) or sorted(metadata.diffs or [])
         old, new = metadata.old, metadata.new
-        # A property the program sets whose live value moved although the engine reports no change: the
-        # program ignores it (ignoreChanges, e.g. a frozen releaseVersion), so the engine's diff never will.
+        # In a refresh, a property the program sets whose live value moved although the engine reports no
+        # change: the program ignores it (ignoreChanges, e.g. a frozen releaseVersion), and the engine's refresh
+        # diff honours ignoreChanges (pulumi/pulumi pkg/resource/deploy/step.go, RefreshStep.Apply passes
+        # s.old.IgnoreChanges to diffResource), so only the outputs read before and after show it.
         ignored = []
-        if op == "same" and old and new and old.inputs and old.outputs is not None and new.outputs is not None:
+        if self.refresh and op == "same" and old and new and old.inputs and old.outputs is not None and new.outputs is not None:
             ignored = sorted(key for key in old.inputs if key in old.outputs and old.outputs.get(key) != new.outputs.get(key))
         new_inputs = (new.inputs if new else None) or {}
         top_level = sorted({re.split(r"[.\[]", key, maxsplit=1)[0] for key in properties})
@@ -425,7 +428,7 @@ class StackRunner:
         resource and compares it with the state, without the program: movement the program itself asks for
         (a tracking group's new `latest`, a `mostRecent` add-on) is not drift. A plain preview then lists that
         movement as updates available."""
-        refresh = EventLog()
+        refresh = EventLog(refresh=True)
         try:
             stack.preview_refresh(expect_no_changes=True, on_event=refresh)
         except auto.errors.CommandError as error:

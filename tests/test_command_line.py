@@ -145,8 +145,11 @@ def test_engine_commands_without_the_cli(run):
 
 
 def test_engine_commands_against_the_cli(run, fake_pulumi):
-    assert_one_line(run(["drift", "--stack", "staging"]), "drift", 2,
-                    "stack staging does not exist in organization acme on backend https://api.pulumi.com; nothing was created")
+    del fake_pulumi.state["stacks"]["prod"]
+    fake_pulumi.save()
+    assert_one_line(run(["drift", "--stack", "prod"]), "drift", 2,
+                    "stack prod does not exist in organization acme on backend https://api.pulumi.com; nothing was created")
+    assert_one_line(run(["outputs", "--stack", "prod"]), "outputs", 2, "stack prod does not exist in organization acme")
     assert_one_line(run(["init", "--stack", "dev"]), "init", 2, "stack dev already exists in organization acme")
     assert_one_line(run(["up", "--stack", "dev", "--yes", "--approved-preview", "missing.json"]), "up", 2,
                     "--approved-preview missing.json: not a preview summary written by `preview --json`")

@@ -339,3 +339,39 @@ def test_real_cli_init_then_preview_in_a_local_backend(work_dir, tmp_path, monke
     code, _, err, _ = _run(EngineRequest("outputs", ["dev"]), work_dir)
     assert code == 0, err
     assert (work_dir / "Pulumi.dev.yaml").read_bytes() == written
+
+
+def _outputs_event(resource: dict, planning: bool = True):
+    from pulumi.automation import EngineEvent
+
+    metadata = {"op": resource["op"], "urn": resource["urn"], "type": resource["type"], "provider": "",
+                **{key: resource[key] for key in ("detailedDiff", "diffs") if key in resource},
+                **{side: {"type": resource["type"], "urn": resource["urn"], **resource[side]} for side in ("old", "new") if side in resource}}
+    return EngineEvent.from_json({"sequence": 1, "timestamp": 0, "resOutputsEvent": {"metadata": metadata, "planning": planning}})
+
+
+def test_outputs_that_moved_count_only_in_a_refresh():
+    """A preview's "same" step may carry other outputs than the state (they are not read yet); only a refresh reads them."""
+    from automation.engine import EventLog
+
+    moved = node_group("prod", "blue", "same", old={"inputs": {"releaseVersion": "1.54.0-5043decc"}, "outputs": {"releaseVersion": "1.54.0-5043decc"}},
+                       new={"outputs": {}})
+    preview, refresh = EventLog(), EventLog(refresh=True)
+    preview(_outputs_event(moved))
+    refresh(_outputs_event(moved))
+    assert preview.changed() == [] and refresh.changed()[0]["ignoredProperties"] == ["releaseVersion"]
+
+
+def test_the_plan_hash_follows_planned_values_not_event_order():
+    from automation.engine import EventLog
+
+    first = node_group("prod", "blue", "update", detailedDiff={"scalingConfig.desiredSize": {"diffKind": "update"}},
+                       new={"inputs": {"scalingConfig": {"desiredSize": 4}}})
+    second = bucket("prod", "update", diffs=["tags"], new={"inputs": {"tags": {"team": "platform"}}})
+    one, other, moved = EventLog(), EventLog(), EventLog()
+    for log, order in ((one, [first, second]), (other, [second, first])):
+        for resource in order:
+            log(_outputs_event(resource))
+    moved(_outputs_event({**first, "new": {"inputs": {"scalingConfig": {"desiredSize": 5}}}}))
+    moved(_outputs_event(second))
+    assert one.plan_hash() == other.plan_hash() != moved.plan_hash()

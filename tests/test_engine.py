@@ -375,3 +375,15 @@ def test_the_plan_hash_follows_planned_values_not_event_order():
     moved(_outputs_event({**first, "new": {"inputs": {"scalingConfig": {"desiredSize": 5}}}}))
     moved(_outputs_event(second))
     assert one.plan_hash() == other.plan_hash() != moved.plan_hash()
+
+
+@pytest.mark.parametrize("override", ["workloadSecrets.orders-worker.API_TOKEN=plain", "workloadSecrets={}"])
+def test_keys_holding_secrets_are_not_overridden_in_plain_text(fake_pulumi, work_dir, override):
+    stack_file = work_dir / "Pulumi.dev.yaml"
+    document = yaml.safe_load(stack_file.read_text())
+    document["config"]["eks-bottlerocket:workloadSecrets"] = {"orders-worker": {"API_TOKEN": {"secure": "v1:AAAAAAAAAAAA:Y2lwaGVy"}}}
+    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    path = "." in override.split("=")[0]
+    code, _, err, _ = _run(EngineRequest("preview", ["dev"], overrides=[ConfigOverride.parse(override, path=path)]), work_dir)
+    assert code == 2 and "eks-bottlerocket:workloadSecrets holds encrypted values" in err
+    assert fake_pulumi.calls() == []

@@ -120,6 +120,7 @@ def test_the_cli_is_the_pinned_version_the_tests_use():
     version = subprocess.run(["bash", "-c", pins["run"].replace(' >> "$GITHUB_OUTPUT"', "")], cwd=ROOT, capture_output=True,
                              text=True, check=True).stdout.strip()
     assert version == f"pulumi={pinned_pulumi_version()}"
+    assert any(step.get("run", "").startswith("make venv policy-venv") for step in steps)  # every job runs the policy pack
     (install,) = [step for step in steps if step.get("uses", "").startswith("pulumi/actions")]
     assert install["with"]["pulumi-version"] == "${{ steps.pins.outputs.pulumi }}" and "command" not in install["with"]
     for name, job in _workflow()["jobs"].items():

@@ -16,6 +16,7 @@ from typing import NoReturn
 from automation.exit_codes import (EXIT_CHANGES, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, MEANING, CommandFailed, UsageError,
                                    one_line)
 
+NO_STACK = f"{MEANING[EXIT_USAGE]}, or no such stack"
 # The exit codes each command can return, and what they mean for it. --help prints exactly these.
 EXIT_CODES: dict[str, dict[int, str]] = {
     "plan": {EXIT_OK: "planned", EXIT_FAILED: "a mandatory policy violation", EXIT_USAGE: MEANING[EXIT_USAGE]},
@@ -26,18 +27,18 @@ EXIT_CODES: dict[str, dict[int, str]] = {
                   EXIT_USAGE: MEANING[EXIT_USAGE]},
     "simulate": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: MEANING[EXIT_USAGE]},
     "init": {EXIT_OK: "stack created", EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, or the stack exists"},
-    "preview": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, or no such stack",
+    "preview": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: NO_STACK,
                 EXIT_CHANGES: "changes present under --expect-no-changes", EXIT_LOCKED: MEANING[EXIT_LOCKED]},
-    "up": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, or no such stack",
+    "up": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: NO_STACK,
            EXIT_CHANGES: "the plan differs from the --approved-preview (nothing changed)", EXIT_LOCKED: MEANING[EXIT_LOCKED]},
-    "refresh": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, or no such stack",
+    "refresh": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: NO_STACK,
                 EXIT_LOCKED: MEANING[EXIT_LOCKED]},
-    "destroy": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, or no such stack",
+    "destroy": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: NO_STACK,
                 EXIT_LOCKED: MEANING[EXIT_LOCKED]},
-    "outputs": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, or no such stack"},
+    "outputs": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: NO_STACK},
     "drift": {EXIT_OK: "no drift (updates the stack asked for may be available)", EXIT_FAILED: MEANING[EXIT_FAILED],
-              EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, or no such stack", EXIT_CHANGES: "drift: live resources differ from the stack's state",
-              EXIT_LOCKED: "the stack is locked by an update"},
+              EXIT_USAGE: NO_STACK, EXIT_CHANGES: "drift: live resources differ from the stack's state",
+              EXIT_LOCKED: MEANING[EXIT_LOCKED]},
 }
 
 ENGINE_COMMANDS = {
@@ -82,8 +83,7 @@ def _command(commands, name: str, help_text: str, description: str | None = None
 
 
 def parser() -> ArgumentParser:
-    every_code = {code: text for code, text in MEANING.items()}
-    epilog = "Exit codes (each command's --help lists its own): " + "; ".join(f"{c} {t}" for c, t in every_code.items()) + "."
+    epilog = "Exit codes (each command's --help lists its own): " + "; ".join(f"{c} {t}" for c, t in MEANING.items()) + "."
     root = ArgumentParser(prog="python -m automation", description="Drive the eks-bottlerocket Pulumi program.",
                           epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     root.add_argument("--debug", action="store_true", help="print the traceback of an unexpected error")

@@ -329,7 +329,7 @@ def test_the_command_line_drives_the_fake_cli(fake_pulumi, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("pulumi") is None, reason="needs the real Pulumi CLI on PATH (absent here; CI installs the pinned one)")
-def test_real_cli_init_then_preview_in_a_local_backend(work_dir, tmp_path, monkeypatch):
+def test_real_cli_never_creates_then_inits_and_reads_a_stack_in_a_local_backend(work_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path}")
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "test")
     assert _run(EngineRequest("preview", ["dev"]), work_dir)[0] == 2  # missing: never created

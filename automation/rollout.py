@@ -40,7 +40,7 @@ from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageErro
                           target_enabled, waves)
 from core.stack_config import COLOUR_LABEL
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 4
+from automation.exit_codes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, UsageError
 MARKER_PARAMETER = "/eks-bottlerocket/{cluster}/rollout"
 FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 1.0, 10.0
 BUDGET_RETRY_SECONDS = 5.0  # after a 429 without Retry-After; what `kubectl drain` waits between eviction attempts
@@ -473,9 +473,8 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
                           confirm=(lambda question: input(question).strip().lower() in ("y", "yes")) if interactive else None,
                           out=out, wait_timeout=wait_timeout, drain_timeout=drain_timeout)
         return rollout.run()
-    except (RolloutUsageError, KubeContextError) as error:
-        err.write(f"rollout: {error}\n")
-        return EXIT_USAGE
+    except (RolloutUsageError, KubeContextError) as error:  # the top-level handler: one line, exit 2, --debug traceback
+        raise UsageError(f"rollout: {error}") from error
     except RolloutError as error:
         err.write(f"rollout stopped: {error}\n")
         return EXIT_FAILED

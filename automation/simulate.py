@@ -44,7 +44,7 @@ DAEMONSET_CPU_MILLI, DAEMONSET_MEMORY_MIB = 250, 300
 KARPENTER_VM_MEMORY_OVERHEAD = 0.075
 FIGURES = ("firstPodReady", "firstMessageProcessed", "fullCapacity", "drained", "backToZero", "nodeSeconds", "podSeconds", "costUsd")
 DEFAULT_RUNS = 200
-EXIT_OK, EXIT_IMPOSSIBLE, EXIT_USAGE = 0, 1, 2
+from automation.exit_codes import EXIT_FAILED as EXIT_IMPOSSIBLE, EXIT_OK, EXIT_USAGE  # 1: no setting drains in time
 
 
 def _cpu_milli(quantity: str) -> float:

@@ -116,6 +116,7 @@ class StackConfigSource:
     engine_config: dict[str, str]
     secret_keys: list[str]
     secret_paths: list[tuple[str | int, ...]]  # every encrypted value's key path in the project's keys
+    config: dict[str, Any]  # every key as written, full names, ciphertext kept (what config overrides start from)
 
     @property
     def project_secret_keys(self) -> list[str | tuple[str | int, ...]]:
@@ -205,6 +206,17 @@ def _mask_secure(value: Any, path: tuple[str | int, ...] = ()) -> tuple[Any, lis
     return value, [], 1
 
 
+def mask_secrets(value: Any) -> Any:
+    """The value with every encrypted (`{secure: ...}`) part shown as SECRET_MASK."""
+    return _mask_secure(value)[0]
+
+
+def program_view(value: Any) -> Any:
+    """A top-level config value as the program decodes it (core/pulumi_config.py): the engine passes
+    each key as a string, and structured values as JSON."""
+    return value if isinstance(value, (dict, list)) else _engine_value(value)
+
+
 def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = PROJECT_ROOT) -> StackConfigSource:
     """`stack_file` defaults to `Pulumi.<stack>.yaml` beside `Pulumi.yaml`."""
     check_stack_name(stack)
@@ -223,8 +235,10 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
     engine_config: dict[str, str] = {}
     secret_keys: list[str] = []
     secret_paths: list[tuple[str | int, ...]] = []
+    full_config: dict[str, Any] = {}
     for key, value in config.items():
         full_key = key if ":" in str(key) else f"{project}:{key}"
+        full_config[full_key] = value
         # Ciphertext cannot be decrypted offline; the plan shows it masked. A key counts as secret only
         # when every value in it is encrypted (the engine would call it secret if any one were).
         value, secure, plain = _mask_secure(value)
@@ -237,7 +251,7 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
             secret_paths += [(name, *leaf) for leaf in secure]
     if not project_values:
         _no_project_keys(path.name, project, [key.partition(":")[0] for key in engine_config])
-    return StackConfigSource(project, stack, path.name, project_values, engine_config, secret_keys, secret_paths)
+    return StackConfigSource(project, stack, path.name, project_values, engine_config, secret_keys, secret_paths, full_config)
 
 
 # Namespaces of the engine and the providers: keys a stack file of any project may set.

@@ -1,7 +1,9 @@
 """`python -m automation status`: live cluster and node group versions, read with boto3 (no Pulumi CLI).
 
 Node groups are matched to the stack config through the `eks-bottlerocket/node-group` tag the program
-puts on every managed node group. boto3 takes endpoint and credentials from the standard AWS settings
+puts on every managed node group. Versions are compared as Bottlerocket versions (semver, then the build
+commit); an SSM or EKS error (missing parameter, access denied, throttling after boto3's retries) is exit
+code 1 with the parameter or cluster it concerns, never a silent "?". boto3 takes endpoint and credentials from the standard AWS settings
 (AWS_ENDPOINT_URL, AWS_PROFILE, ...); the region is the stack's.
 """
 
@@ -15,11 +17,10 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandFailed, one_line
 from automation.stack_files import StackFileError, read_stack_config
-from core.release_version import LATEST, GroupVersions, held_until_rollout, ssm_parameter_name
+from core.release_version import LATEST, NEWER, GroupVersions, compare_releases, held_until_rollout, ssm_parameter_name
 from core.stack_config import NODE_GROUP_TAG, ConfigError, StackConfig, validate_stack_config
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def live_node_groups(eks: Any, cluster_name: str) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
@@ -53,9 +54,19 @@ def held_changes(config: StackConfig, name: str, group: dict[str, Any], newest: 
     """What the stack wants for a live group that its freeze or pin keeps off the nodes."""
     policy = config.release_policy(name)
     deployed = GroupVersions(group.get("releaseVersion"), group.get("version"), (group.get("launchTemplate") or {}).get("version"))
-    wanted = GroupVersions(newest if policy.requested == LATEST else policy.requested, config.cluster.kubernetes_version,
+    wanted = GroupVersions(newest if policy.requested == LATEST else policy.requested, config.node_group_kubernetes_version(name),
                            latest_template_version(ec2, group))
     return held_until_rollout(policy, deployed, wanted)
+
+
+def _release_state(live: str | None, asked: str | None, tracks_latest: bool, frozen: bool) -> str | None:
+    """What the live group does with its release, judged from the live version and what the stack asks."""
+    if not live or not asked:
+        return None
+    if live == asked:
+        return "tracking latest" if tracks_latest else "pinned"
+    # ignoreChanges on releaseVersion (core/release_version.py, ReleasePolicy.ignore_changes): only a rollout moves it.
+    return "frozen" if frozen else "pending: the next up moves it"
 
 
 def collect_status(config: StackConfig, eks: Any, ssm: Any, ec2: Any = None) -> dict[str, Any]:
@@ -65,40 +76,54 @@ def collect_status(config: StackConfig, eks: Any, ssm: Any, ec2: Any = None) -> 
     live = {owner: group for owner, group in tagged.items() if owner in config.node_groups}
     unknown = untagged + [group for owner, group in tagged.items() if owner not in config.node_groups]
 
-    latest_cache: dict[str, str | None] = {}
+    latest_cache: dict[str, str] = {}
 
-    def latest(ami_type: str) -> str | None:
-        parameter = ssm_parameter_name(version, ami_type)
+    def latest(ami_type: str, kubernetes_version: str) -> str:
+        parameter = ssm_parameter_name(kubernetes_version, ami_type)
         if parameter not in latest_cache:
             try:
                 latest_cache[parameter] = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
-            except ClientError:
-                latest_cache[parameter] = None
+            except ClientError as error:
+                raise CommandFailed(f"cannot read the newest Bottlerocket release from SSM parameter {parameter} in "
+                                    f"{config.region}: {one_line(error)}") from None
         return latest_cache[parameter]
 
     rows = []
     for name, group_config in sorted(config.node_groups.items()):
         group = live.get(name)
-        newest = latest(group_config.ami_type)
+        # the group's own Kubernetes version picks its Bottlerocket variant (aws-k8s-<version>)
+        newest = latest(group_config.ami_type, group["version"] if group else config.node_group_kubernetes_version(name))
+        policy = config.release_policy(name)
         release = group.get("releaseVersion") if group else None
+        flags = []
+        if group and not group_config.enabled:
+            flags.append(f"disabled in the stack config but {group['status']}")
+        versus = compare_releases(release, newest) if release else None
+        if versus == NEWER:
+            flags.append("newer than the latest release")
         rows.append({
             "group": name,
             "name": group["nodegroupName"] if group else None,
             "status": group["status"] if group else ("MISSING" if group_config.enabled else "DISABLED"),
             "releaseVersion": release,
             "latestReleaseVersion": newest,
-            "frozen": group_config.freeze,
+            "versusLatest": versus,
+            "requested": policy.requested,
+            "frozen": policy.frozen,
+            "release": _release_state(release, newest if policy.tracks_latest else policy.requested, policy.tracks_latest, policy.frozen),
             "desiredSize": group["scalingConfig"]["desiredSize"] if group else None,
-            "upToDate": bool(release and newest and release == newest),
             "inConfig": True,
             "heldUntilRollout": held_changes(config, name, group, newest, ec2) if group else [],
+            "flags": flags,
         })
     for group in unknown:
-        newest = latest(group.get("amiType", "")) if str(group.get("amiType", "")).startswith("BOTTLEROCKET") else None
+        bottlerocket = str(group.get("amiType", "")).startswith("BOTTLEROCKET")
+        newest = latest(group["amiType"], group.get("version") or version) if bottlerocket else None
         rows.append({
             "group": None, "name": group["nodegroupName"], "status": group["status"], "releaseVersion": group.get("releaseVersion"),
-            "latestReleaseVersion": newest, "frozen": False, "desiredSize": group["scalingConfig"]["desiredSize"],
-            "upToDate": bool(newest and group.get("releaseVersion") == newest), "inConfig": False, "heldUntilRollout": [],
+            "latestReleaseVersion": newest, "versusLatest": compare_releases(group.get("releaseVersion"), newest) if newest else None,
+            "requested": None, "frozen": None, "release": None, "desiredSize": group["scalingConfig"]["desiredSize"],
+            "inConfig": False, "heldUntilRollout": [], "flags": ["not in the stack config"],
         })
     return {"cluster": {"name": cluster["name"], "version": version, "status": cluster["status"]}, "nodeGroups": rows}
 
@@ -106,12 +131,12 @@ def collect_status(config: StackConfig, eks: Any, ssm: Any, ec2: Any = None) -> 
 def render_table(status: dict[str, Any]) -> str:
     cluster = status["cluster"]
     lines = [f"cluster {cluster['name']}  Kubernetes {cluster['version']}  {cluster['status']}", ""]
-    header = ("GROUP", "NODE GROUP", "STATUS", "VERSION", "LATEST", "FROZEN", "DESIRED", "")
+    header = ("GROUP", "NODE GROUP", "STATUS", "VERSION", "LATEST", "VS LATEST", "RELEASE", "DESIRED", "NOTES")
     rows = [header]
     for row in status["nodeGroups"]:
-        note = "not in the stack config" if not row["inConfig"] else ("up to date" if row["upToDate"] else ("behind" if row["releaseVersion"] else ""))
-        rows.append((row["group"] or "-", row["name"] or "-", row["status"], row["releaseVersion"] or "-", row["latestReleaseVersion"] or "?",
-                     "yes" if row["frozen"] else "no", "-" if row["desiredSize"] is None else str(row["desiredSize"]), note))
+        rows.append((row["group"] or "-", row["name"] or "-", row["status"], row["releaseVersion"] or "-", row["latestReleaseVersion"] or "-",
+                     row["versusLatest"] or "-", row["release"] or "-", "-" if row["desiredSize"] is None else str(row["desiredSize"]),
+                     "; ".join(row["flags"])))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(r, widths)).rstrip() for r in rows]
     lines += [f"{row['group']}: {held}" for row in status["nodeGroups"] for held in row["heldUntilRollout"]]
@@ -145,8 +170,11 @@ def run_status(stack: str, as_json: bool, out: TextIO = sys.stdout, err: TextIO 
     eks, ssm = aws_clients(config.region)
     try:
         status = collect_status(config, eks, ssm, ec2_client(config.region))
+    except CommandFailed as error:
+        err.write(f"{error}\n")
+        return EXIT_FAILED
     except (ClientError, BotoCoreError) as error:
-        err.write(f"cannot read cluster {config.cluster.name} in {config.region}: {error}\n")
+        err.write(f"cannot read cluster {config.cluster.name} in {config.region}: {one_line(error)}\n")
         return EXIT_FAILED
     out.write(json.dumps(status, indent=2) + "\n" if as_json else render_table(status))
     return EXIT_OK

@@ -25,7 +25,8 @@ import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from automation.stack_files import PROJECT_ROOT
-from automation.status import EXIT_FAILED, EXIT_OK, EXIT_USAGE, aws_clients, load_config
+from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from automation.status import aws_clients, load_config
 from automation.version_status import live_versions
 from core import karpenter as karpenter_data
 from core.config_base import format_path

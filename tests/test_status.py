@@ -36,22 +36,49 @@ def _status(stack: str = "prod") -> tuple[int, dict, str]:
     return code, json.loads(out.getvalue()) if code == 0 else {}, err.getvalue()
 
 
-def test_status_reports_versions_and_up_to_date(aws):
+def test_status_reports_versions_against_latest(aws):
     _seed(aws, {"platform-prod-blue-2026": ("1.54.0-5043decc", "blue")})
     code, status, _ = _status()
     assert code == 0
     assert status["cluster"] == {"name": "platform-prod", "version": "1.33", "status": "ACTIVE"}
     rows = {row["group"]: row for row in status["nodeGroups"]}
     assert rows["blue"] == {"group": "blue", "name": "platform-prod-blue-2026", "status": "ACTIVE", "releaseVersion": "1.54.0-5043decc",
-                            "latestReleaseVersion": LATEST, "frozen": True, "desiredSize": 3, "upToDate": False, "inConfig": True,
+                            "latestReleaseVersion": LATEST, "versusLatest": "behind", "requested": "1.54.0-5043decc", "frozen": True,
+                            "release": "pinned", "desiredSize": 3, "inConfig": True, "flags": [],
                             "heldUntilRollout": []}
-    assert rows["green"]["status"] == "DISABLED" and rows["green"]["name"] is None
+    assert rows["green"]["status"] == "DISABLED" and rows["green"]["name"] is None and rows["green"]["flags"] == []
 
 
-def test_status_sees_a_group_on_the_latest_release(aws):
-    _seed(aws, {"platform-prod-blue-2026": (LATEST, "blue")})
+@pytest.mark.parametrize("live, expected", [(LATEST, "up to date"), ("1.54.9-0a1b2c3d", "behind"), ("1.9.0-0a1b2c3d", "behind"),
+                                            ("1.55.1-0a1b2c3d", "newer than latest"), ("1.100.0-0a1b2c3d", "newer than latest"),
+                                            ("1.55.0-ffffffff", "other build")])
+def test_versions_compare_as_bottlerocket_versions(aws, live, expected):
+    """1.100.0 is newer than 1.55.0 although it sorts before it as text; the build commit has no order."""
+    _seed(aws, {"platform-prod-blue-2026": (live, "blue")})
     _, status, _ = _status()
-    assert status["nodeGroups"][0]["upToDate"] is True
+    row = status["nodeGroups"][0]
+    assert row["versusLatest"] == expected
+    assert ("newer than the latest release" in row["flags"]) == (expected == "newer than latest")
+
+
+@pytest.mark.parametrize("stack, live, expected", [
+    ("prod", "1.54.0-5043decc", "pinned"),  # prod's blue: pinned and frozen at 1.54.0-5043decc, live on it
+    ("prod", "1.53.0-0a1b2c3d", "frozen"),  # live elsewhere: ignoreChanges holds it, only a rollout moves it
+    ("dev", LATEST, "tracking latest"),     # dev's blue tracks latest and is on it
+    ("dev", "1.54.0-5043decc", "pending: the next up moves it"),
+])
+def test_release_is_judged_from_the_live_version(aws, stack, live, expected):
+    _seed(aws, {f"platform-{stack}-blue-2026": (live, "blue")}, cluster=f"platform-{stack}")
+    _, status, _ = _status(stack)
+    assert status["nodeGroups"][0]["release"] == expected
+
+
+def test_a_live_group_disabled_in_the_config_is_flagged(aws):
+    _seed(aws, {"platform-prod-blue-2026": ("1.54.0-5043decc", "blue"), "platform-prod-green-2026": ("1.54.0-5043decc", "green")})
+    code, status, _ = _status()
+    rows = {row["group"]: row for row in status["nodeGroups"]}
+    assert code == 0 and rows["green"]["status"] == "ACTIVE"
+    assert rows["green"]["flags"] == ["disabled in the stack config but ACTIVE"]
 
 
 def test_missing_and_unknown_groups_are_reported(aws):
@@ -61,15 +88,57 @@ def test_missing_and_unknown_groups_are_reported(aws):
     assert [r["status"] for r in rows if r["group"] == "blue"] == ["MISSING"]
     (unknown,) = [r for r in rows if not r["inConfig"]]
     assert unknown["name"] == "hand-made" and unknown["group"] is None and unknown["releaseVersion"] == "1.50.0-aaaabbbb"
+    assert unknown["versusLatest"] == "behind" and unknown["flags"] == ["not in the stack config"]
 
 
 def test_table_output(aws):
-    _seed(aws, {"platform-prod-blue-2026": ("1.54.0-5043decc", "blue"), "hand-made": ("1.50.0-aaaabbbb", None)})
+    _seed(aws, {"platform-prod-blue-2026": ("1.54.0-5043decc", "blue"), "hand-made": ("1.50.0-aaaabbbb", None),
+                "platform-prod-green-2026": ("1.56.0-0a1b2c3d", "green")})
     out = io.StringIO()
     assert run_status("prod", as_json=False, out=out, err=io.StringIO()) == 0
-    text = out.getvalue()
-    assert text.startswith("cluster platform-prod  Kubernetes 1.33  ACTIVE")
-    assert "blue   platform-prod-blue-2026  ACTIVE" in text and "behind" in text and "not in the stack config" in text
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "cluster platform-prod  Kubernetes 1.33  ACTIVE"
+    assert lines[2].split() == ["GROUP", "NODE", "GROUP", "STATUS", "VERSION", "LATEST", "VS", "LATEST", "RELEASE", "DESIRED", "NOTES"]
+    blue = next(line for line in lines if line.startswith("blue "))
+    assert blue.split()[:7] == ["blue", "platform-prod-blue-2026", "ACTIVE", "1.54.0-5043decc", LATEST, "behind", "pinned"]
+    green = next(line for line in lines if line.startswith("green "))
+    assert "newer than latest" in green and green.endswith("disabled in the stack config but ACTIVE; newer than the latest release")
+    assert any(line.startswith("-") and line.endswith("not in the stack config") for line in lines)
+
+
+def test_a_missing_ssm_parameter_is_exit_1_naming_it(aws):
+    _seed(aws, {"platform-prod-blue-2026": ("1.54.0-5043decc", "blue")})
+    aws.client("ssm")  # the parameter exists only in the seeded backend; reset it away
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ssm.models import ssm_backends
+
+    del ssm_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"]._parameters[PARAMETER]
+    code, _, err = _status()
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith(f"cannot read the newest Bottlerocket release from SSM parameter {PARAMETER} in eu-west-1:")
+    assert "ParameterNotFound" in err
+
+
+def test_access_denied_is_exit_1_naming_the_parameter(aws, moto_endpoint, monkeypatch):
+    """IAM enforced by the emulator from the 4th request on (describe cluster, list and describe the node group
+    go through first): a user without SSM permissions."""
+    import requests
+
+    _seed(aws, {"platform-prod-blue-2026": ("1.54.0-5043decc", "blue")})
+    iam = aws.client("iam")
+    iam.create_user(UserName="status-reader")
+    iam.put_user_policy(UserName="status-reader", PolicyName="eks-only", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "eks:*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="status-reader")["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"3", timeout=10)
+    try:
+        code, _, err = _status()
+    finally:
+        requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith(f"cannot read the newest Bottlerocket release from SSM parameter {PARAMETER}") and "AccessDenied" in err
 
 
 def test_missing_cluster_is_a_clear_failure(aws):
@@ -105,7 +174,9 @@ def test_status_reports_changes_a_frozen_group_holds(aws):
                          nodeRole="arn:aws:iam::123456789012:role/nodes", amiType="BOTTLEROCKET_x86_64", releaseVersion="1.54.0-5043decc",
                          version="1.33", launchTemplate={"id": template_id, "version": "1"},
                          scalingConfig={"minSize": 2, "maxSize": 12, "desiredSize": 3}, tags={"eks-bottlerocket/node-group": "blue"})
-    seed_public_parameter("/aws/service/bottlerocket/aws-k8s-1.34/x86_64/latest/image_version", LATEST)
+    # the live group runs Kubernetes 1.33: its newest release is aws-k8s-1.33's
+    seed_public_parameter("/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version", LATEST)
+    seed_public_parameter("/aws/service/bottlerocket/aws-k8s-1.34/x86_64/latest/image_version", LATEST)  # green's, at the cluster's version
     values = project_values("prod")
     values["cluster"]["kubernetesVersion"] = "1.34"
     config = validate_stack_config(values, "Pulumi.prod.yaml")

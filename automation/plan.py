@@ -24,17 +24,17 @@ import shutil
 import sys
 import tempfile
 from collections import Counter, defaultdict
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
 
 from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # meanings: automation/__main__.py EXIT_CODES
+from automation.lifecycle_order import lifecycle_order
+from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
 from automation.plan_compare import compare_plans, comparison_json, print_comparison
 from automation.plan_summary import plan_summary, print_summary
-from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
-from automation.lifecycle_order import lifecycle_order
 from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, read_stack_config
 from core.release_version import HELD_UNTIL_ROLLOUT, VERSION_INPUTS
 from core.stack_config import ConfigError, validate_stack_config

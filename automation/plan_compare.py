@@ -149,9 +149,10 @@ def _update(old: dict[str, Any], new: dict[str, Any]) -> ResourceChange | None:
 def _node_class_drift(name: str, paths: list[str]) -> list[str]:
     reasons = []
     fields = {path.split(".")[1].split("[")[0] for path in paths if path.startswith("spec.")}
-    if fields - NODE_CLASS_NO_DRIFT - set(NODE_CLASS_DYNAMIC_DRIFT):
-        reasons.append(f"Karpenter drifts the nodes of EC2NodeClass {name} ({', '.join(sorted(fields - NODE_CLASS_NO_DRIFT - set(NODE_CLASS_DYNAMIC_DRIFT)))} changed) and replaces them")
-    for dynamic in sorted(fields & set(NODE_CLASS_DYNAMIC_DRIFT)):
+    hashed = sorted(fields - NODE_CLASS_NO_DRIFT - NODE_CLASS_DYNAMIC_DRIFT.keys())
+    if hashed:
+        reasons.append(f"Karpenter drifts the nodes of EC2NodeClass {name} ({', '.join(hashed)} changed) and replaces them")
+    for dynamic in sorted(fields & NODE_CLASS_DYNAMIC_DRIFT.keys()):
         reasons.append(f"Karpenter drifts the nodes of EC2NodeClass {name} {NODE_CLASS_DYNAMIC_DRIFT[dynamic]} ({dynamic} changed)")
     return reasons
 

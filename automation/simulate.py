@@ -336,16 +336,20 @@ def run_simulate(config: StackConfig, stack: str, *, workload_name: str | None, 
     baseline = run_many(autoscaling.with_defaults(), capacity, scenario, runs, seed, keep) if compare_defaults else None
     if baseline:
         report["defaults"] = summarize(baseline)
+        report["capacity"]["defaultsKarpenterLaunched"] = _launched(baseline)
     if plot_file:
         plot(plot_file, tuned, baseline, f"{stack}/{workload.name}: {scenario.messages:,} messages over {scenario.burst_seconds}s")
     if json_file:
         out.write(json.dumps(report, indent=2) + "\n")
         return report
-    launched = ", ".join(f"{name} ×{count / runs:.1f}" for name, count in report["capacity"]["karpenterLaunched"].items()) or "none"
+    def per_run(launched: dict[str, int]) -> str:
+        return ", ".join(f"{name} ×{count / runs:.1f}" for name, count in launched.items()) or "none"
+
     out.write(f"{stack}/{workload.name}: {scenario.messages:,} messages over {scenario.burst_seconds}s, "
               f"{scenario.messages_in_flight_per_pod} in flight per pod × {scenario.processing_seconds:g}s each; {runs} runs\n"
               f"{capacity.managed_free_pod_slots} pod slots free on {capacity.managed_nodes} managed nodes; "
-              f"Karpenter nodes per run: {launched}\n\n")
+              f"Karpenter nodes per run: {per_run(report['capacity']['karpenterLaunched'])}"
+              + (f" (defaults: {per_run(report['capacity']['defaultsKarpenterLaunched'])})" if baseline else "") + "\n\n")
     out.write(render_table({k: report[k] for k in FIGURES}, report.get("defaults")))
     if plot_file:
         out.write(f"\nplot: {plot_file}\n")

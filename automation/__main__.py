@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import gc
 import importlib.util
 import os
 import sys
@@ -108,9 +109,16 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "plan":
-        from automation.plan import run_plan
+        # A short-lived process whose objects (the SDKs' classes, the registered resources) nearly all live
+        # to its end: the cyclic collector would only walk them again and again (a fifth of a plan's time)
+        # for about 1 MB of garbage.
+        gc.disable()
+        try:
+            from automation.plan import run_plan
 
-        return run_plan(args.stack, args.config_file, args.out)
+            return run_plan(args.stack, args.config_file, args.out)
+        finally:
+            gc.enable()
 
     if args.command == "status":
         from automation.status import run_status

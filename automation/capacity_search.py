@@ -16,7 +16,17 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
-from automation.simulate import EXIT_IMPOSSIBLE, EXIT_OK, _fmt, _prices, _workload, autoscaling_for, capacity_for, run_many, summarize
+from automation.simulate import (
+    EXIT_IMPOSSIBLE,
+    EXIT_OK,
+    autoscaling_for,
+    capacity_for,
+    format_figure,
+    load_prices,
+    run_many,
+    select_workload,
+    summarize,
+)
 from core.addons_config import WorkloadConfig
 from core.burst_simulation import Capacity, Scenario, karpenter_node_claims, simulate
 from core.stack_config import StackConfig
@@ -42,7 +52,7 @@ class Outcome:
 class Search:
     def __init__(self, config: StackConfig, workload: WorkloadConfig, scenario: Scenario, target_seconds: int, seed: int):
         self.workload, self.scenario, self.target, self.seed = workload, scenario, target_seconds, seed
-        self.capacity = capacity_for(config, workload, _prices())
+        self.capacity = capacity_for(config, workload, load_prices())
         if not self.capacity.pools:
             raise ValueError("--target-drain needs Karpenter: the stack has no NodePool to size")
         self.pool = self.capacity.pools[0]
@@ -192,16 +202,16 @@ def _edits(config: StackConfig, index: int, search: Search, setting: Setting) ->
 
 def run_target_drain(config: StackConfig, stack: str, *, workload_name: str | None, scenario: Scenario, target_seconds: int,
                      runs: int, seed: int, processing_seconds: float | None, json_output: bool, out: TextIO, err: TextIO) -> int:
-    index, workload = _workload(config, stack, workload_name)
+    index, workload = select_workload(config, stack, workload_name)
     scenario = replace(scenario, processing_seconds=processing_seconds or workload.processing_seconds)
     search = Search(config, workload, scenario, target_seconds, seed)
     setting = search.best(runs)
-    target = _fmt(float(target_seconds), "drained")
+    target = format_figure(float(target_seconds), "drained")
     if setting is None:
         _, high = search.replica_bounds()
         fastest = search.evaluate(Setting(high, 1, None), runs)
         err.write(f"simulate: no setting drains {scenario.messages:,} messages within {target} at p95: even {high} replicas, "
-                  f"1 s polling and no CPU limit on NodePool {search.pool.name} give a p95 of {_fmt(fastest.drained_p95, 'drained')}\n")
+                  f"1 s polling and no CPU limit on NodePool {search.pool.name} give a p95 of {format_figure(fastest.drained_p95, 'drained')}\n")
         return EXIT_IMPOSSIBLE
     outcome = search.evaluate(setting, runs)
     edits = _edits(config, index, search, setting)
@@ -211,8 +221,8 @@ def run_target_drain(config: StackConfig, stack: str, *, workload_name: str | No
                               "costUsd": {"p50": outcome.cost_p50}}, indent=2) + "\n")
         return EXIT_OK
     out.write(f"{stack}/{workload.name}: {scenario.messages:,} messages drain within {target} at p95 "
-              f"(p50 {_fmt(outcome.drained_p50, 'drained')}, p95 {_fmt(outcome.drained_p95, 'drained')}, "
-              f"cost p50 {_fmt(outcome.cost_p50, 'costUsd')}; {runs} runs) with this edit of Pulumi.{stack}.yaml:\n\n")
+              f"(p50 {format_figure(outcome.drained_p50, 'drained')}, p95 {format_figure(outcome.drained_p95, 'drained')}, "
+              f"cost p50 {format_figure(outcome.cost_p50, 'costUsd')}; {runs} runs) with this edit of Pulumi.{stack}.yaml:\n\n")
     width = max(len(edit["path"]) for edit in edits)
     for edit in edits:
         change = "unchanged" if str(edit["from"]) == str(edit["to"]) else f"was {edit['from']}"

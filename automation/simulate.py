@@ -209,7 +209,7 @@ def argument_errors(arguments: Arguments) -> list[str]:
 
 # --- output -------------------------------------------------------------------------------------------
 
-def _fmt(value: float | None, name: str) -> str:
+def format_figure(value: float | None, name: str) -> str:
     if value is None:
         return "never"
     if name == "costUsd":
@@ -223,9 +223,9 @@ def render_table(summary: dict, defaults: dict | None) -> str:
     header = f"{'':24}{'p50':>12}{'p95':>12}" + (f"{'defaults p50':>16}{'defaults p95':>16}" if defaults else "")
     lines = [header]
     for name in FIGURES:
-        row = f"{name:24}{_fmt(summary[name]['p50'], name):>12}{_fmt(summary[name]['p95'], name):>12}"
+        row = f"{name:24}{format_figure(summary[name]['p50'], name):>12}{format_figure(summary[name]['p95'], name):>12}"
         if defaults:
-            row += f"{_fmt(defaults[name]['p50'], name):>16}{_fmt(defaults[name]['p95'], name):>16}"
+            row += f"{format_figure(defaults[name]['p50'], name):>16}{format_figure(defaults[name]['p95'], name):>16}"
         lines.append(row)
     return "\n".join(lines) + "\n"
 
@@ -307,7 +307,7 @@ def plot(path: Path, tuned: list[Result], defaults: list[Result] | None, title: 
 
 # --- the command ---------------------------------------------------------------------------------------
 
-def _workload(config: StackConfig, stack: str, workload_name: str | None) -> tuple[int, WorkloadConfig]:
+def select_workload(config: StackConfig, stack: str, workload_name: str | None) -> tuple[int, WorkloadConfig]:
     if not config.workloads:
         raise ValueError(f"stack {stack} has no workloads to simulate")
     for index, workload in enumerate(config.workloads):
@@ -316,7 +316,7 @@ def _workload(config: StackConfig, stack: str, workload_name: str | None) -> tup
     raise ValueError(f"--workload: stack {stack} has no workload named {workload_name!r}")
 
 
-def _prices() -> dict[str, float]:
+def load_prices() -> dict[str, float]:
     return json.loads(PRICES_FILE.read_text())["prices"]
 
 
@@ -324,9 +324,9 @@ def run_simulate(config: StackConfig, stack: str, *, workload_name: str | None, 
                  compare_defaults: bool, json_file: bool, plot_file: Path | None, processing_seconds: float | None = None,
                  out: TextIO = sys.stdout) -> dict[str, Any]:
     """`processing_seconds` None: the workload's own `processingSeconds`."""
-    _, workload = _workload(config, stack, workload_name)
+    _, workload = select_workload(config, stack, workload_name)
     scenario = replace(scenario, processing_seconds=processing_seconds or workload.processing_seconds)
-    autoscaling, capacity = autoscaling_for(workload), capacity_for(config, workload, _prices())
+    autoscaling, capacity = autoscaling_for(workload), capacity_for(config, workload, load_prices())
     keep = plot_file is not None
     tuned = run_many(autoscaling, capacity, scenario, runs, seed, keep)
     report: dict[str, Any] = {"stack": stack, "workload": workload.name, "runs": runs, "scenario": asdict(scenario),
@@ -336,16 +336,20 @@ def run_simulate(config: StackConfig, stack: str, *, workload_name: str | None, 
     baseline = run_many(autoscaling.with_defaults(), capacity, scenario, runs, seed, keep) if compare_defaults else None
     if baseline:
         report["defaults"] = summarize(baseline)
+        report["capacity"]["defaultsKarpenterLaunched"] = _launched(baseline)
     if plot_file:
         plot(plot_file, tuned, baseline, f"{stack}/{workload.name}: {scenario.messages:,} messages over {scenario.burst_seconds}s")
     if json_file:
         out.write(json.dumps(report, indent=2) + "\n")
         return report
-    launched = ", ".join(f"{name} ×{count / runs:.1f}" for name, count in report["capacity"]["karpenterLaunched"].items()) or "none"
+    def per_run(launched: dict[str, int]) -> str:
+        return ", ".join(f"{name} ×{count / runs:.1f}" for name, count in launched.items()) or "none"
+
     out.write(f"{stack}/{workload.name}: {scenario.messages:,} messages over {scenario.burst_seconds}s, "
               f"{scenario.messages_in_flight_per_pod} in flight per pod × {scenario.processing_seconds:g}s each; {runs} runs\n"
               f"{capacity.managed_free_pod_slots} pod slots free on {capacity.managed_nodes} managed nodes; "
-              f"Karpenter nodes per run: {launched}\n\n")
+              f"Karpenter nodes per run: {per_run(report['capacity']['karpenterLaunched'])}"
+              + (f" (defaults: {per_run(report['capacity']['defaultsKarpenterLaunched'])})" if baseline else "") + "\n\n")
     out.write(render_table({k: report[k] for k in FIGURES}, report.get("defaults")))
     if plot_file:
         out.write(f"\nplot: {plot_file}\n")

@@ -174,13 +174,18 @@ class _PerSecond(burst_simulation._Burst):
         return t + 1
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_event_skipping_changes_nothing(stack):
+def _stack_cases(stack: str) -> list[tuple[Autoscaling, Capacity, Scenario]]:
+    """The stack's first workload with its own settings and with the defaults."""
     config = validate_stack_config(project_values(stack), f"Pulumi.{stack}.yaml")
     workload = config.workloads[0]
     capacity = capacity_for(config, workload, json.loads(PRICES_FILE.read_text())["prices"])
     scenario = Scenario(processing_seconds=workload.processing_seconds)
-    for autoscaling in (autoscaling_for(workload), autoscaling_for(workload).with_defaults()):
+    return [(autoscaling, capacity, scenario) for autoscaling in (autoscaling_for(workload), autoscaling_for(workload).with_defaults())]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_event_skipping_changes_nothing(stack):
+    for autoscaling, capacity, scenario in _stack_cases(stack):
         for seed in range(3):
             fast = burst_simulation._Burst(autoscaling, capacity, scenario, seed, keep_series=True).run()
             plain = _PerSecond(autoscaling, capacity, scenario, seed, keep_series=True).run()
@@ -235,11 +240,7 @@ def test_stack_values_feed_the_simulation():
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_two_seed_blocks_agree_within_five_percent(stack):
-    config = validate_stack_config(project_values(stack), f"Pulumi.{stack}.yaml")
-    workload = config.workloads[0]
-    capacity = capacity_for(config, workload, json.loads(PRICES_FILE.read_text())["prices"])
-    scenario = Scenario(processing_seconds=workload.processing_seconds)
-    for autoscaling in (autoscaling_for(workload), autoscaling_for(workload).with_defaults()):
+    for autoscaling, capacity, scenario in _stack_cases(stack):
         first, second = (summarize(run_many(autoscaling, capacity, scenario, 200, seed)) for seed in (1, 10_001))
         for figure in ("fullCapacity", "drained", "backToZero", "nodeSeconds", "costUsd"):
             assert first[figure]["p50"] == pytest.approx(second[figure]["p50"], rel=0.05), figure

@@ -187,6 +187,8 @@ class Arguments:
     runs: int = DEFAULT_RUNS
     seed: int = 1
     target_drain: str | None = None
+    plot: bool = False
+    compare: bool = False
 
 
 def argument_errors(arguments: Arguments) -> list[str]:
@@ -204,6 +206,7 @@ def argument_errors(arguments: Arguments) -> list[str]:
         seconds = duration_seconds(arguments.target_drain)
         if not seconds:
             errors.append(f"--target-drain must be a duration such as 15m, 1h or 900s (got {arguments.target_drain!r})")
+        errors += [f"{flag} does not apply to --target-drain" for flag, given in (("--plot", arguments.plot), ("--compare", arguments.compare)) if given]
     return errors
 
 
@@ -362,7 +365,7 @@ def main(args: Any, out: TextIO | None = None, err: TextIO | None = None) -> int
     from automation.status import load_config
 
     arguments = Arguments(args.messages, args.burst_seconds, args.shape, args.processing_seconds, args.in_flight_per_pod,
-                          args.runs, args.seed, args.target_drain)
+                          args.runs, args.seed, args.target_drain, args.plot is not None, args.compare is not None)
     errors = argument_errors(arguments)
     if errors:
         err.write("simulate: " + "; ".join(errors) + "\n")

@@ -11,6 +11,7 @@ reuses bytecode (in a temporary PYTHONPYCACHEPREFIX), as a user's Python does. R
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import importlib
 import io
@@ -49,13 +50,16 @@ def generated_stack(groups: int, folder: Path) -> Path:
 
 
 def child(stack: str, config_file: str | None) -> None:
-    from automation.plan import run_plan
+    """Two plans through the command's own entry point (so with its process settings), timed."""
+    from automation.__main__ import main as command
 
     timings = []
     with tempfile.TemporaryDirectory() as out:
+        argv = ["plan", "--stack", stack, "--out", str(Path(out) / "plan")] + (["--config-file", config_file] if config_file else [])
         for _ in range(2):
             started = time.perf_counter()
-            code = run_plan(stack, Path(config_file) if config_file else None, Path(out) / "plan", stdout=io.StringIO(), stderr=sys.stderr)
+            with contextlib.redirect_stdout(io.StringIO()):
+                code = command(argv)
             timings.append(time.perf_counter() - started)
             if code != 0:
                 raise SystemExit(code)

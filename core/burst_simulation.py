@@ -71,7 +71,11 @@ class ScalingRules:
     policies: tuple[ScalingPolicy, ...]
 
 
-# Kubernetes' HPA defaults (autoscaling/v2 behaviour when none is given) and KEDA's defaults.
+# Kubernetes' HPA defaults, the autoscaling/v2 behaviour when none is given (kubernetes/kubernetes
+# pkg/apis/autoscaling/v2/defaults.go: up max(+100 %, +4 pods) per 15 s, no window; down -100 % per 15 s
+# after the controller's 300 s --horizontal-pod-autoscaler-downscale-stabilization), and KEDA's defaults
+# (kedacore/keda v2.20.2 apis/keda/v1alpha1/scaledobject_types.go: pollingInterval 30 s, cooldownPeriod
+# 300 s; shared/reference/keda-karpenter.md section 1.6).
 DEFAULT_SCALE_UP = ScalingRules(0, "Max", (ScalingPolicy("Percent", 100, 15), ScalingPolicy("Pods", 4, 15)))
 DEFAULT_SCALE_DOWN = ScalingRules(300, "Max", (ScalingPolicy("Percent", 100, 15),))
 KEDA_DEFAULT_POLLING_SECONDS = 30
@@ -397,7 +401,7 @@ class _Burst:
         """kubernetes/kubernetes pkg/controller/podautoscaler/horizontal.go reconcileAutoscaler ->
         normalizeDesiredReplicasWithBehaviors: stabilise the proposal, then apply the rate limits; a rescale
         is stored as the HPA's own scale event (storeScaleEvent). KEDA creates the HPA with
-        minReplicas = max(minReplicaCount, 1)."""
+        minReplicas = max(minReplicaCount, 1) (scaledobject_types.go GetHPAMinReplicas)."""
         a, current = self.a, self.replicas
         hpa_min = max(1, a.min_replicas)
         if current > a.max_replicas:

@@ -10,6 +10,8 @@ Karpenter's EC2NodeClass.
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -214,10 +216,17 @@ def _add_table(parent: Any, key: str, values: Mapping[str, Any], path: tuple[str
 
 def render_user_data(settings: Mapping[str, Any], header: Iterable[str]) -> str:
     """Deterministic, commented TOML for Bottlerocket's `[settings]` table."""
+    return _render(json.dumps(settings, sort_keys=True), tuple(header))
+
+
+@functools.lru_cache(maxsize=256)
+def _render(settings_json: str, header: tuple[str, ...]) -> str:
+    """Remembered: validation renders every node group's settings (twice in a plan, and node groups often
+    share them), and tomlkit takes ~10 ms a document."""
     document = tomlkit.document()
     for line in header:
         document.add(tomlkit.comment(line))
-    _add_table(document, "settings", settings, ("settings",))
+    _add_table(document, "settings", json.loads(settings_json), ("settings",))
     return tomlkit.dumps(document)
 
 

@@ -285,6 +285,7 @@ def test_simulate_table_output():
     (["--burst-seconds", "0"], "--burst-seconds"),
     (["--target-drain", "soon"], "--target-drain"),
     (["--target-drain", "0m"], "--target-drain"),
+    (["--target-drain", "15m", "--plot", "x.png"], "--plot"),
     (["--workload", "nobody"], "--workload"),
 ])
 def test_invalid_arguments_exit_2_naming_the_flag(args, flag, capsys):

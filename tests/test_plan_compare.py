@@ -109,6 +109,19 @@ def test_compare_a_data_volume_change_end_to_end(write_stack, tmp_path):
                                     "2 change(s) replace nodes.")
 
 
+def test_a_frozen_group_holds_a_launch_template_change(write_stack, tmp_path):
+    """Prod's blue is frozen: its ignoreChanges holds launchTemplate.version, so a data volume edit makes a new
+    template version that never reaches the group's nodes (Karpenter's nodes still drift)."""
+    before = make_plan("prod", tmp_path / "before")
+    bigger = write_stack(lambda v: v["nodeGroups"]["blue"]["dataVolume"].update(sizeGiB=250), base="prod", name="Pulumi.prod.yaml")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert run_plan("prod", bigger, tmp_path / "after", stdout=stdout, stderr=stderr, compare_dir=before.out_dir) == 0, stderr.getvalue()
+    report = stdout.getvalue().split("Compared with the plan in", 1)[1]
+    assert "nodes of node group blue are replaced" not in report
+    assert "  - new launch template version: node group blue keeps its nodes, held until rollout" in report
+    assert "Karpenter drifts the nodes of EC2NodeClass bottlerocket" in report
+
+
 def test_compare_a_desired_size_change_end_to_end(write_stack, tmp_path):
     before = make_plan("dev", tmp_path / "before")
     more = write_stack(lambda v: v["nodeGroups"]["blue"]["scaling"].update(desiredSize=3))

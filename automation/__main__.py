@@ -112,7 +112,7 @@ def parser() -> ArgumentParser:
     plan.add_argument("--compare", type=Path, metavar="DIR",
                       help="also list what changed since the plan in DIR (e.g. a copy of build/plan/<stack>) and which changes replace nodes")
 
-    status = _command(commands, "status", "live cluster and node group versions vs the newest Bottlerocket (boto3, no CLI)")
+    status = _command(commands, "status", "live cluster, node group and add-on versions vs the newest Bottlerocket and EKS defaults, and what is due (boto3, no CLI)")
     status.add_argument("--stack", required=True, help="stack name")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

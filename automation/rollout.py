@@ -32,7 +32,7 @@ from kubernetes import client as k8s_client
 from kubernetes.client.rest import ApiException
 
 from automation import yaml_round_trip
-from automation.status import live_node_groups
+from automation.eks_node_groups import live_node_groups
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST
 from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,

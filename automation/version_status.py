@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from automation.status import live_node_groups
+from automation.eks_node_groups import live_node_groups
 from core.stack_config import StackConfig
 from core.upgrade_check import addon_versions_offered
 from core.version_status import version_report

@@ -206,6 +206,7 @@ def test_a_third_group_is_left_alone(world):
     groups = document["config"]["eks-bottlerocket:nodeGroups"]
     gpu = yaml_round_trip.load(yaml_round_trip.dump(groups["blue"], world["stack_file"].read_text()))
     gpu["amiType"], gpu["labels"] = "BOTTLEROCKET_x86_64_NVIDIA", {"accelerator": "nvidia"}
+    gpu["instanceTypes"] = ["g5.xlarge"]  # an NVIDIA group needs GPU instances: the rollout validates each stack file it writes
     gpu["scaling"] = {"minSize": 1, "desiredSize": 1, "maxSize": 2}
     groups["gpu"] = gpu
     world["stack_file"].write_text(yaml_round_trip.dump(document, world["stack_file"].read_text()))

@@ -555,3 +555,23 @@ def test_a_group_pinned_newer_than_the_requested_version_is_refused():
     document["config"]["eks-bottlerocket:nodeGroups"]["green"]["kubernetesVersion"] = "1.35"
     with pytest.raises(RolloutUsageError, match=r"nodeGroups.green.kubernetesVersion is '1.35', newer than the control plane would be"):
         check_version_request(document, "1.34", "Pulumi.dev.yaml")
+
+
+def test_an_upgrade_rolled_back_after_the_taint_keeps_blue_at_the_old_version(dev_world, dev_plan):
+    """The README's way back: the control plane stays at 1.34 (EKS cannot downgrade), blue serves again at
+    its 1.33 pin, within the kubelet skew, and green is drained and deleted."""
+    forward, _ = _rollout(dev_world, "green", version=None, kubernetes_version="1.34", preflight=_preflight(dev_world, dev_plan.out_dir),
+                          drain_timeout=20)  # shorter than the 30 s grace period: the drain gives up
+    with pytest.raises(RolloutError, match="drain timed out"):
+        forward.run()
+    back, out = _rollout(dev_world, "blue", version=None)
+    assert back.run() == 0, out.getvalue()
+    groups = _groups(dev_world)
+    assert groups["blue"]["enabled"] is True and groups["blue"]["kubernetesVersion"] == "1.33" and "taints" not in groups["blue"]
+    assert groups["green"]["enabled"] is False
+    deployer = dev_world["deployer"]
+    assert deployer.control_plane_moves == [("1.33", "1.34")] and deployer.in_place_version_updates == []
+    assert "green" not in deployer.live
+    _assert_serving(dev_world, "blue")
+    _assert_capacity_held(dev_world["kube"])
+    validate_stack_config(_project_values(dev_world["stack_file"].read_text()), "Pulumi.dev.yaml")

@@ -22,7 +22,7 @@ from automation import yaml_round_trip
 from automation.rollout import Cluster, Rollout, RolloutError, RolloutMarker, RolloutRequest, run_rollout_guard, validate_stack_text
 from automation.upgrade_check import check
 from core.rollout import RETIRING_TAINT, RolloutUsageError, plan_rollout
-from core.version_rollout import check_version_request
+from core.version_rollout import check_version_request, remove_redundant_pins
 from core.stack_config import NODE_GROUP_TAG, validate_stack_config
 from tests.conftest import ROOT
 from tests.fake_kubernetes import KubeEmulator, ScaledClock, serve
@@ -575,3 +575,39 @@ def test_an_upgrade_rolled_back_after_the_taint_keeps_blue_at_the_old_version(de
     _assert_serving(dev_world, "blue")
     _assert_capacity_held(dev_world["kube"])
     validate_stack_config(_project_values(dev_world["stack_file"].read_text()), "Pulumi.dev.yaml")
+
+
+def test_command_line_kubernetes_upgrade_dry_run_on_the_shipped_stack():
+    result = _cli("rollout", "--stack", "dev", "--to", "green", "--kubernetes-version", "1.34", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "rollout blue -> green at Bottlerocket latest, Kubernetes 1.33 -> 1.34 (dry run)" in result.stdout
+    assert [line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("== stage")] == [f"== stage {n}" for n in range(9)]
+    assert "SKIPPED bottlerocket /aws/service/bottlerocket/aws-k8s-1.34/x86_64/latest/image_version: offline" in result.stdout
+    assert "ready for Kubernetes 1.34" in result.stdout and "end of dry run" in result.stdout
+
+
+def test_an_upgrade_whose_blue_green_stages_are_done_only_unpins(tmp_path):
+    """A rerun after the source was disabled, before the pins went (a crash in the last stage)."""
+    document = yaml_round_trip.load((ROOT / "Pulumi.dev.yaml").read_text())
+    config = document["config"]
+    config["eks-bottlerocket:cluster"]["kubernetesVersion"] = "1.34"
+    groups = config["eks-bottlerocket:nodeGroups"]
+    groups["blue"]["enabled"], groups["blue"]["kubernetesVersion"] = False, "1.33"
+    groups["green"]["enabled"], groups["green"]["kubernetesVersion"] = True, "1.34"
+    config["eks-bottlerocket:karpenter"]["nodeClass"]["versionFrom"] = "green"
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(yaml_round_trip.dump(document, (ROOT / "Pulumi.dev.yaml").read_text()))
+    out = io.StringIO()
+    rollout = Rollout(stack_file, RolloutRequest("dev", "green", kubernetes_version="1.34", dry_run=True),
+                      lambda command: pytest.fail(f"a dry run ran {command}"), None, preflight=lambda version: pytest.fail("no pre-flight"), out=out)
+    assert rollout.run() == 0
+    text = out.getvalue()
+    assert "== stages 3-7: blue/green done: green is enabled" in text
+    stage_8 = text.split("== stage 8")[1]
+    assert "-      kubernetesVersion: '1.33'" in stage_8 and "-      kubernetesVersion: '1.34'" in stage_8
+    assert "--- a/" not in text.split("== stage 8")[0]  # nothing else to edit
+
+    stack_file.write_text(yaml_round_trip.dump(remove_redundant_pins(yaml_round_trip.load(stack_file.read_text()), None), stack_file.read_text()))
+    done = io.StringIO()
+    rollout = Rollout(stack_file, RolloutRequest("dev", "green", kubernetes_version="1.34", dry_run=True), lambda command: 1, None, out=done)
+    assert rollout.run() == 0 and "nothing to roll out" in done.getvalue()

@@ -112,7 +112,7 @@ def parser() -> ArgumentParser:
     plan.add_argument("--compare", type=Path, metavar="DIR",
                       help="also list what changed since the plan in DIR (e.g. a copy of build/plan/<stack>) and which changes replace nodes")
 
-    status = _command(commands, "status", "live cluster and node group versions vs the newest Bottlerocket (boto3, no CLI)")
+    status = _command(commands, "status", "live cluster, node group and add-on versions vs the newest Bottlerocket and EKS defaults, and what is due (boto3, no CLI)")
     status.add_argument("--stack", required=True, help="stack name")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -123,6 +123,9 @@ def parser() -> ArgumentParser:
     rollout.add_argument("--from", dest="source", metavar="GROUP",
                          help="the group to move from (default: the single other enabled group of the same role)")
     rollout.add_argument("--version", help="Bottlerocket version for the target: a pin or 'latest' (default: its configured one)")
+    rollout.add_argument("--kubernetes-version", metavar="1.N",
+                         help="a Kubernetes minor-version upgrade: pre-flight, pin the groups, move the control plane and add-ons, "
+                              "roll to the target at 1.N, unpin")
     rollout.add_argument("--yes", action="store_true", help="apply each stage's `up` without asking (required without a terminal)")
     rollout.add_argument("--dry-run", action="store_true", help="print each stage and its stack file diff; change nothing")
     rollout.add_argument("--kubeconfig", help="kubeconfig for the cluster (default: KUBECONFIG or ~/.kube/config)")
@@ -236,7 +239,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "rollout":
         from automation.rollout import RolloutRequest, run_rollout
 
-        request = RolloutRequest(args.stack, args.to, args.source, args.version, dry_run=args.dry_run, yes=args.yes, force=args.force)
+        request = RolloutRequest(args.stack, args.to, args.source, args.version, kubernetes_version=args.kubernetes_version,
+                                 dry_run=args.dry_run, yes=args.yes, force=args.force)
         return run_rollout(request, kubeconfig=args.kubeconfig, wait_timeout=args.wait_timeout, drain_timeout=args.drain_timeout,
                            out=sys.stdout, err=sys.stderr)
 

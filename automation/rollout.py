@@ -11,16 +11,23 @@
   controllers have them Ready again, polling each node at most once a second with backoff. A failed or
   interrupted drain uncordons what it cordoned. Bare pods stop it unless --force;
 5 recheck the target, disable the source; preview, `up`.
+With --kubernetes-version 1.N (a minor-version upgrade, core/version_rollout.py) the blue/green stages
+become 3-7 and the target is enabled at 1.N: stage 0 is the pre-flight (upgrade-check's checks; a blocker
+stops the rollout), 1 pins every enabled group to the current version and moves the control plane, 2
+moves the EKS add-ons to the new version's defaults, 8 removes the pins that say nothing any more.
 Every stage is derived from the stack file and the live state: a rerun resumes, and a stage the stack
-file says is done while the live state does not gets its `up` again. Stack-file writes are atomic. A
+file says is done while the live state does not gets its `up` again. Every edited stack file is
+validated before it is written or shown (a dry run chains the stages' edits). Stack-file writes are atomic. A
 rollout marker (an SSM parameter) tells CI deploys to wait (`rollout-guard`) until the rollout finishes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,13 +39,16 @@ from kubernetes import client as k8s_client
 from kubernetes.client.rest import ApiException
 
 from automation import yaml_round_trip
-from automation.status import live_node_groups
+from automation.eks_node_groups import live_node_groups
+from automation.stack_files import StackFileError, read_stack_config
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST
 from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
                           max_unavailable, plan_rollout, pod_requests, source_disabled, source_tainted, taint_source,
-                          target_enabled, waves)
-from core.stack_config import COLOUR_LABEL
+                          cluster_version, target_enabled, waves)
+from core.stack_config import COLOUR_LABEL, ConfigError, StackConfig, validate_stack_config
+from core.version_rollout import (addons_follow_cluster, check_version_request, control_plane_bumped, no_redundant_pins, pin_and_bump,
+                                  remove_redundant_pins, unpin_addons)
 
 from automation.exit_codes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, UsageError
 MARKER_PARAMETER = "/eks-bottlerocket/{cluster}/rollout"
@@ -67,7 +77,8 @@ class RolloutMarker:
             return None
 
     def write(self, stack: str, plan: RolloutPlan, stage: str) -> None:
-        value = {"stack": stack, "from": plan.source, "to": plan.target, "version": plan.version, "stage": stage,
+        value = {"stack": stack, "from": plan.source, "to": plan.target, "version": plan.version,
+                 "kubernetesVersion": plan.kubernetes_version, "stage": stage,
                  "updated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         self.ssm.put_parameter(Name=self.name, Value=json.dumps(value), Type="String", Overwrite=True,
                                Description="eks-bottlerocket rollout in progress; CI deploys wait (README: Blue/green rollout)")
@@ -113,6 +124,9 @@ class Cluster:
                     raise
                 self.sleep(_retry_after(error, FIRST_POLL_SECONDS * 2 ** attempt))
         raise AssertionError("unreachable")
+
+    def control_plane_version(self) -> str:
+        return self.eks.describe_cluster(name=self.cluster_name)["cluster"]["version"]
 
     def node_group(self, group: str) -> dict[str, Any] | None:
         return live_node_groups(self.eks, self.cluster_name)[0].get(group)
@@ -180,6 +194,7 @@ class RolloutRequest:
     target: str
     source: str | None = None
     version: str | None = None
+    kubernetes_version: str | None = None
     dry_run: bool = False
     yes: bool = False
     force: bool = False
@@ -188,7 +203,8 @@ class RolloutRequest:
 @dataclass
 class Rollout:
     """`engine(command)` runs `preview` or `up` on the stack (with its policy packs) and returns the exit
-    code; `confirm(question)` asks at a terminal, None without one."""
+    code; `confirm(question)` asks at a terminal, None without one; `preflight(version)` returns
+    upgrade-check's findings for a Kubernetes upgrade to `version` (automation/upgrade_check.py)."""
 
     stack_file: Path
     request: RolloutRequest
@@ -196,12 +212,15 @@ class Rollout:
     cluster: Cluster | None
     marker: RolloutMarker | None = None
     confirm: Callable[[str], bool] | None = None
+    preflight: Callable[[str], list[dict[str, str]]] | None = None
     out: TextIO = sys.stdout
     wait_timeout: float = 1800.0
     drain_timeout: float = 1800.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     _cordoned: list[str] = field(default_factory=list)
+    _dry_run_text: str | None = None  # a dry run's stack file after the stages so far (none is written)
+    _stage_offset: int = 0  # the blue/green stages are 3-7 in a Kubernetes upgrade
 
     def _say(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -210,7 +229,7 @@ class Rollout:
     # stack file ------------------------------------------------------------------------------------------
 
     def _read(self) -> tuple[str, Any]:
-        text = self.stack_file.read_text(encoding="utf-8")
+        text = self._dry_run_text if self._dry_run_text is not None else self.stack_file.read_text(encoding="utf-8")
         try:
             yaml_round_trip.check_round_trip(text, self.stack_file.name)
         except yaml_round_trip.RoundTripError as error:
@@ -224,7 +243,13 @@ class Rollout:
         if edit:
             diff = "".join(difflib.unified_diff(text.splitlines(True), new_text.splitlines(True), f"a/{self.stack_file.name}", f"b/{self.stack_file.name}"))
             self._say(diff.rstrip("\n"))
+            try:
+                validate_stack_text(self.request.stack, self.stack_file.name, new_text)
+            except (StackFileError, ConfigError) as error:
+                report = error.report() if isinstance(error, ConfigError) else str(error)
+                raise RolloutError(f"{stage} would leave an invalid stack file, nothing written: {' '.join(report.split())}") from None
         if self.request.dry_run:
+            self._dry_run_text = new_text
             return
         if edit:
             yaml_round_trip.atomic_write(self.stack_file, new_text)
@@ -253,7 +278,8 @@ class Rollout:
         group = self.cluster.node_group(plan.target) if self.cluster else None
         return bool(group) and group["status"] not in ("DELETING", "CREATE_FAILED", "DELETE_FAILED") and (
             plan.version == LATEST or group.get("releaseVersion") == plan.version) and not any(
-            t.get("key") == RETIRING_TAINT["key"] for t in group.get("taints") or [])
+            t.get("key") == RETIRING_TAINT["key"] for t in group.get("taints") or []) and (
+            plan.kubernetes_version in (None, group.get("version")))
 
     def _source_tainted_live(self, plan: RolloutPlan) -> bool:
         return all(_has_retiring_taint(node) for node in self.cluster.nodes(plan.source))
@@ -288,22 +314,91 @@ class Rollout:
 
     # stages ------------------------------------------------------------------------------------------------
 
+    def _number(self, blue_green_stage: int) -> int:
+        return blue_green_stage + self._stage_offset
+
+    def _stage_preflight(self, plan: RolloutPlan) -> None:
+        version = plan.kubernetes_version
+        self._say(f"== stage 0: pre-flight for Kubernetes {version} (upgrade-check)")
+        _, document = self._read()
+        if control_plane_bumped(document, plan):
+            self._say(f"  the stack file's control plane is at {version} already: checked before it moved")
+            return
+        if self.preflight is None:
+            raise RolloutError("no pre-flight check was given; run through `python -m automation rollout`")
+        findings = self.preflight(version)
+        for finding in findings:
+            if finding["status"] != "ok":
+                self._say(f"  {finding['status'].upper()} {finding['check']} {finding['subject']}: {finding['message']}")
+        blockers = [f"{f['subject']}: {f['message']}" for f in findings if f["status"] == "blocker"]
+        if blockers:
+            raise RolloutError(f"pre-flight for Kubernetes {version} found {len(blockers)} blocker(s): {'; '.join(blockers)}; nothing changed")
+        self._say(f"  ready for Kubernetes {version}")
+
+    def _stage_bump(self, plan: RolloutPlan) -> None:
+        stage = f"stage 1: pin the enabled node groups at their version, control plane to {plan.kubernetes_version}"
+        self._say(f"== {stage}")
+        self._converge(stage, plan, pin_and_bump, control_plane_bumped, self._control_plane_moved,
+                       f"the control plane is at {plan.kubernetes_version}")
+
+    def _control_plane_moved(self, plan: RolloutPlan) -> bool:
+        return self.cluster.control_plane_version() == plan.kubernetes_version
+
+    def _stage_addons(self, plan: RolloutPlan) -> None:
+        stage = f"stage 2: EKS add-ons to Kubernetes {plan.kubernetes_version}'s defaults"
+        self._say(f"== {stage}")
+        # Unpinned, CoreDNS and the VPC CNI resolve EKS' default for the cluster's version at deploy time
+        # (core/eks_addons.py), so stage 1's `up` moved them. Live, the stage counts as done with the
+        # control plane: an unpinned add-on left behind by a crash moves with the next stage's `up`,
+        # which deploys the whole stack file; `status` shows the live add-on versions against the defaults.
+        self._converge(stage, plan, unpin_addons, addons_follow_cluster, self._control_plane_moved,
+                       "the EKS add-ons follow the cluster's version (no eksAddons version pin)")
+
+    def _stage_unpin(self, plan: RolloutPlan) -> None:
+        stage = f"stage 8: remove the node-group pins equal to the cluster's {plan.kubernetes_version} and those of disabled groups"
+        self._say(f"== {stage}")
+        # Removing these pins changes no deployed resource (each group keeps the version it runs), so
+        # the stack file alone says whether the stage is done.
+        self._converge(stage, plan, remove_redundant_pins, no_redundant_pins, lambda plan: True,
+                       "no node group is pinned to the cluster's version, no disabled group is pinned")
+
     def run(self) -> int:
         request = self.request
         _, document = self._read()
+        upgrade = request.kubernetes_version
+        if upgrade:
+            check_version_request(document, upgrade, self.stack_file.name)
+            self._stage_offset = 2
         plan = self._resume_or_plan(document)
+        blue_green = plan is not None
         if plan is None:
-            self._say(f"nothing to roll out: {request.target} is enabled, untainted and has no peer left to replace")
-            return EXIT_OK
-        self._say(f"rollout {plan.source} -> {plan.target} at Bottlerocket {plan.version}{' (dry run)' if request.dry_run else ''}")
-        if not request.dry_run:
+            if not upgrade or (cluster_version(document) == upgrade and no_redundant_pins(document, None)):
+                self._say(f"nothing to roll out: {request.target} is enabled, untainted and has no peer left to replace")
+                return EXIT_OK
+            plan = RolloutPlan(request.target, request.target, "", upgrade)  # blue/green done; the unpin stage is left
+        elif upgrade:
+            plan = dataclasses.replace(plan, kubernetes_version=upgrade)
+        moving = f", Kubernetes {cluster_version(document)} -> {upgrade}" if upgrade and cluster_version(document) != upgrade else (
+            f", Kubernetes {upgrade}" if upgrade else "")
+        self._say(f"rollout {plan.source} -> {plan.target} at Bottlerocket {plan.version or '(done)'}{moving}"
+                  f"{' (dry run)' if request.dry_run else ''}")
+        if blue_green and not request.dry_run:
             self._refuse_bare_pods(plan)
         try:
-            self._stage_enable(plan)
-            self._stage_wait(plan)
-            self._stage_taint(plan)
-            self._stage_drain(plan)
-            self._stage_disable(plan)
+            if upgrade:
+                self._stage_preflight(plan)
+                self._stage_bump(plan)
+                self._stage_addons(plan)
+            if blue_green:
+                self._stage_enable(plan)
+                self._stage_wait(plan)
+                self._stage_taint(plan)
+                self._stage_drain(plan)
+                self._stage_disable(plan)
+            else:
+                self._say(f"== stages 3-7: blue/green done: {plan.target} is enabled, untainted and has no peer left to replace")
+            if upgrade:
+                self._stage_unpin(plan)
         finally:
             self._uncordon_what_we_cordoned()
         if request.dry_run:
@@ -323,7 +418,8 @@ class Rollout:
                 raise RolloutUsageError(f"{describe_marker(recorded)}; finish it (--to {recorded['to']}) or roll it back (--to {recorded['from']})")
             if request.target == recorded["to"] and request.source in (None, recorded["from"]):
                 self._say(f"resuming: {describe_marker(recorded)}")
-                return RolloutPlan(recorded["from"], recorded["to"], request.version or recorded["version"])
+                return RolloutPlan(recorded["from"], recorded["to"], request.version or recorded["version"],
+                                   request.kubernetes_version or recorded.get("kubernetesVersion"))
             source = recorded["to"]  # a rollback: the group the interrupted rollout moved to is the source now
             return plan_rollout(document, request.target, request.source or source, request.version)
         return plan_rollout(document, request.target, request.source, request.version)
@@ -342,7 +438,7 @@ class Rollout:
             self._say(f"  {done}")
 
     def _stage_enable(self, plan: RolloutPlan) -> None:
-        stage = f"stage 1: enable {plan.target}"
+        stage = f"stage {self._number(1)}: enable {plan.target}"
         self._say(f"== {stage}")
         self._converge(stage, plan, enable_target, target_enabled, self._target_deployed, f"{plan.target} is enabled at {plan.version}")
         if not self.request.dry_run:
@@ -352,12 +448,12 @@ class Rollout:
                     self._say(f"  uncordoned {node.metadata.name}")
 
     def _stage_wait(self, plan: RolloutPlan) -> None:
-        self._say(f"== stage 2: wait until {plan.target} is ACTIVE at its desired size, its nodes Ready and untainted, with room for the pods that will move")
+        self._say(f"== stage {self._number(2)}: wait until {plan.target} is ACTIVE at its desired size, its nodes Ready and untainted, with room for the pods that will move")
         if not self.request.dry_run:
             self._wait_until_ready(plan, self._pods_to_move(plan, self._source_nodes(plan)), "to take the source's pods")
 
     def _stage_taint(self, plan: RolloutPlan) -> None:
-        stage = f"stage 3: taint {plan.source} NoSchedule"
+        stage = f"stage {self._number(3)}: taint {plan.source} NoSchedule"
         self._say(f"== {stage}")
         self._converge(stage, plan, taint_source, source_tainted, self._source_tainted_live, f"{plan.source} is tainted")
 
@@ -370,7 +466,7 @@ class Rollout:
     def _stage_drain(self, plan: RolloutPlan) -> None:
         _, document = self._read()
         size = max_unavailable(document, plan.source)
-        self._say(f"== stage 4: drain {plan.source} in waves of {size} node(s) through the Eviction API (PodDisruptionBudgets honoured)")
+        self._say(f"== stage {self._number(4)}: drain {plan.source} in waves of {size} node(s) through the Eviction API (PodDisruptionBudgets honoured)")
         if self.request.dry_run:
             return
         nodes = self._source_nodes(plan)
@@ -432,12 +528,21 @@ class Rollout:
                     raise
 
     def _stage_disable(self, plan: RolloutPlan) -> None:
-        stage = f"stage 5: disable {plan.source}"
+        stage = f"stage {self._number(5)}: disable {plan.source}"
         self._say(f"== {stage}")
         if not self.request.dry_run:
             self._wait_until_ready(plan, [], f"before {plan.source} is deleted")
         self._converge(stage, plan, disable_source, source_disabled, self._source_gone_live, f"{plan.source} is disabled")
         self._cordoned.clear()  # the drained nodes went with their group
+
+
+def validate_stack_text(stack: str, stack_file_name: str, text: str) -> StackConfig:
+    """The stack file a stage would write, validated as `plan` and `up` would (StackFileError, ConfigError)."""
+    with tempfile.TemporaryDirectory(prefix="rollout-") as folder:
+        path = Path(folder) / stack_file_name
+        path.write_text(text, encoding="utf-8")
+        source = read_stack_config(stack, path)
+    return validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
 
 
 def _quantity(values: dict[str, str] | None, name: str) -> float:
@@ -463,6 +568,17 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
     def engine(command: str) -> int:
         return run_engine(EngineRequest(command, [request.stack], yes=True, policy_packs=policy_packs), out=out, err=err)
 
+    def preflight(version: str) -> list[dict[str, str]]:
+        """upgrade-check's checks; a dry run reads nothing live, so it skips the live ones (and says so)."""
+        from automation.upgrade_check import BadInput, CheckStopped, check
+
+        try:
+            return check(request.stack, version, config=config, stack_file=f"Pulumi.{request.stack}.yaml", offline=request.dry_run)["findings"]
+        except BadInput as error:
+            raise RolloutUsageError(str(error)) from None
+        except CheckStopped as error:
+            raise RolloutError(f"pre-flight: {error}") from None
+
     try:
         if not request.dry_run:
             eks, ssm = aws_clients(config.region)
@@ -471,6 +587,7 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
             cluster, marker = Cluster(config.cluster.name, eks, api_client), RolloutMarker(ssm, config.cluster.name)
         rollout = Rollout(PROJECT_ROOT / f"Pulumi.{request.stack}.yaml", request, engine, cluster, marker,
                           confirm=(lambda question: input(question).strip().lower() in ("y", "yes")) if interactive else None,
+                          preflight=preflight,
                           out=out, wait_timeout=wait_timeout, drain_timeout=drain_timeout)
         return rollout.run()
     except (RolloutUsageError, KubeContextError) as error:  # the top-level handler: one line, exit 2, --debug traceback

@@ -5,6 +5,8 @@ puts on every managed node group. Versions are compared as Bottlerocket versions
 commit); an SSM or EKS error (missing parameter, access denied, throttling after boto3's retries) is exit
 code 1 with the parameter or cluster it concerns, never a silent "?". boto3 takes endpoint and credentials from the standard AWS settings
 (AWS_ENDPOINT_URL, AWS_PROFILE, ...); the region is the stack's.
+Kubernetes versions (control plane, each group's version and kubelet skew, EKS add-ons against EKS'
+default for the cluster's version, what is due) come from automation/version_status.py, under "versions".
 """
 
 from __future__ import annotations
@@ -18,24 +20,11 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandFailed, one_line
+from automation.eks_node_groups import live_node_groups
 from automation.stack_files import StackFileError, read_stack_config
+from automation.version_status import collect_version_status
 from core.release_version import LATEST, NEWER, GroupVersions, compare_releases, held_until_rollout, ssm_parameter_name
-from core.stack_config import NODE_GROUP_TAG, ConfigError, StackConfig, validate_stack_config
-
-
-def live_node_groups(eks: Any, cluster_name: str) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    """The cluster's managed node groups: by their `eks-bottlerocket/node-group` tag, and those without it."""
-    tagged: dict[str, dict[str, Any]] = {}
-    untagged: list[dict[str, Any]] = []
-    for page in eks.get_paginator("list_nodegroups").paginate(clusterName=cluster_name):
-        for name in page["nodegroups"]:
-            group = eks.describe_nodegroup(clusterName=cluster_name, nodegroupName=name)["nodegroup"]
-            owner = (group.get("tags") or {}).get(NODE_GROUP_TAG)
-            if owner:
-                tagged[owner] = group
-            else:
-                untagged.append(group)
-    return tagged, untagged
+from core.stack_config import ConfigError, StackConfig, validate_stack_config
 
 
 def latest_template_version(ec2: Any, group: dict[str, Any]) -> str | None:
@@ -128,18 +117,31 @@ def collect_status(config: StackConfig, eks: Any, ssm: Any, ec2: Any = None) -> 
     return {"cluster": {"name": cluster["name"], "version": version, "status": cluster["status"]}, "nodeGroups": rows}
 
 
+def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(r, widths)).rstrip() for r in rows]
+
+
 def render_table(status: dict[str, Any]) -> str:
     cluster = status["cluster"]
     lines = [f"cluster {cluster['name']}  Kubernetes {cluster['version']}  {cluster['status']}", ""]
-    header = ("GROUP", "NODE GROUP", "STATUS", "VERSION", "LATEST", "VS LATEST", "RELEASE", "DESIRED", "NOTES")
-    rows = [header]
+    # Kubernetes version and skew per group, from the version report (keyed by the group's tag, else its EKS name)
+    kubernetes = {row["group"]: row for row in status["versions"]["nodeGroups"]}
+    rows = [("GROUP", "NODE GROUP", "STATUS", "K8S", "SKEW", "VERSION", "LATEST", "VS LATEST", "RELEASE", "DESIRED", "NOTES")]
     for row in status["nodeGroups"]:
-        rows.append((row["group"] or "-", row["name"] or "-", row["status"], row["releaseVersion"] or "-", row["latestReleaseVersion"] or "-",
+        versions = kubernetes.get(row["group"] or row["name"]) if row["name"] else None
+        rows.append((row["group"] or "-", row["name"] or "-", row["status"], versions["kubernetesVersion"] if versions else "-",
+                     str(versions["skew"]) if versions else "-", row["releaseVersion"] or "-", row["latestReleaseVersion"] or "-",
                      row["versusLatest"] or "-", row["release"] or "-", "-" if row["desiredSize"] is None else str(row["desiredSize"]),
                      "; ".join(row["flags"])))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(r, widths)).rstrip() for r in rows]
+    lines += _columns(rows)
     lines += [f"{row['group']}: {held}" for row in status["nodeGroups"] for held in row["heldUntilRollout"]]
+    addons = status["versions"]["addons"]
+    if addons:
+        lines += ["", *_columns([("ADD-ON", "VERSION", "DEFAULT", "PINNED")] + [
+            (a["name"], a["version"], a["default"] or "-", a["pinned"] or "-") for a in addons])]
+    lines += ["", "due:" if status["versions"]["due"] else "due: nothing"]
+    lines += [f"  {line}" for line in status["versions"]["due"]]
     return "\n".join(lines) + "\n"
 
 
@@ -170,6 +172,7 @@ def run_status(stack: str, as_json: bool, out: TextIO = sys.stdout, err: TextIO 
     eks, ssm = aws_clients(config.region)
     try:
         status = collect_status(config, eks, ssm, ec2_client(config.region))
+        status["versions"] = collect_version_status(config, stack, eks)
     except CommandFailed as error:
         err.write(f"{error}\n")
         return EXIT_FAILED

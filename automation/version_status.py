@@ -9,7 +9,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from automation.status import live_node_groups
+from automation.eks_node_groups import live_node_groups
+from automation.exit_codes import one_line
 from core.stack_config import StackConfig
 from core.upgrade_check import addon_versions_offered
 from core.version_status import version_report
@@ -42,7 +43,7 @@ def collect_version_status(config: StackConfig, stack: str, eks: Any) -> dict[st
     try:
         addons, unreadable = _installed_addons(eks, config.cluster.name, control_plane), None
     except (ClientError, BotoCoreError) as error:
-        addons, unreadable = {}, f"EKS add-ons could not be read: {error}"
+        addons, unreadable = {}, f"EKS add-ons could not be read: {one_line(error)}"
     report = version_report(config, stack, control_plane, groups, addons)
     if unreadable:
         report["due"].insert(0, unreadable)

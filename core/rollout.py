@@ -19,6 +19,7 @@ from core.stack_config import COLOUR_LABEL
 
 RETIRING_TAINT = {"key": "eks-bottlerocket/retiring", "value": "true", "effect": "NoSchedule"}
 PROJECT_KEY = "eks-bottlerocket:"
+KUBERNETES_VERSION_KEY = "kubernetesVersion"  # cluster.kubernetesVersion and nodeGroups.<g>.kubernetesVersion
 DEFAULT_MAX_UNAVAILABLE = 1  # core/stack_config.py NodeGroupConfig.max_unavailable's default
 
 
@@ -28,15 +29,36 @@ class RolloutUsageError(ValueError):
 
 @dataclass(frozen=True)
 class RolloutPlan:
-    """The rollout's parties and the version the target gets."""
+    """The rollout's parties and the version the target gets; `kubernetes_version` in a Kubernetes
+    minor-version upgrade (core/version_rollout.py): the target is enabled at it."""
 
     source: str
     target: str
     version: str
+    kubernetes_version: str | None = None
 
 
 def node_groups(document: Any) -> Any:
     return document["config"][f"{PROJECT_KEY}nodeGroups"]
+
+
+def cluster_version(document: Any) -> str:
+    return str(document["config"][f"{PROJECT_KEY}cluster"][KUBERNETES_VERSION_KEY])
+
+
+def group_kubernetes_version(document: Any, name: str) -> str:
+    """The Kubernetes version a group gets: its pin, else the cluster's."""
+    pinned = node_groups(document)[name].get(KUBERNETES_VERSION_KEY)
+    return str(pinned) if pinned is not None else cluster_version(document)
+
+
+def pin_kubernetes_version(group: Any, version: str) -> None:
+    """Set the group's `kubernetesVersion`, a new key right after `releaseVersion`: a round-trip mapping
+    keeps a comment that follows the group with its last key, which must not be one a later stage removes."""
+    if KUBERNETES_VERSION_KEY not in group and "releaseVersion" in group and hasattr(group, "insert"):
+        group.insert(list(group).index("releaseVersion") + 1, KUBERNETES_VERSION_KEY, version)
+    else:
+        group[KUBERNETES_VERSION_KEY] = version
 
 
 def is_enabled(group: Mapping[str, Any]) -> bool:
@@ -87,13 +109,16 @@ def plan_rollout(document: Any, target: str, source: str | None, version: str | 
 # --- stack-file edits per stage, and whether the stack file already says a stage is done ---------------
 
 def enable_target(document: Any, plan: RolloutPlan) -> Any:
-    """Stage 1: the target enabled at the version with the source's sizes, without the retiring taint (a
-    rollback re-enables a tainted group); Karpenter's nodes follow the target's version."""
+    """Stage 1: the target enabled at the version (and the Kubernetes version of an upgrade) with the
+    source's sizes, without the retiring taint (a rollback re-enables a tainted group); Karpenter's nodes
+    follow the target's version."""
     edited = copy.deepcopy(document)
     groups = node_groups(edited)
     target = groups[plan.target]
     target["enabled"] = True
     target["releaseVersion"] = plan.version
+    if plan.kubernetes_version is not None:
+        pin_kubernetes_version(target, plan.kubernetes_version)
     target["scaling"] = copy.deepcopy(groups[plan.source]["scaling"])
     _remove_retiring_taint(target)
     karpenter = edited["config"].get(f"{PROJECT_KEY}karpenter")
@@ -129,7 +154,8 @@ def _remove_retiring_taint(group: Any) -> None:
 
 def target_enabled(document: Any, plan: RolloutPlan) -> bool:
     target = node_groups(document)[plan.target]
-    return is_enabled(target) and str(target.get("releaseVersion", LATEST)) == plan.version and not has_retiring_taint(target)
+    return (is_enabled(target) and str(target.get("releaseVersion", LATEST)) == plan.version and not has_retiring_taint(target)
+            and plan.kubernetes_version in (None, group_kubernetes_version(document, plan.target)))
 
 
 def source_tainted(document: Any, plan: RolloutPlan) -> bool:

@@ -19,8 +19,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.eks.models import eks_backends
 
 from automation import yaml_round_trip
-from automation.rollout import Cluster, Rollout, RolloutError, RolloutMarker, RolloutRequest, run_rollout_guard
+from automation.rollout import Cluster, Rollout, RolloutError, RolloutMarker, RolloutRequest, run_rollout_guard, validate_stack_text
+from automation.upgrade_check import check
 from core.rollout import RETIRING_TAINT, RolloutUsageError, plan_rollout
+from core.version_rollout import check_version_request, remove_redundant_pins
 from core.stack_config import NODE_GROUP_TAG, validate_stack_config
 from tests.conftest import ROOT
 from tests.fake_kubernetes import KubeEmulator, ScaledClock, serve
@@ -36,15 +38,33 @@ _TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "Prefe
 
 class Deployer:
     """Stands in for `pulumi up`: makes moto's EKS and the emulator's nodes match the stack file's node
-    groups (create, EKS taint updates, delete), the way the program's NodeGroup resources would."""
+    groups (create, EKS taint updates, delete) and Kubernetes versions, the way the program's Cluster and
+    NodeGroup resources would, under EKS' version rules (core/kubernetes_versions.py): the control plane
+    moves only while every node group runs its version, a group is created only at the cluster's version,
+    a group whose version changes is updated in place (recorded: a version rollout must never do that)."""
 
-    def __init__(self, stack_file: Path, eks, kube: KubeEmulator, boot_seconds: float = BOOT_SECONDS):
-        self.stack_file, self.eks, self.kube, self.boot_seconds = stack_file, eks, kube, boot_seconds
+    def __init__(self, stack_file: Path, eks, kube: KubeEmulator, boot_seconds: float = BOOT_SECONDS, cluster: str = CLUSTER):
+        self.stack_file, self.eks, self.kube, self.boot_seconds, self.cluster = stack_file, eks, kube, boot_seconds, cluster
         self.live: dict[str, str] = {}  # group -> EKS node group name
         self.members: dict[str, list[str]] = {}
         self.commands: list[str] = []
         self.crash_next_up = False
         self.serial = 0
+        self.in_place_version_updates: list[tuple[str, str, str]] = []  # (group, from, to)
+        self.control_plane_moves: list[tuple[str, str]] = []
+
+    def _backend(self):
+        return eks_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].clusters[self.cluster]
+
+    def _move_control_plane(self, wanted: str) -> None:
+        backend = self._backend()
+        if backend.version == wanted:
+            return
+        behind = {name: group.version for name, group in backend.nodegroups.items() if group.version != backend.version}
+        if behind:
+            raise RuntimeError(f"EKS UpdateClusterVersion refused: node groups {behind} do not run {backend.version}")
+        self.control_plane_moves.append((backend.version, wanted))
+        backend.version = wanted
 
     def engine(self, command: str) -> int:
         self.commands.append(command)
@@ -56,64 +76,90 @@ class Deployer:
         return 0
 
     def up(self) -> None:
-        groups = yaml.safe_load(self.stack_file.read_text())["config"]["eks-bottlerocket:nodeGroups"]
+        config = yaml.safe_load(self.stack_file.read_text())["config"]
+        cluster_version = config["eks-bottlerocket:cluster"]["kubernetesVersion"]
+        self._move_control_plane(cluster_version)
+        groups = config["eks-bottlerocket:nodeGroups"]
         for name, group in groups.items():
+            version = group.get("kubernetesVersion", cluster_version)
             taints = [dict(t) for t in group.get("taints", [])]
             eks_taints = [{"key": t["key"], "value": t.get("value", ""), "effect": _TAINT_EFFECTS[t["effect"]]} for t in taints]
             if group.get("enabled", True) and name not in self.live:
+                if version != cluster_version:
+                    raise RuntimeError(f"EKS CreateNodegroup refused: {name} at {version}, the cluster runs {cluster_version}")
                 self.serial += 1
-                self.live[name] = f"{CLUSTER}-{name}-{self.serial}"
+                self.live[name] = f"{self.cluster}-{name}-{self.serial}"
                 scaling = group["scaling"]
-                self.eks.create_nodegroup(clusterName=CLUSTER, nodegroupName=self.live[name], subnets=[SUBNET],
+                self.eks.create_nodegroup(clusterName=self.cluster, nodegroupName=self.live[name], subnets=[SUBNET],
                                           nodeRole="arn:aws:iam::123456789012:role/nodes", amiType=group["amiType"],
-                                          releaseVersion=group["releaseVersion"], version="1.33", taints=eks_taints,
+                                          releaseVersion=group["releaseVersion"], version=version, taints=eks_taints,
                                           scalingConfig={"minSize": scaling["minSize"], "maxSize": scaling["maxSize"], "desiredSize": scaling["desiredSize"]},
                                           labels=group.get("labels", {}), tags={NODE_GROUP_TAG: name})
                 self.members[name] = [f"{name}-{self.serial}-{i}" for i in range(scaling["desiredSize"])]
                 for node in self.members[name]:
                     self.kube.add_node(node, name, boot_seconds=self.boot_seconds, taints=taints, extra_labels=group.get("labels"))
             elif group.get("enabled", True):
-                live = self.eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName=self.live[name])["nodegroup"]
+                live = self.eks.describe_nodegroup(clusterName=self.cluster, nodegroupName=self.live[name])["nodegroup"]
+                if live["version"] != version:
+                    self.in_place_version_updates.append((name, live["version"], version))
+                    self._backend().nodegroups[self.live[name]].version = version
                 if live.get("taints", []) != eks_taints:
-                    self.eks.update_nodegroup_config(clusterName=CLUSTER, nodegroupName=self.live[name],
+                    self.eks.update_nodegroup_config(clusterName=self.cluster, nodegroupName=self.live[name],
                                                      taints={"addOrUpdateTaints": eks_taints, "removeTaints": [
                                                          t for t in live.get("taints", []) if t not in eks_taints]})
                     for node in self.members[name]:
                         self.kube.set_taints(node, taints)
             elif name in self.live:
-                self.eks.delete_nodegroup(clusterName=CLUSTER, nodegroupName=self.live.pop(name))
+                self.eks.delete_nodegroup(clusterName=self.cluster, nodegroupName=self.live.pop(name))
                 for node in self.members.pop(name):
                     self.kube.remove_node(node)
 
 
-@pytest.fixture
-def world(aws, tmp_path):
-    """prod's stack file, moto's EKS with the cluster, the emulator serving its API, blue deployed with
-    3 nodes and a 12-pod ReplicaSet (PDB maxUnavailable 1, grace 30 s)."""
-    stack_file = tmp_path / "Pulumi.prod.yaml"
-    shutil.copy(ROOT / "Pulumi.prod.yaml", stack_file)
+def _world(aws, tmp_path, stack: str):
+    """`stack`'s stack file, moto's EKS with the cluster at the file's version, the emulator serving its
+    API, blue deployed and a 12-pod ReplicaSet (PDB maxUnavailable 1, grace 30 s)."""
+    stack_file = tmp_path / f"Pulumi.{stack}.yaml"
+    shutil.copy(ROOT / stack_file.name, stack_file)
+    cluster_config = yaml.safe_load(stack_file.read_text())["config"]["eks-bottlerocket:cluster"]
+    name = cluster_config["name"]
     kube = KubeEmulator(ScaledClock(scale=50.0))
     server, url = serve(kube)
     eks = aws.client("eks")
-    eks.create_cluster(name=CLUSTER, version="1.33", roleArn="arn:aws:iam::123456789012:role/eks", resourcesVpcConfig={"subnetIds": [SUBNET]})
-    eks_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].clusters[CLUSTER].endpoint = url  # the emulator is this cluster's API server
-    deployer = Deployer(stack_file, eks, kube, boot_seconds=0.0)
+    eks.create_cluster(name=name, version=cluster_config["kubernetesVersion"], roleArn="arn:aws:iam::123456789012:role/eks",
+                       resourcesVpcConfig={"subnetIds": [SUBNET]})
+    eks_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].clusters[name].endpoint = url  # the emulator is this cluster's API server
+    deployer = Deployer(stack_file, eks, kube, boot_seconds=0.0, cluster=name)
     deployer.up()
     deployer.boot_seconds = BOOT_SECONDS
     kube.add_replica_set("shop", "web", 12, cpu="250m", memory="256Mi", grace_seconds=30, max_unavailable=1)
     kube.add_pod("kube-system", "aws-node-blue", deployer.members["blue"][0], owner="DaemonSet")
     api_client = k8s_client.ApiClient(k8s_client.Configuration(host=url))
-    yield {"stack_file": stack_file, "kube": kube, "eks": eks, "ssm": aws.client("ssm"), "deployer": deployer, "url": url,
-           "api_client": api_client, "tmp_path": tmp_path}
+    return server, {"stack": stack, "cluster": name, "stack_file": stack_file, "kube": kube, "eks": eks, "ssm": aws.client("ssm"),
+                    "deployer": deployer, "url": url, "api_client": api_client, "tmp_path": tmp_path}
+
+
+@pytest.fixture
+def world(aws, tmp_path):
+    """prod: blue deployed with 3 nodes."""
+    server, built = _world(aws, tmp_path, "prod")
+    yield built
+    server.shutdown()
+
+
+@pytest.fixture
+def dev_world(aws, tmp_path):
+    """dev: blue deployed with 2 nodes, tracking the latest Bottlerocket, Kubernetes 1.33."""
+    server, built = _world(aws, tmp_path, "dev")
+    yield built
     server.shutdown()
 
 
 def _rollout(world, target: str, source: str | None = None, version: str | None = NEW, **options) -> tuple[Rollout, io.StringIO]:
     kube, out = world["kube"], io.StringIO()
-    request = RolloutRequest("prod", target, source, version, dry_run=options.pop("dry_run", False), yes=options.pop("yes", True),
-                             force=options.pop("force", False))
-    cluster = Cluster(CLUSTER, world["eks"], world["api_client"], sleep=kube.clock.sleep)
-    rollout = Rollout(world["stack_file"], request, world["deployer"].engine, cluster, RolloutMarker(world["ssm"], CLUSTER),
+    request = RolloutRequest(world["stack"], target, source, version, kubernetes_version=options.pop("kubernetes_version", None),
+                             dry_run=options.pop("dry_run", False), yes=options.pop("yes", True), force=options.pop("force", False))
+    cluster = Cluster(world["cluster"], world["eks"], world["api_client"], sleep=kube.clock.sleep)
+    rollout = Rollout(world["stack_file"], request, world["deployer"].engine, cluster, RolloutMarker(world["ssm"], world["cluster"]),
                       out=out, clock=kube.clock.now, sleep=kube.clock.sleep, **{"wait_timeout": 1800, "drain_timeout": 1800, **options})
     return rollout, out
 
@@ -206,6 +252,7 @@ def test_a_third_group_is_left_alone(world):
     groups = document["config"]["eks-bottlerocket:nodeGroups"]
     gpu = yaml_round_trip.load(yaml_round_trip.dump(groups["blue"], world["stack_file"].read_text()))
     gpu["amiType"], gpu["labels"] = "BOTTLEROCKET_x86_64_NVIDIA", {"accelerator": "nvidia"}
+    gpu["instanceTypes"] = ["g5.xlarge"]  # an NVIDIA group needs GPU instances: the rollout validates each stack file it writes
     gpu["scaling"] = {"minSize": 1, "desiredSize": 1, "maxSize": 2}
     groups["gpu"] = gpu
     world["stack_file"].write_text(yaml_round_trip.dump(document, world["stack_file"].read_text()))
@@ -318,6 +365,10 @@ def _kubeconfig(path: Path, server: str) -> Path:
     (["--to", "purple", "--dry-run"], "rollout: --to purple: nodeGroups has no such group"),
     (["--to", "green", "--from", "green", "--dry-run"], "rollout: --from and --to are both 'green'"),
     (["--to", "green", "--version", "1.2", "--dry-run"], "rollout: --version '1.2' is neither 'latest' nor"),
+    (["--to", "green", "--kubernetes-version", "1.35", "--dry-run"],
+     "rollout: --kubernetes-version 1.35: Pulumi.prod.yaml: cluster.kubernetesVersion is '1.33'; '1.35' skips 1.34"),
+    (["--to", "green", "--kubernetes-version", "1.36", "--dry-run"], "rollout: --kubernetes-version '1.36': not a supported Kubernetes version"),
+    (["--to", "green", "--kubernetes-version", "1.32", "--dry-run"], "rollout: --kubernetes-version 1.32: Pulumi.prod.yaml: cluster.kubernetesVersion"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message):
     result = _cli("rollout", "--stack", "prod", *args)
@@ -389,3 +440,174 @@ def test_an_interrupted_drain_uncordons_what_it_cordoned(world, monkeypatch):
     assert [node for node, patch in kube.patches] == ["blue-1-0", "blue-1-0"]  # cordoned, then uncordoned
     assert not kube.nodes["blue-1-0"].unschedulable
     _assert_capacity_held(kube)
+
+
+# --- Kubernetes minor-version upgrades: rollout --kubernetes-version --------------------------------------
+
+def _preflight(world, plan_dir: Path, offline: bool = True):
+    """upgrade-check's checks on the world's stack file, objects from an offline plan of the shipped stack;
+    offline, the live SSM and add-on checks are skipped (moto has no EKS add-on API)."""
+    def preflight(version: str) -> list[dict[str, str]]:
+        config = validate_stack_text(world["stack"], world["stack_file"].name, world["stack_file"].read_text())
+        return check(world["stack"], version, config=config, stack_file=world["stack_file"].name, plan_dir=plan_dir, offline=offline)["findings"]
+    return preflight
+
+
+def _project_values(text: str) -> dict:
+    return {k.split(":", 1)[1]: v for k, v in yaml.safe_load(text)["config"].items() if k.startswith("eks-bottlerocket:")}
+
+
+def test_kubernetes_upgrade_of_dev_rolls_blue_to_green_at_the_new_version(dev_world, dev_plan):
+    rollout, out = _rollout(dev_world, "green", version=None, kubernetes_version="1.34", preflight=_preflight(dev_world, dev_plan.out_dir))
+    assert rollout.run() == 0, out.getvalue()
+    text = out.getvalue()
+    assert [line.split(":")[0] for line in text.splitlines() if line.startswith("== stage")] == [f"== stage {n}" for n in range(9)]
+    deployer, eks, kube = dev_world["deployer"], dev_world["eks"], dev_world["kube"]
+    assert deployer.control_plane_moves == [("1.33", "1.34")]
+    assert deployer.in_place_version_updates == []  # blue stayed at 1.33 until it was deleted
+    assert eks.describe_cluster(name="platform-dev")["cluster"]["version"] == "1.34"
+    assert eks.describe_nodegroup(clusterName="platform-dev", nodegroupName=deployer.live["green"])["nodegroup"]["version"] == "1.34"
+    assert "blue" not in deployer.live
+    config = yaml.safe_load(dev_world["stack_file"].read_text())["config"]
+    assert config["eks-bottlerocket:cluster"]["kubernetesVersion"] == "1.34"
+    groups = config["eks-bottlerocket:nodeGroups"]
+    assert groups["green"]["enabled"] is True and groups["blue"]["enabled"] is False
+    assert not any("kubernetesVersion" in group for group in groups.values())  # no per-group pin left
+    assert config["eks-bottlerocket:karpenter"]["nodeClass"]["versionFrom"] == "green"
+    # stage 1, enable, taint, disable, unpin; stage 2 has nothing to edit (dev pins no add-on)
+    assert deployer.commands == ["preview", "up"] * 5
+    assert "the EKS add-ons follow the cluster's version" in text
+    _assert_capacity_held(kube)
+    _assert_serving(dev_world, "green")
+    assert RolloutMarker(dev_world["ssm"], "platform-dev").read() is None
+    validate_stack_config(_project_values(dev_world["stack_file"].read_text()), "Pulumi.dev.yaml")
+    for line in (ROOT / "Pulumi.dev.yaml").read_text().splitlines():  # comments survive
+        if line.lstrip().startswith("#"):
+            assert line in dev_world["stack_file"].read_text()
+
+
+def test_kubernetes_upgrade_dry_run_prints_each_stage_diff_and_every_stack_file_validates(tmp_path, dev_plan, monkeypatch):
+    """dev 1.33 -> 1.34 with CoreDNS pinned: the stages in order, each with its diff of the stack file as the
+    stages before it left it, and each of those files valid (validated by the rollout and again here)."""
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    original = (ROOT / "Pulumi.dev.yaml").read_text() + "\n  eks-bottlerocket:eksAddons:\n    coredns:\n      version: v1.11.4-eksbuild.1\n"
+    stack_file.write_text(original)
+    written = []
+    validate = validate_stack_text
+    monkeypatch.setattr("automation.rollout.validate_stack_text", lambda stack, name, text: written.append(text) or validate(stack, name, text))
+    out = io.StringIO()
+    rollout = Rollout(stack_file, RolloutRequest("dev", "green", kubernetes_version="1.34", dry_run=True),
+                      lambda command: pytest.fail(f"a dry run ran {command}"), None,
+                      preflight=_preflight({"stack": "dev", "stack_file": stack_file}, dev_plan.out_dir), out=out)
+    assert rollout.run() == 0
+    assert stack_file.read_text() == original
+    text = out.getvalue()
+    sections = {int(part.split(":")[0].split()[0]): part for part in text.split("== stage ")[1:]}
+    assert sorted(sections) == list(range(9)) and text.index("== stage 0") < text.index("== stage 1") < text.index("== stage 8")
+    assert [n for n, part in sections.items() if "--- a/Pulumi.dev.yaml" in part] == [1, 2, 3, 5, 7, 8]
+    assert '-    kubernetesVersion: "1.33"\n+    kubernetesVersion: "1.34"' in sections[1]
+    assert "+      kubernetesVersion: '1.33'" in sections[1]
+    assert "-      version: v1.11.4-eksbuild.1" in sections[2]
+    assert "+      kubernetesVersion: '1.34'" in sections[3] and "+      versionFrom: green" in sections[3]
+    assert "-      kubernetesVersion: '1.33'" in sections[8] and "-      kubernetesVersion: '1.34'" in sections[8]
+    assert len(written) == 6
+    configs = [validate_stack_config(_project_values(file), "Pulumi.dev.yaml") for file in written]
+    assert configs[0].cluster.kubernetes_version == "1.34" and configs[0].node_groups["blue"].kubernetes_version == "1.33"
+    assert configs[1].eks_addons.coredns.version is None
+    assert configs[2].node_groups["green"].enabled and configs[2].node_groups["green"].kubernetes_version == "1.34"
+    assert configs[-1].cluster.kubernetes_version == "1.34"
+    assert all(group.kubernetes_version is None for group in configs[-1].node_groups.values())
+
+
+def test_a_preflight_blocker_stops_the_upgrade_before_any_change(dev_world, dev_plan):
+    """Live pre-flight against moto: no Bottlerocket release parameter for 1.34 is published there."""
+    before = dev_world["stack_file"].read_text()
+    rollout, out = _rollout(dev_world, "green", version=None, kubernetes_version="1.34",
+                            preflight=_preflight(dev_world, dev_plan.out_dir, offline=False))
+    with pytest.raises(RolloutError, match=r"pre-flight for Kubernetes 1.34 found \d+ blocker\(s\): .*aws-k8s-1.34/x86_64/latest/image_version"):
+        rollout.run()
+    assert dev_world["stack_file"].read_text() == before and dev_world["deployer"].commands == []
+    assert RolloutMarker(dev_world["ssm"], "platform-dev").read() is None
+    assert "BLOCKER bottlerocket" in out.getvalue()
+
+
+def test_an_upgrade_interrupted_while_the_control_plane_moves_resumes(dev_world, dev_plan):
+    deployer = dev_world["deployer"]
+    deployer.crash_next_up = True
+    crashed, _ = _rollout(dev_world, "green", version=None, kubernetes_version="1.34", preflight=_preflight(dev_world, dev_plan.out_dir))
+    with pytest.raises(SystemExit):
+        crashed.run()
+    assert yaml.safe_load(dev_world["stack_file"].read_text())["config"]["eks-bottlerocket:cluster"]["kubernetesVersion"] == "1.34"
+    assert dev_world["eks"].describe_cluster(name="platform-dev")["cluster"]["version"] == "1.33"  # file done, live not
+
+    resumed, out = _rollout(dev_world, "green", version=None, kubernetes_version="1.34")  # no pre-flight needed any more
+    assert resumed.run() == 0, out.getvalue()
+    text = out.getvalue()
+    assert "resuming: a rollout blue -> green of stack dev" in text
+    assert "the stack file's control plane is at 1.34 already" in text
+    assert "the stack file says the control plane is at 1.34, the live state does not: `up` again" in text
+    assert deployer.control_plane_moves == [("1.33", "1.34")] and deployer.in_place_version_updates == []
+    _assert_serving(dev_world, "green")
+
+
+def test_a_group_pinned_newer_than_the_requested_version_is_refused():
+    document = yaml_round_trip.load((ROOT / "Pulumi.dev.yaml").read_text())
+    document["config"]["eks-bottlerocket:nodeGroups"]["green"]["kubernetesVersion"] = "1.35"
+    with pytest.raises(RolloutUsageError, match=r"nodeGroups.green.kubernetesVersion is '1.35', newer than the control plane would be"):
+        check_version_request(document, "1.34", "Pulumi.dev.yaml")
+
+
+def test_an_upgrade_rolled_back_after_the_taint_keeps_blue_at_the_old_version(dev_world, dev_plan):
+    """The README's way back: the control plane stays at 1.34 (EKS cannot downgrade), blue serves again at
+    its 1.33 pin, within the kubelet skew, and green is drained and deleted."""
+    forward, _ = _rollout(dev_world, "green", version=None, kubernetes_version="1.34", preflight=_preflight(dev_world, dev_plan.out_dir),
+                          drain_timeout=20)  # shorter than the 30 s grace period: the drain gives up
+    with pytest.raises(RolloutError, match="drain timed out"):
+        forward.run()
+    back, out = _rollout(dev_world, "blue", version=None)
+    assert back.run() == 0, out.getvalue()
+    groups = _groups(dev_world)
+    assert groups["blue"]["enabled"] is True and groups["blue"]["kubernetesVersion"] == "1.33" and "taints" not in groups["blue"]
+    assert groups["green"]["enabled"] is False
+    deployer = dev_world["deployer"]
+    assert deployer.control_plane_moves == [("1.33", "1.34")] and deployer.in_place_version_updates == []
+    assert "green" not in deployer.live
+    _assert_serving(dev_world, "blue")
+    _assert_capacity_held(dev_world["kube"])
+    validate_stack_config(_project_values(dev_world["stack_file"].read_text()), "Pulumi.dev.yaml")
+
+
+def test_command_line_kubernetes_upgrade_dry_run_on_the_shipped_stack():
+    result = _cli("rollout", "--stack", "dev", "--to", "green", "--kubernetes-version", "1.34", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "rollout blue -> green at Bottlerocket latest, Kubernetes 1.33 -> 1.34 (dry run)" in result.stdout
+    assert [line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("== stage")] == [f"== stage {n}" for n in range(9)]
+    assert "SKIPPED bottlerocket /aws/service/bottlerocket/aws-k8s-1.34/x86_64/latest/image_version: offline" in result.stdout
+    assert "ready for Kubernetes 1.34" in result.stdout and "end of dry run" in result.stdout
+
+
+def test_an_upgrade_whose_blue_green_stages_are_done_only_unpins(tmp_path):
+    """A rerun after the source was disabled, before the pins went (a crash in the last stage)."""
+    document = yaml_round_trip.load((ROOT / "Pulumi.dev.yaml").read_text())
+    config = document["config"]
+    config["eks-bottlerocket:cluster"]["kubernetesVersion"] = "1.34"
+    groups = config["eks-bottlerocket:nodeGroups"]
+    groups["blue"]["enabled"], groups["blue"]["kubernetesVersion"] = False, "1.33"
+    groups["green"]["enabled"], groups["green"]["kubernetesVersion"] = True, "1.34"
+    config["eks-bottlerocket:karpenter"]["nodeClass"]["versionFrom"] = "green"
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(yaml_round_trip.dump(document, (ROOT / "Pulumi.dev.yaml").read_text()))
+    out = io.StringIO()
+    rollout = Rollout(stack_file, RolloutRequest("dev", "green", kubernetes_version="1.34", dry_run=True),
+                      lambda command: pytest.fail(f"a dry run ran {command}"), None, preflight=lambda version: pytest.fail("no pre-flight"), out=out)
+    assert rollout.run() == 0
+    text = out.getvalue()
+    assert "== stages 3-7: blue/green done: green is enabled" in text
+    stage_8 = text.split("== stage 8")[1]
+    assert "-      kubernetesVersion: '1.33'" in stage_8 and "-      kubernetesVersion: '1.34'" in stage_8
+    assert "--- a/" not in text.split("== stage 8")[0]  # nothing else to edit
+
+    stack_file.write_text(yaml_round_trip.dump(remove_redundant_pins(yaml_round_trip.load(stack_file.read_text()), None), stack_file.read_text()))
+    done = io.StringIO()
+    rollout = Rollout(stack_file, RolloutRequest("dev", "green", kubernetes_version="1.34", dry_run=True), lambda command: 1, None, out=done)
+    assert rollout.run() == 0 and "nothing to roll out" in done.getvalue()

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from automation.status import collect_status, render_table, run_status
+from automation.version_status import collect_version_status
 from tests.aws_emulator import seed_public_parameter
 from core.stack_config import validate_stack_config
 from tests.conftest import ROOT, project_values
@@ -98,9 +99,10 @@ def test_table_output(aws):
     assert run_status("prod", as_json=False, out=out, err=io.StringIO()) == 0
     lines = out.getvalue().splitlines()
     assert lines[0] == "cluster platform-prod  Kubernetes 1.33  ACTIVE"
-    assert lines[2].split() == ["GROUP", "NODE", "GROUP", "STATUS", "VERSION", "LATEST", "VS", "LATEST", "RELEASE", "DESIRED", "NOTES"]
+    assert lines[2].split() == ["GROUP", "NODE", "GROUP", "STATUS", "K8S", "SKEW", "VERSION", "LATEST", "VS", "LATEST", "RELEASE", "DESIRED",
+                                "NOTES"]
     blue = next(line for line in lines if line.startswith("blue "))
-    assert blue.split()[:7] == ["blue", "platform-prod-blue-2026", "ACTIVE", "1.54.0-5043decc", LATEST, "behind", "pinned"]
+    assert blue.split()[:9] == ["blue", "platform-prod-blue-2026", "ACTIVE", "1.33", "0", "1.54.0-5043decc", LATEST, "behind", "pinned"]
     green = next(line for line in lines if line.startswith("green "))
     assert "newer than latest" in green and green.endswith("disabled in the stack config but ACTIVE; newer than the latest release")
     assert any(line.startswith("-") and line.endswith("not in the stack config") for line in lines)
@@ -180,6 +182,42 @@ def test_status_reports_changes_a_frozen_group_holds(aws):
     values = project_values("prod")
     values["cluster"]["kubernetesVersion"] = "1.34"
     config = validate_stack_config(values, "Pulumi.prod.yaml")
-    table = render_table(collect_status(config, eks, aws.client("ssm"), ec2))
+    status = collect_status(config, eks, aws.client("ssm"), ec2)
+    status["versions"] = collect_version_status(config, "prod", eks)
+    table = render_table(status)
     assert "blue: Kubernetes version 1.33 -> 1.34 held until rollout" in table
     assert "blue: launch template version (Bottlerocket settings, volumes or tags) 1 -> 2 held until rollout" in table
+
+
+def test_status_shows_kubernetes_versions_skew_and_what_is_due(aws, monkeypatch):
+    """The control plane at 1.34 (the stack file's), blue left at 1.33 by a rollout not yet done: the JSON
+    carries the version report, the table its K8S and SKEW columns and what is due. moto 5.2.5 has no EKS
+    add-on API, so the report says the add-ons could not be read instead of failing."""
+    eks = aws.client("eks")
+    eks.create_cluster(name="platform-prod", version="1.34", roleArn="arn:aws:iam::123456789012:role/eks",
+                       resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d4e5f60718"]})
+    eks.create_nodegroup(clusterName="platform-prod", nodegroupName="platform-prod-blue-1", subnets=["subnet-0a1b2c3d4e5f60718"],
+                         nodeRole="arn:aws:iam::123456789012:role/nodes", amiType="BOTTLEROCKET_x86_64", releaseVersion="1.54.0-5043decc",
+                         version="1.33", scalingConfig={"minSize": 2, "maxSize": 12, "desiredSize": 3},
+                         tags={"eks-bottlerocket/node-group": "blue"})
+    seed_public_parameter(PARAMETER, LATEST)
+    seed_public_parameter("/aws/service/bottlerocket/aws-k8s-1.34/x86_64/latest/image_version", LATEST)
+    stack_file = ROOT / "Pulumi.prod.yaml"
+    values = project_values("prod")
+    values["cluster"]["kubernetesVersion"] = "1.34"
+    values["nodeGroups"]["blue"]["kubernetesVersion"] = "1.33"
+    config = validate_stack_config(values, stack_file.name)
+    monkeypatch.setattr("automation.status.load_config", lambda stack, err, stack_file=None: config)
+    out, table = io.StringIO(), io.StringIO()
+    assert run_status("prod", as_json=True, out=out, err=io.StringIO()) == 0
+    assert run_status("prod", as_json=False, out=table, err=io.StringIO()) == 0
+    versions = json.loads(out.getvalue())["versions"]
+    assert versions["controlPlane"] == "1.34"
+    assert versions["nodeGroups"] == [{"group": "blue", "kubernetesVersion": "1.33", "skew": 1, "configured": "1.33"}]
+    assert versions["addons"] == [] and versions["due"][0].startswith("EKS add-ons could not be read:")
+    assert any(line.startswith("blue runs 1.33, 1 behind the control plane: move it to 1.34") for line in versions["due"])
+    assert "python -m automation upgrade-check --stack prod --to 1.35" in versions["due"][-1]
+    lines = table.getvalue().splitlines()
+    blue = next(line for line in lines if line.startswith("blue "))
+    assert blue.split()[:5] == ["blue", "platform-prod-blue-1", "ACTIVE", "1.33", "1"]
+    assert "due:" in lines and any("blue runs 1.33, 1 behind the control plane" in line for line in lines)

@@ -15,7 +15,7 @@ from components.node_role import NodeRole
 from core import aws_limits, karpenter
 from core.addons_config import KarpenterConfig
 from core.iam_documents import partition, pod_identity_trust_policy
-from core.stack_config import COLOUR_LABEL
+from core.tags import COLOUR_LABEL
 from core.user_data import control_container_enabled, render_user_data
 
 NODE_CLASS_NAME = "bottlerocket"

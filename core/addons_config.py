@@ -14,6 +14,7 @@ from pydantic import AfterValidator, Field
 
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, Quantity, reserved_node_label
 from core.config_base import ConfigSection, Path, Problem
+from core.tags import NODE_POOL_LABEL
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _KARPENTER_DURATION = re.compile(r"(([0-9]+(s|m|h))+|Never)")
@@ -207,7 +208,6 @@ def workload_problems(workloads: list[WorkloadConfig], has_keda: bool,
 # crds/karpenter.sh_nodepools.yaml, lines 223-231). Karpenter sets these itself (capacityTypes,
 # instance facts) and the API server refuses the NodePool otherwise.
 KARPENTER_LABEL_DOMAINS = ("karpenter.sh", "karpenter.k8s.aws")
-NODE_POOL_LABEL = "eks-bottlerocket/node-pool"
 
 
 def _node_pool_label_problem(key: str) -> str | None:

@@ -11,9 +11,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from core.addons_config import NODE_POOL_LABEL, NodePoolConfig
+from core.addons_config import NodePoolConfig
 from core.bottlerocket_settings import quantity_value
 from core.release_version import KNOWN_AFTER_DEPLOY, PIN_PATTERN, ReleasePolicy, ami_architecture, variant
+from core.tags import NODE_POOL_LABEL
 from core.user_data import deep_merge
 
 NAMESPACE = "kube-system"

@@ -25,7 +25,7 @@ import tomlkit
 from pydantic import ValidationError
 
 from core.bottlerocket_settings import BottlerocketSettings
-from core.config_base import SUPPRESSION_PREFIX
+from core.tags import STACK_TAG, SUPPRESSION_PREFIX
 from core.user_data import KUBELET_DEFAULT_HARD_SIGNALS, settings_problems
 
 MINIMUM_DATA_VOLUME_GIB = 20
@@ -87,7 +87,7 @@ def _tags(resource: Resource) -> Mapping[str, str]:
 def _is_production(resources: Iterable[Resource]) -> bool:
     for resource in resources:
         tags = _tags(resource) if isinstance(_tags(resource), Mapping) else {}
-        if tags.get("eks-bottlerocket/stack") in PRODUCTION_NAMES or tags.get("environment") in PRODUCTION_NAMES:
+        if tags.get(STACK_TAG) in PRODUCTION_NAMES or tags.get("environment") in PRODUCTION_NAMES:
             return True
     return False
 

@@ -107,7 +107,11 @@ class BottlerocketNodeGroup(pulumi.ComponentResource):
             labels={**config.labels, COLOUR_LABEL: name},
             taints=[{"key": t.key, "value": t.value or None, "effect": _TAINT_EFFECTS[t.effect]} for t in config.taints],
             launch_template={"id": launch_template.id, "version": launch_template.latest_version.apply(str)},
-            tags=group_tags,
+            # The release policy's tags only here, not on the launch template: a tag change of the node group
+            # is a tagging call, while a launch template change is a new version that replaces every node
+            # (terraform-provider-aws internal/service/eks/node_group.go, resourceNodeGroupUpdate: only
+            # `launch_template`, `release_version` and `version` lead to UpdateNodegroupVersion).
+            tags={**group_tags, **release.tags},
             # desiredSize belongs to the autoscaler after creation. A frozen or pinned group also holds the
             # inputs that would make EKS replace its nodes in place (core/release_version.py says why,
             # with the upstream references). The component's dependencies are repeated here: Pulumi

@@ -340,6 +340,7 @@ def test_worker_queues(plan):
     assert json.loads(queue["redrivePolicy"]) == {"deadLetterTargetArn": f"<after-deploy:aws:sqs/queue:Queue::{dead_letters['name']}.arn>",
                                                   "maxReceiveCount": 5}
     assert queue["name"] == f"platform-{plan.document['stack']}-orders-worker"
+    assert dead_letters["inputs"]["tags"] == {"eks-bottlerocket/dead-letter-queue-of": queue["name"]}  # for the guardrails
 
 
 def test_worker_identity_is_limited_to_its_queue(plan):

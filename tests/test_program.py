@@ -313,8 +313,13 @@ def test_node_group_inputs(plan):
         assert inputs["scalingConfig"] == configured["scaling"]
         assert inputs["updateConfig"] == {"maxUnavailable": 1}
         assert inputs["labels"]["eks-bottlerocket/colour"] == name
-        assert inputs["tags"]["eks-bottlerocket/node-group"] == name
         template = ids[inputs["launchTemplate"]["id"]]
+        assert inputs["tags"]["eks-bottlerocket/node-group"] == name
+        # The release policy as facts for the guardrails, on the node group only (a launch template tag
+        # would be a new template version, every node replaced).
+        assert inputs["tags"]["eks-bottlerocket/release"] == ("latest" if configured["releaseVersion"] == "latest" else "pinned")
+        assert inputs["tags"]["eks-bottlerocket/frozen"] == str(configured.get("freeze", False)).lower()
+        assert not {"eks-bottlerocket/release", "eks-bottlerocket/frozen"} & set(template["inputs"]["tags"])
         assert template["type"] == "aws:ec2/launchTemplate:LaunchTemplate" and template["name"] == name
         assert inputs["launchTemplate"]["version"] == f"<after-deploy:aws:ec2/launchTemplate:LaunchTemplate::{name}.latestVersion>"
         for subnet_id in inputs["subnetIds"]:

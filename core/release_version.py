@@ -25,10 +25,9 @@ from typing import Literal
 
 import semver
 
-from core.tags import FROZEN_TAG, RELEASE_TAG
+from core.tags import FROZEN_TAG, PINNED, RELEASE_TAG
 
 LATEST = "latest"
-PINNED = "pinned"  # the release tag of a group with a pin
 # How the offline plan marks a value only a deployment knows (automation/mock_engine.py).
 KNOWN_AFTER_DEPLOY = "<after-deploy:"
 PIN_PATTERN = re.compile(r"(?P<semver>[0-9]+\.[0-9]+\.[0-9]+)-(?P<build>[0-9a-f]{7,40})")

@@ -16,6 +16,7 @@ NODE_GROUP_TAG = PREFIX + "node-group"
 STACK_TAG = PREFIX + "stack"  # on every AWS resource, through the provider's default tags
 # On each managed node group: `pinned` or `latest` (its stack file's releaseVersion), and `true` when frozen.
 RELEASE_TAG = PREFIX + "release"
+PINNED = "pinned"  # the release tag's value for a pin (`latest` for the rest)
 FROZEN_TAG = PREFIX + "frozen"
 # On a dead-letter queue, by the component that creates it: the name of the queue it takes the failures of.
 DEAD_LETTER_QUEUE_TAG = PREFIX + "dead-letter-queue-of"

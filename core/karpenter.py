@@ -13,7 +13,7 @@ from typing import Any
 
 from core.addons_config import NodePoolConfig
 from core.bottlerocket_settings import quantity_value
-from core.release_version import KNOWN_AFTER_DEPLOY, PIN_PATTERN, ReleasePolicy, ami_architecture, variant
+from core.release_version import PIN_PATTERN, ReleasePolicy, ami_architecture, variant
 from core.tags import NODE_POOL_LABEL
 from core.user_data import deep_merge
 
@@ -77,15 +77,17 @@ def split_node_class_settings(settings: Mapping[str, Any]) -> tuple[dict[str, An
 
 
 def ami_alias(policy: ReleasePolicy, effective_version: str) -> str:
-    """`bottlerocket@latest` only for a group that tracks latest unfrozen; otherwise the version it runs."""
+    """`bottlerocket@latest` only for a group that tracks latest unfrozen; otherwise the version it runs,
+    without its build commit (`bottlerocket@v1.54.0` for the release `1.54.0-5043decc`: the pinned alias
+    format of Karpenter's EC2NodeClass CRD, karpenter-provider-aws v1.14.1
+    pkg/apis/crds/karpenter.k8s.aws_ec2nodeclasses.yaml, amiSelectorTerms.alias; tests' copy
+    tests/upstream/crds/karpenter-1.14.1/, lines 84-99). The group's releaseVersion as EKS reports it is
+    such a release; a value of any other shape (a plan's stand-in for a version still to be known) is
+    named whole, and the CRD's `family@version` validation judges it."""
     if policy.tracks_latest and not policy.frozen:
         return "bottlerocket@latest"
-    if effective_version.startswith(KNOWN_AFTER_DEPLOY):  # a frozen `latest` in the offline plan: a pin to come
-        return f"bottlerocket@v{effective_version}"
     match = PIN_PATTERN.fullmatch(effective_version)
-    if not match:
-        raise ValueError(f"{effective_version!r} is not a Bottlerocket release version")
-    return f"bottlerocket@v{match['semver']}"
+    return f"bottlerocket@v{match['semver'] if match else effective_version}"
 
 
 def ami_family(ami_type: str) -> str | None:

@@ -28,8 +28,6 @@ import semver
 from core.tags import FROZEN_TAG, PINNED, RELEASE_TAG
 
 LATEST = "latest"
-# How the offline plan marks a value only a deployment knows (automation/mock_engine.py).
-KNOWN_AFTER_DEPLOY = "<after-deploy:"
 PIN_PATTERN = re.compile(r"(?P<semver>[0-9]+\.[0-9]+\.[0-9]+)-(?P<build>[0-9a-f]{7,40})")
 
 # The node group inputs whose change makes the provider call EKS UpdateNodegroupVersion (every node

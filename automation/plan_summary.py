@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from components.node_group import DATA_DEVICE, ROOT_DEVICE
+from core.block_devices import DATA_DEVICE, ROOT_DEVICE
 from automation.mock_engine import KNOWN_AFTER_DEPLOY
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.addons_config import NodePoolConfig
+from core import block_devices
+from core.block_devices import DATA_DEVICE, Volume
 from core.bottlerocket_settings import quantity_value
 from core.release_version import PIN_PATTERN, ReleasePolicy, ami_architecture, variant
 from core.tags import NODE_POOL_LABEL
@@ -111,28 +113,18 @@ def ami_selector_term(policy: ReleasePolicy, effective_version: str, ami_type: s
     return {"ssmParameter": f"/aws/service/bottlerocket/{variant(kubernetes_version, ami_type)}/{ami_architecture(ami_type)}/{version}/image_id"}
 
 
-OS_DEVICE = "/dev/xvda"    # Bottlerocket's OS volume
-DATA_DEVICE = "/dev/xvdb"  # Bottlerocket's data volume: kubelet root dir, containerd, pods' ephemeral storage
-
-
-def block_device_mappings(root: Any, data: Any) -> list[dict[str, Any]]:
-    """Both Bottlerocket volumes, the data volume flagged `rootVolume`.
+def block_device_mappings(root: Volume, data: Volume) -> list[dict[str, Any]]:
+    """Both Bottlerocket volumes (core/block_devices.py) as the EC2NodeClass spells them: sizes as
+    quantities, the data volume flagged `rootVolume`.
 
     `rootVolume` means "mounted as kubelet root dir" (karpenter-provider-aws v1.14.1,
     pkg/apis/v1/ec2nodeclass.go:450), and Karpenter takes that volume's size as the node's
     ephemeral-storage capacity (pkg/providers/instancetype/types.go:372-381, `ephemeralStorage`). On
     Bottlerocket the kubelet root dir lives on the data volume, /dev/xvdb (the family's
     `EphemeralBlockDevice`, pkg/providers/amifamily/bottlerocket.go:198), not on the OS volume."""
-    def mapping(device: str, volume: Any) -> dict[str, Any]:
-        ebs: dict[str, Any] = {"volumeSize": f"{volume.size_gib}Gi", "volumeType": volume.type,
-                               "encrypted": volume.encrypted, "deleteOnTermination": True}
-        if volume.iops is not None:
-            ebs["iops"] = volume.iops
-        if volume.throughput is not None:
-            ebs["throughput"] = volume.throughput
-        return {"deviceName": device, "rootVolume": device == DATA_DEVICE, "ebs": ebs}
-
-    return [mapping(OS_DEVICE, root), mapping(DATA_DEVICE, data)]
+    return [{"deviceName": mapping["deviceName"], "rootVolume": mapping["deviceName"] == DATA_DEVICE,
+             "ebs": {**mapping["ebs"], "volumeSize": f"{mapping['ebs']['volumeSize']}Gi"}}
+            for mapping in block_devices.block_device_mappings(root, data)]
 
 
 def node_class_settings(shared: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:

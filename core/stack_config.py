@@ -29,14 +29,13 @@ from core.eks_addons import EksAddonsConfig
 from core.kubernetes_versions import node_group_skew_problems, written_unquoted
 from core.config_base import MAX_QUOTED_CHARACTERS, ConfigSection, Path, Problem, as_written, format_path, quote
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, reserved_node_label, settings_as_dict
+from core.block_devices import MINIMUM_DATA_VOLUME_GIB, MINIMUM_ROOT_VOLUME_GIB
 from core.network_plan import plan_subnets
 from core.tags import COLOUR_LABEL, NODE_GROUP_TAG, STACK_TAG, SUPPRESSION_PREFIX  # noqa: F401 (automation/rollout.py, status.py and core/rollout.py import two of them from here)
 from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin, release_policy, ReleasePolicy
 from core.user_data import DEFAULT_SETTINGS, SettingsProblem, deep_merge, eks_merge_problems, render_user_data, settings_problems
 
 SUPPORTED_KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35")
-MINIMUM_DATA_VOLUME_GIB = 20  # the data volume of Bottlerocket's aws-k8s AMIs; smaller fails to launch
-MINIMUM_ROOT_VOLUME_GIB = {"standard": 2, "nvidia": 4}  # the AMIs' OS volumes
 # The most tags the program adds to one resource next to the stack's `tags` (a private subnet: the stack
 # tag, Name, the internal load balancer role and Karpenter's discovery tag); tests check it on the plans.
 PROGRAM_TAGS_PER_RESOURCE = 4

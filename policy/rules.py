@@ -28,11 +28,11 @@ from typing import Any
 import tomlkit
 from pydantic import ValidationError
 
+from core.block_devices import DATA_DEVICE, MINIMUM_DATA_VOLUME_GIB
 from core.bottlerocket_settings import BottlerocketSettings
 from core.tags import DEAD_LETTER_QUEUE_TAG, FROZEN_TAG, PINNED, RELEASE_TAG, STACK_TAG, SUPPRESSION_PREFIX
 from core.user_data import KUBELET_DEFAULT_HARD_SIGNALS, settings_problems
 
-MINIMUM_DATA_VOLUME_GIB = 20
 PRODUCTION_NAMES = {"prod", "production"}
 # Actions without resource-level permissions: "*" is the narrowest Resource AWS allows for them.
 UNSCOPABLE_ACTIONS = {
@@ -151,12 +151,12 @@ def _data_volume(resource: Resource, context: Context) -> Iterable[str]:
     if resource.type not in ("aws:ec2/launchTemplate:LaunchTemplate", "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"):
         return
     devices = dict(_block_devices(resource))
-    size = devices.get("/dev/xvdb", {}).get("volumeSize")
+    size = devices.get(DATA_DEVICE, {}).get("volumeSize")
     gib = int(str(size).removesuffix("Gi")) if size is not None and re.fullmatch(r"[0-9]+(Gi)?", str(size)) else None
     if gib is None:
-        yield "no /dev/xvdb data volume: Bottlerocket keeps pods' ephemeral storage there; add one (dataVolume.sizeGiB)"
+        yield f"no {DATA_DEVICE} data volume: Bottlerocket keeps pods' ephemeral storage there; add one (dataVolume.sizeGiB)"
     elif gib < MINIMUM_DATA_VOLUME_GIB:
-        yield f"data volume /dev/xvdb is {gib} GiB; give it at least {MINIMUM_DATA_VOLUME_GIB} GiB"
+        yield f"data volume {DATA_DEVICE} is {gib} GiB; give it at least {MINIMUM_DATA_VOLUME_GIB} GiB"
 
 
 def _node_settings(resource: Resource) -> dict[str, Any] | None:
@@ -349,7 +349,7 @@ def _frozen_in_production(resource: Resource, context: Context) -> Iterable[str]
 RULES = [
     Rule("imdsv2-required", "IMDSv2 required with a hop limit of at most 2", True, _imdsv2),
     Rule("ebs-encrypted", "every EBS volume encrypted", True, _ebs_encrypted),
-    Rule("data-volume", "a /dev/xvdb data volume of at least 20 GiB", True, _data_volume),
+    Rule("data-volume", f"a {DATA_DEVICE} data volume of at least {MINIMUM_DATA_VOLUME_GIB} GiB", True, _data_volume),
     Rule("bottlerocket-user-data", "user data passes Bottlerocket's settings rules, with a complete eviction-hard", True, _bottlerocket_user_data),
     Rule("kernel-lockdown-production", "kernel.lockdown is not 'none' in production", True, _lockdown),
     Rule("admin-container-production", "no superpowered host container (admin or any other) runs in production", True, _superpowered_containers),

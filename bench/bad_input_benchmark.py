@@ -2,7 +2,7 @@
 
 Each case runs as a user runs it, `python -m automation plan --config-file <file>` in a fresh process,
 and the figures are printed (the target: every file answered in under 5 s); it asserts nothing, the
-tests check the answers. Run: `python bench/bad_input_benchmark.py` (`--cases N` for the first N only).
+tests check the answers. Run: `python -m bench.bad_input_benchmark` from the project root (`--cases N` for the first N only).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from tests.conftest import project_values, stack_document  # noqa: E402
 from tests.test_bad_input_catalogue import BAD_FILES  # noqa: E402

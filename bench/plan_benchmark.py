@@ -27,7 +27,6 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 GROUP_COUNTS = (1, 5, 10, 20)
 FLOOR_PAIRS = 7
@@ -84,7 +83,7 @@ def _timed(command: list[str], cache: str) -> float:
 
 def floor_ratio(cache: str) -> tuple[float, float]:
     """Median seconds of the import floor and of `python -m automation plan --stack prod`, alternating."""
-    floor = [sys.executable, __file__, "--floor"]
+    floor = [sys.executable, "-m", "bench.plan_benchmark", "--floor"]
     with tempfile.TemporaryDirectory() as out:
         plan = [sys.executable, "-m", "automation", "plan", "--stack", "prod", "--out", out]
         _timed(floor, cache), _timed(plan, cache)  # write the bytecode once
@@ -93,7 +92,7 @@ def floor_ratio(cache: str) -> tuple[float, float]:
 
 
 def measure(stack: str, config_file: Path | None, cache: str) -> dict:
-    command = [sys.executable, __file__, "--child", stack] + ([str(config_file)] if config_file else [])
+    command = [sys.executable, "-m", "bench.plan_benchmark", "--child", stack] + ([str(config_file)] if config_file else [])
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT, env=_environment(cache))
     figures = json.loads(result.stdout.strip().splitlines()[-1])

@@ -20,13 +20,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from automation.stack_files import project_name  # noqa: E402
 from tests.conftest import project_values, stack_document  # noqa: E402
 from tests.test_bad_input_catalogue import BAD_FILES  # noqa: E402
 from tests.test_stack_config import BAD_CONFIGS  # noqa: E402
 
 
 def catalogue_files(folder: Path) -> list[tuple[str, Path]]:
-    files = []
+    files, project = [], project_name()
     for name, text, *_ in BAD_FILES:
         path = folder / name / "Pulumi.prod.yaml"
         path.parent.mkdir()
@@ -35,8 +36,8 @@ def catalogue_files(folder: Path) -> list[tuple[str, Path]]:
     for name, edit, *_ in BAD_CONFIGS:
         document, values = stack_document("dev"), project_values("dev")
         edit(values)
-        others = {k: v for k, v in document["config"].items() if not k.startswith("eks-bottlerocket:")}
-        document["config"] = {**others, **{f"eks-bottlerocket:{k}": v for k, v in values.items()}}
+        others = {k: v for k, v in document["config"].items() if not k.startswith(f"{project}:")}
+        document["config"] = {**others, **{f"{project}:{k}": v for k, v in values.items()}}
         path = folder / name / "Pulumi.dev.yaml"
         path.parent.mkdir()
         path.write_text(yaml.safe_dump(document, sort_keys=False))

@@ -39,9 +39,12 @@ IMPORT_FLOOR = ("pulumi", "pulumi_eks", *(f"pulumi_aws.{m}" for m in ("ec2", "ek
 def generated_stack(groups: int, folder: Path) -> Path:
     """prod's stack file (add-ons included) with `groups` enabled copies of its blue node group."""
     document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
-    blue = document["config"]["eks-bottlerocket:nodeGroups"]["blue"]
-    document["config"]["eks-bottlerocket:nodeGroups"] = {f"g{i:02d}": copy.deepcopy(blue) for i in range(1, groups + 1)}
-    document["config"]["eks-bottlerocket:karpenter"]["nodeClass"]["versionFrom"] = "g01"
+    from automation.stack_files import project_name  # here, not at the top: the import floor must not load it
+
+    project = project_name()
+    blue = document["config"][f"{project}:nodeGroups"]["blue"]
+    document["config"][f"{project}:nodeGroups"] = {f"g{i:02d}": copy.deepcopy(blue) for i in range(1, groups + 1)}
+    document["config"][f"{project}:karpenter"]["nodeClass"]["versionFrom"] = "g01"
     path = folder / f"Pulumi.bench{groups}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path

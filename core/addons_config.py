@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -62,7 +62,11 @@ class Resources(ConfigSection):
     limits: ResourceList
 
 
-def _resources(cpu_request: str, memory_request: str, cpu_limit: str, memory_limit: str):
+def _default_pool_limits() -> dict[Literal["cpu", "memory"], str]:
+    return {"cpu": "100", "memory": "400Gi"}
+
+
+def _resources(cpu_request: str, memory_request: str, cpu_limit: str, memory_limit: str) -> Any:
     return Field(default_factory=lambda: Resources.model_validate({
         "requests": {"cpu": cpu_request, "memory": memory_request},
         "limits": {"cpu": cpu_limit, "memory": memory_limit},
@@ -112,7 +116,7 @@ class NodePoolConfig(ConfigSection):
     capacity_types: list[Literal["spot", "on-demand"]] = Field(default=["spot", "on-demand"], min_length=1)
     instance_categories: list[Annotated[str, Field(pattern=r"^[a-z]$")]] = Field(default=["c", "m", "r"], min_length=1)
     minimum_instance_generation: Annotated[int, Field(ge=1, le=20)] = 6
-    limits: dict[Literal["cpu", "memory"], Quantity] = Field(default_factory=lambda: {"cpu": "100", "memory": "400Gi"})
+    limits: dict[Literal["cpu", "memory"], Quantity] = Field(default_factory=_default_pool_limits)
     disruption: DisruptionConfig = Field(default_factory=DisruptionConfig)
     expire_after: KarpenterDuration = "720h"
     weight: Annotated[int, Field(ge=1, le=100)] | None = None

@@ -148,7 +148,8 @@ def eni_limited_pods(info: Mapping[str, Any]) -> int:
     """Max pods Karpenter assumes for Bottlerocket (types.go:606 `ENILimitedPods`, no reserved ENIs)."""
     network = info["NetworkInfo"]
     interfaces = network["NetworkCards"][network["DefaultNetworkCardIndex"]]["MaximumNetworkInterfaces"]
-    return interfaces * (network["Ipv4AddressesPerInterface"] - 1) + 2
+    pods: int = interfaces * (network["Ipv4AddressesPerInterface"] - 1) + 2
+    return pods
 
 
 def allocatable(info: Mapping[str, Any], node_class: Mapping[str, Any]) -> dict[str, float]:
@@ -319,7 +320,7 @@ def controller_policies(*, partition: str, region: str, account: str, cluster_na
     }
 
 
-def _statement(sid: str, action: str | list[str], resource: str | list[str], condition: dict | None = None) -> dict[str, Any]:
+def _statement(sid: str, action: str | list[str], resource: str | list[str], condition: dict[str, Any] | None = None) -> dict[str, Any]:
     statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Resource": resource, "Action": action}
     if condition:
         statement["Condition"] = condition

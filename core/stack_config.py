@@ -31,7 +31,8 @@ from core.config_base import MAX_QUOTED_CHARACTERS, ConfigSection, Path, Problem
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, reserved_node_label, settings_as_dict
 from core.block_devices import MINIMUM_DATA_VOLUME_GIB, MINIMUM_ROOT_VOLUME_GIB
 from core.network_plan import plan_subnets
-from core.tags import COLOUR_LABEL, NODE_GROUP_TAG, STACK_TAG, SUPPRESSION_PREFIX  # noqa: F401 (automation/rollout.py, status.py and core/rollout.py import two of them from here)
+# COLOUR_LABEL and NODE_GROUP_TAG are re-exported (automation/rollout.py, status.py and core/rollout.py import them from here).
+from core.tags import COLOUR_LABEL as COLOUR_LABEL, NODE_GROUP_TAG as NODE_GROUP_TAG, STACK_TAG, SUPPRESSION_PREFIX
 from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin, release_policy, ReleasePolicy
 from core.user_data import DEFAULT_SETTINGS, SettingsProblem, deep_merge, eks_merge_problems, render_user_data, settings_problems
 
@@ -43,7 +44,7 @@ PROGRAM_TAGS_PER_RESOURCE = 4
 
 # --- value checks ----------------------------------------------------------------------------------
 
-def _pattern(regex: str, what: str):
+def _pattern(regex: str, what: str) -> AfterValidator:
     compiled = re.compile(regex)
 
     def check(value: str) -> str:
@@ -663,7 +664,7 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
     from a one-run override rather than the stack file (a problem there names the override)."""
     problems: list[Problem] = []
     parsed: dict[str, Any] = {}
-    fields = {field.alias: (name, field) for name, field in StackConfig.model_fields.items()}
+    fields = {field.alias or name: (name, field) for name, field in StackConfig.model_fields.items()}
 
     for key in raw:
         if key not in fields:

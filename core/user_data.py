@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,7 +249,7 @@ def eks_merge_problems(text: str) -> list[str]:
     return problems
 
 
-def _arrays(value: Any, path: tuple[str, ...]):
+def _arrays(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], list[Any]]]:
     if isinstance(value, Mapping):
         for key, child in value.items():
             yield from _arrays(child, (*path, key))

@@ -16,13 +16,18 @@ MINIMUM_ROOT_VOLUME_GIB = {"standard": 2, "nvidia": 4}  # the AMIs' OS volumes
 
 
 class Volume(Protocol):
-    """A volume as the stack file describes it (core/stack_config.py VolumeConfig)."""
+    """A volume as the stack file describes it (core/stack_config.py VolumeConfig), read-only."""
 
-    size_gib: int
-    type: str
-    iops: int | None
-    throughput: int | None
-    encrypted: bool
+    @property
+    def size_gib(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def iops(self) -> int | None: ...
+    @property
+    def throughput(self) -> int | None: ...
+    @property
+    def encrypted(self) -> bool: ...
 
 
 def _ebs(volume: Volume) -> dict[str, Any]:

@@ -68,8 +68,8 @@ golden: $(RUNTIME)
 	@git status --short tests/golden 2>/dev/null || true
 
 bench: $(RUNTIME)
-	$(VENV)/bin/python bench/plan_benchmark.py
-	$(VENV)/bin/python bench/simulate_benchmark.py
+	$(VENV)/bin/python -m bench.plan_benchmark
+	$(VENV)/bin/python -m bench.simulate_benchmark
 
 clean:
 	rm -rf build/plan

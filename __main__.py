@@ -14,7 +14,7 @@ from components.node_role import NodeRole
 from components.sqs_worker import SqsWorker
 from core import aws_limits, karpenter as karpenter_data
 from core.pulumi_config import load_stack_config
-from core.stack_config import STACK_TAG
+from core.tags import STACK_TAG
 from core.user_data import conntrack_max_configured, control_container_enabled
 
 config = load_stack_config()  # every config problem is reported here, before anything is registered

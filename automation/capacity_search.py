@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
+from automation.stack_files import project_name
 from automation.simulate import (
     EXIT_IMPOSSIBLE,
     EXIT_OK,
@@ -185,17 +186,18 @@ def _edits(config: StackConfig, index: int, search: Search, setting: Setting) ->
     scaling = search.workload.scaling
     pool_name = search.pool.name
     pool = config.karpenter.node_pools[pool_name] if config.karpenter else None
+    project = project_name()
     edits = [
-        {"path": f"eks-bottlerocket:workloads[{index}].scaling.maxReplicas", "from": scaling.max_replicas, "to": setting.replicas},
-        {"path": f"eks-bottlerocket:workloads[{index}].scaling.pollingIntervalSeconds", "from": scaling.polling_interval_seconds,
+        {"path": f"{project}:workloads[{index}].scaling.maxReplicas", "from": scaling.max_replicas, "to": setting.replicas},
+        {"path": f"{project}:workloads[{index}].scaling.pollingIntervalSeconds", "from": scaling.polling_interval_seconds,
          "to": setting.polling_seconds},
     ]
     if pool is not None and setting.cpu_limit_vcpus is not None:
-        edits.append({"path": f"eks-bottlerocket:karpenter.nodePools.{pool_name}.limits.cpu", "from": pool.limits.get("cpu"),
+        edits.append({"path": f"{project}:karpenter.nodePools.{pool_name}.limits.cpu", "from": pool.limits.get("cpu"),
                       "to": str(setting.cpu_limit_vcpus)})
         memory = search.memory_limit_mib(setting.cpu_limit_vcpus)
         if memory > search.pool.memory_limit_mib:
-            edits.append({"path": f"eks-bottlerocket:karpenter.nodePools.{pool_name}.limits.memory", "from": pool.limits.get("memory"),
+            edits.append({"path": f"{project}:karpenter.nodePools.{pool_name}.limits.memory", "from": pool.limits.get("memory"),
                           "to": f"{int(memory // 1024)}Gi"})
     return edits
 

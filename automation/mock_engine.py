@@ -24,12 +24,13 @@ from google.protobuf import struct_pb2
 from pulumi.runtime.mocks import MockMonitor
 
 from core.iam_documents import partition
-from core.release_version import KNOWN_AFTER_DEPLOY
 
 # Wire-format markers of the Pulumi RPC layer (pulumi/runtime/rpc.py).
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
 _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+# How the offline plan marks a value only a deployment knows; nothing outside the plan code looks for it.
+KNOWN_AFTER_DEPLOY = "<after-deploy:"
 
 
 def after_deploy(what: str) -> str:

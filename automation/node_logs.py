@@ -20,7 +20,8 @@ from typing import Any, TextIO
 
 from kubernetes import client as k8s_client
 
-from core.stack_config import COLOUR_LABEL, StackConfig
+from core.stack_config import StackConfig
+from core.tags import COLOUR_LABEL
 
 LOGDOG_COMMAND = "apiclient exec admin sheltie logdog"
 ARCHIVE_PROXY_PATH = "/api/v1/nodes/{node}/proxy/logs/support/bottlerocket-logs.tar.gz"

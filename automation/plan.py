@@ -299,8 +299,6 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
     except ConfigError as error:
         return fail(error.report(), EXIT_USAGE)
 
-    if str(PROJECT_ROOT) not in sys.path:
-        sys.path.insert(0, str(PROJECT_ROOT))
     try:
         run = run_program(str(PROJECT_ROOT / "__main__.py"), source.engine_config, project=source.project,
                           stack=stack, region=config.region, secret_keys=source.secret_keys)

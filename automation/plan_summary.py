@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from components.node_group import DATA_DEVICE, ROOT_DEVICE
-from core.release_version import KNOWN_AFTER_DEPLOY
+from core.block_devices import DATA_DEVICE, ROOT_DEVICE
+from automation.mock_engine import KNOWN_AFTER_DEPLOY
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"

@@ -2,7 +2,7 @@
 
 Each case runs as a user runs it, `python -m automation plan --config-file <file>` in a fresh process,
 and the figures are printed (the target: every file answered in under 5 s); it asserts nothing, the
-tests check the answers. Run: `python bench/bad_input_benchmark.py` (`--cases N` for the first N only).
+tests check the answers. Run: `python -m bench.bad_input_benchmark` from the project root (`--cases N` for the first N only).
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
+from automation.stack_files import project_name  # noqa: E402
 from tests.conftest import project_values, stack_document  # noqa: E402
 from tests.test_bad_input_catalogue import BAD_FILES  # noqa: E402
 from tests.test_stack_config import BAD_CONFIGS  # noqa: E402
 
 
 def catalogue_files(folder: Path) -> list[tuple[str, Path]]:
-    files = []
+    files, project = [], project_name()
     for name, text, *_ in BAD_FILES:
         path = folder / name / "Pulumi.prod.yaml"
         path.parent.mkdir()
@@ -36,8 +36,8 @@ def catalogue_files(folder: Path) -> list[tuple[str, Path]]:
     for name, edit, *_ in BAD_CONFIGS:
         document, values = stack_document("dev"), project_values("dev")
         edit(values)
-        others = {k: v for k, v in document["config"].items() if not k.startswith("eks-bottlerocket:")}
-        document["config"] = {**others, **{f"eks-bottlerocket:{k}": v for k, v in values.items()}}
+        others = {k: v for k, v in document["config"].items() if not k.startswith(f"{project}:")}
+        document["config"] = {**others, **{f"{project}:{k}": v for k, v in values.items()}}
         path = folder / name / "Pulumi.dev.yaml"
         path.parent.mkdir()
         path.write_text(yaml.safe_dump(document, sort_keys=False))

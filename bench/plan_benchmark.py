@@ -28,7 +28,6 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 GROUP_COUNTS = (1, 5, 10, 20)
 FLOOR_PAIRS = 7
@@ -41,9 +40,12 @@ IMPORT_FLOOR = ("pulumi", "pulumi_eks", *(f"pulumi_aws.{m}" for m in ("ec2", "ek
 def generated_stack(groups: int, folder: Path) -> Path:
     """prod's stack file (add-ons included) with `groups` enabled copies of its blue node group."""
     document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
-    blue = document["config"]["eks-bottlerocket:nodeGroups"]["blue"]
-    document["config"]["eks-bottlerocket:nodeGroups"] = {f"g{i:02d}": copy.deepcopy(blue) for i in range(1, groups + 1)}
-    document["config"]["eks-bottlerocket:karpenter"]["nodeClass"]["versionFrom"] = "g01"
+    from automation.stack_files import project_name  # here, not at the top: the import floor must not load it
+
+    project = project_name()
+    blue = document["config"][f"{project}:nodeGroups"]["blue"]
+    document["config"][f"{project}:nodeGroups"] = {f"g{i:02d}": copy.deepcopy(blue) for i in range(1, groups + 1)}
+    document["config"][f"{project}:karpenter"]["nodeClass"]["versionFrom"] = "g01"
     path = folder / f"Pulumi.bench{groups}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
@@ -88,7 +90,7 @@ def _timed(command: list[str], cache: str) -> float:
 
 def floor_ratio(cache: str) -> tuple[float, float]:
     """Median seconds of the import floor and of `python -m automation plan --stack prod`, alternating."""
-    floor = [sys.executable, __file__, "--floor"]
+    floor = [sys.executable, "-m", "bench.plan_benchmark", "--floor"]
     with tempfile.TemporaryDirectory() as out:
         plan = [sys.executable, "-m", "automation", "plan", "--stack", "prod", "--out", out]
         _timed(floor, cache), _timed(plan, cache)  # write the bytecode once
@@ -97,7 +99,7 @@ def floor_ratio(cache: str) -> tuple[float, float]:
 
 
 def measure(stack: str, config_file: Path | None, cache: str) -> dict:
-    command = [sys.executable, __file__, "--child", stack] + ([str(config_file)] if config_file else [])
+    command = [sys.executable, "-m", "bench.plan_benchmark", "--child", stack] + ([str(config_file)] if config_file else [])
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT, env=_environment(cache))
     figures = json.loads(result.stdout.strip().splitlines()[-1])

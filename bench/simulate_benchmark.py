@@ -7,14 +7,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from automation.simulate import DEFAULT_RUNS, PRICES_FILE, autoscaling_for, capacity_for, run_many, summarize  # noqa: E402
-from automation.status import load_config  # noqa: E402
-from core.burst_simulation import Scenario  # noqa: E402
+from automation.simulate import DEFAULT_RUNS, PRICES_FILE, autoscaling_for, capacity_for, run_many, summarize
+from automation.status import load_config
+from core.burst_simulation import Scenario
 
 RUNS = DEFAULT_RUNS
 SECOND_SEED_BLOCK = 10_001

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
@@ -15,7 +15,7 @@ from components.node_role import NodeRole
 from core import aws_limits, karpenter
 from core.addons_config import KarpenterConfig
 from core.iam_documents import partition, pod_identity_trust_policy
-from core.stack_config import COLOUR_LABEL
+from core.tags import COLOUR_LABEL
 from core.user_data import control_container_enabled, render_user_data
 
 NODE_CLASS_NAME = "bottlerocket"
@@ -83,7 +83,7 @@ class Karpenter(pulumi.ComponentResource):
                                                        cluster_name=cluster_name, node_role_arn=args[1], queue_arn=args[2]))
         for policy_name in ("NodeLifecycle", "IAMIntegration", "EKSIntegration", "Interruption", "ResourceDiscovery", "ZonalShift"):
             policy = aws.iam.Policy(f"{name}-{policy_name}", description=f"Karpenter controller {policy_name} for {cluster_name}",
-                                    policy=documents.apply(lambda docs, key=policy_name: json.dumps(docs[key])), opts=child)
+                                    policy=documents.apply(_one_document(policy_name)), opts=child)
             needed.append(aws.iam.RolePolicyAttachment(f"{name}-{policy_name}", role=controller_role.name, policy_arn=policy.arn, opts=child))
         identity = aws.eks.PodIdentityAssociation(f"{name}-controller", cluster_name=cluster.name, namespace=karpenter.NAMESPACE,
                                                   service_account=karpenter.SERVICE_ACCOUNT, role_arn=controller_role.arn, opts=child)
@@ -106,7 +106,7 @@ class Karpenter(pulumi.ComponentResource):
         ])
         after_crds = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, controller]))
         node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, ami_selector=ami_selector, family=ami_family,  # type: ignore[arg-type]
-                                              node_role_name=node_role.role.name, user_data=user_data,  # type: ignore[arg-type]
+                                              node_role_name=node_role.role.name, user_data=user_data,
                                               kubelet=kubelet, block_devices=block_devices, tags=tags)
         self.node_class = k8s.apiextensions.CustomResource(f"{name}-{NODE_CLASS_NAME}", **_custom_resource_args(node_class), opts=after_crds)
         self.node_pools = {
@@ -116,6 +116,10 @@ class Karpenter(pulumi.ComponentResource):
             for pool_name, pool in config.node_pools.items()
         }
         self.register_outputs({"interruptionQueue": queue.name, "nodeRoleArn": node_role.arn})
+
+
+def _one_document(key: str) -> Callable[[dict[str, Any]], str]:
+    return lambda documents: json.dumps(documents[key])
 
 
 def _custom_resource_args(manifest: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import Cluster
 from core.addons_config import KedaConfig
-from core.stack_config import COLOUR_LABEL
+from core.tags import COLOUR_LABEL
 from core.keda import (
     KEDA_CHART,
     KEDA_CHART_REPOSITORY,

@@ -59,7 +59,9 @@ class Network(pulumi.ComponentResource):
                                            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}],
                                            tags={"Name": f"{self._cluster_name}-public"}, opts=self._child())
         plans = plan_subnets(config.cidr, list(config.availability_zones))
-        public, private, nat_by_zone = [], [], {}
+        public: list[aws.ec2.Subnet] = []
+        private: list[aws.ec2.Subnet] = []
+        nat_by_zone: dict[str, aws.ec2.NatGateway] = {}
         for plan in (p for p in plans if p.tier == "public"):
             subnet = aws.ec2.Subnet(f"{name}-public-{plan.availability_zone}", vpc_id=vpc.id, cidr_block=plan.cidr,
                                     availability_zone=plan.availability_zone, map_public_ip_on_launch=False,

@@ -9,27 +9,24 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from pydantic.alias_generators import to_snake
+
+from core.block_devices import block_device_mappings
 from core.release_version import GroupVersions, ReleasePolicy, held_until_rollout
-from core.stack_config import COLOUR_LABEL, NODE_GROUP_TAG, NodeGroupConfig, VolumeConfig
+from core.stack_config import COLOUR_LABEL, NODE_GROUP_TAG, NodeGroupConfig
 from core.user_data import render_user_data
 
-ROOT_DEVICE = "/dev/xvda"  # Bottlerocket's OS volume
-DATA_DEVICE = "/dev/xvdb"  # containers, images and pods' ephemeral storage
 _TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
 
 
-def block_device(device: str, volume: VolumeConfig) -> dict[str, Any]:
-    ebs: dict[str, Any] = {
-        "volume_size": volume.size_gib,
-        "volume_type": volume.type,
-        "encrypted": "true" if volume.encrypted else "false",
-        "delete_on_termination": "true",
-    }
-    if volume.iops is not None:
-        ebs["iops"] = volume.iops
-    if volume.throughput is not None:
-        ebs["throughput"] = volume.throughput
-    return {"device_name": device, "ebs": ebs}
+def launch_template_block_devices(config: NodeGroupConfig) -> list[dict[str, Any]]:
+    """Both Bottlerocket volumes (core/block_devices.py) as the launch template's arguments: snake_case, and
+    the flags as the strings pulumi-aws types them (LaunchTemplateBlockDeviceMappingEbsArgs)."""
+    def flag_or_value(value: Any) -> Any:
+        return str(value).lower() if isinstance(value, bool) else value
+
+    return [{"device_name": mapping["deviceName"], "ebs": {to_snake(key): flag_or_value(value) for key, value in mapping["ebs"].items()}}
+            for mapping in block_device_mappings(config.root_volume, config.data_volume)]
 
 
 def _template_version(template: Any) -> str | None:
@@ -65,7 +62,7 @@ class BottlerocketNodeGroup(pulumi.ComponentResource):
             name_prefix=physical_name_prefix,
             description=f"Bottlerocket node group {name}",
             user_data=base64.b64encode(self.user_data.encode()).decode(),
-            block_device_mappings=[block_device(ROOT_DEVICE, config.root_volume), block_device(DATA_DEVICE, config.data_volume)],
+            block_device_mappings=launch_template_block_devices(config),
             metadata_options={
                 "http_endpoint": "enabled",
                 "http_tokens": "required",
@@ -107,7 +104,11 @@ class BottlerocketNodeGroup(pulumi.ComponentResource):
             labels={**config.labels, COLOUR_LABEL: name},
             taints=[{"key": t.key, "value": t.value or None, "effect": _TAINT_EFFECTS[t.effect]} for t in config.taints],
             launch_template={"id": launch_template.id, "version": launch_template.latest_version.apply(str)},
-            tags=group_tags,
+            # The release policy's tags only here, not on the launch template: a tag change of the node group
+            # is a tagging call, while a launch template change is a new version that replaces every node
+            # (terraform-provider-aws internal/service/eks/node_group.go, resourceNodeGroupUpdate: only
+            # `launch_template`, `release_version` and `version` lead to UpdateNodegroupVersion).
+            tags={**group_tags, **release.tags},
             # desiredSize belongs to the autoscaler after creation. A frozen or pinned group also holds the
             # inputs that would make EKS replace its nodes in place (core/release_version.py says why,
             # with the upstream references). The component's dependencies are repeated here: Pulumi

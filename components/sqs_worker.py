@@ -14,6 +14,7 @@ from components.keda import Keda
 from core import aws_limits, sqs_worker
 from core.addons_config import WorkloadConfig
 from core.iam_documents import pod_identity_trust_policy
+from core.tags import DEAD_LETTER_QUEUE_TAG
 
 
 class SqsWorker(pulumi.ComponentResource):
@@ -30,10 +31,14 @@ class SqsWorker(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         holds_messages = pulumi.ResourceOptions(parent=self, protect=protect)  # stack.protect: queued work survives a destroy
 
+        queue_name = aws_limits.worker_queue_name(cluster_name, workload.name)
+        # Marked as a dead-letter queue here, where that is known: the guardrails cannot tell it from the
+        # redrive policy of its source queue while that queue's ARN is unknown (a first preview).
         dead_letters = aws.sqs.Queue(f"{name}-dlq", name=aws_limits.dead_letter_queue_name(cluster_name, workload.name), sqs_managed_sse_enabled=True,
-                                     message_retention_seconds=sqs_worker.DEAD_LETTER_RETENTION_SECONDS, opts=holds_messages)
+                                     message_retention_seconds=sqs_worker.DEAD_LETTER_RETENTION_SECONDS,
+                                     tags={DEAD_LETTER_QUEUE_TAG: queue_name}, opts=holds_messages)
         self.queue = aws.sqs.Queue(
-            name, name=aws_limits.worker_queue_name(cluster_name, workload.name), sqs_managed_sse_enabled=True,
+            name, name=queue_name, sqs_managed_sse_enabled=True,
             visibility_timeout_seconds=sqs_worker.visibility_timeout(workload),
             receive_wait_time_seconds=workload.queue.long_polling_seconds,
             message_retention_seconds=workload.queue.retention_seconds,

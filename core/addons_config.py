@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, Quantity, reserved_node_label
 from core.config_base import ConfigSection, Path, Problem
+from core.tags import NODE_POOL_LABEL
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _KARPENTER_DURATION = re.compile(r"(([0-9]+(s|m|h))+|Never)")
@@ -61,7 +62,11 @@ class Resources(ConfigSection):
     limits: ResourceList
 
 
-def _resources(cpu_request: str, memory_request: str, cpu_limit: str, memory_limit: str):
+def _default_pool_limits() -> dict[Literal["cpu", "memory"], str]:
+    return {"cpu": "100", "memory": "400Gi"}
+
+
+def _resources(cpu_request: str, memory_request: str, cpu_limit: str, memory_limit: str) -> Any:
     return Field(default_factory=lambda: Resources.model_validate({
         "requests": {"cpu": cpu_request, "memory": memory_request},
         "limits": {"cpu": cpu_limit, "memory": memory_limit},
@@ -111,7 +116,7 @@ class NodePoolConfig(ConfigSection):
     capacity_types: list[Literal["spot", "on-demand"]] = Field(default=["spot", "on-demand"], min_length=1)
     instance_categories: list[Annotated[str, Field(pattern=r"^[a-z]$")]] = Field(default=["c", "m", "r"], min_length=1)
     minimum_instance_generation: Annotated[int, Field(ge=1, le=20)] = 6
-    limits: dict[Literal["cpu", "memory"], Quantity] = Field(default_factory=lambda: {"cpu": "100", "memory": "400Gi"})
+    limits: dict[Literal["cpu", "memory"], Quantity] = Field(default_factory=_default_pool_limits)
     disruption: DisruptionConfig = Field(default_factory=DisruptionConfig)
     expire_after: KarpenterDuration = "720h"
     weight: Annotated[int, Field(ge=1, le=100)] | None = None
@@ -207,7 +212,6 @@ def workload_problems(workloads: list[WorkloadConfig], has_keda: bool,
 # crds/karpenter.sh_nodepools.yaml, lines 223-231). Karpenter sets these itself (capacityTypes,
 # instance facts) and the API server refuses the NodePool otherwise.
 KARPENTER_LABEL_DOMAINS = ("karpenter.sh", "karpenter.k8s.aws")
-NODE_POOL_LABEL = "eks-bottlerocket/node-pool"
 
 
 def _node_pool_label_problem(key: str) -> str | None:

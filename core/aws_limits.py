@@ -56,16 +56,19 @@ def _read_json(path: Path) -> Any:
 def _service_model(service: str) -> dict[str, Any]:
     # botocore.loaders.Loader.load_service_model takes the newest API version folder; so does this.
     newest = max(folder for folder in (_botocore_data() / service).iterdir() if folder.is_dir())
-    return _read_json(newest / "service-2.json")
+    model: dict[str, Any] = _read_json(newest / "service-2.json")
+    return model
 
 
 def _shape(service: str, shape: str) -> dict[str, Any]:
-    return _service_model(service)["shapes"][shape]
+    shape_model: dict[str, Any] = _service_model(service)["shapes"][shape]
+    return shape_model
 
 
 @functools.cache
 def _partitions() -> list[dict[str, Any]]:
-    return _read_json(_botocore_data() / "endpoints.json")["partitions"]
+    partitions: list[dict[str, Any]] = _read_json(_botocore_data() / "endpoints.json")["partitions"]
+    return partitions
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ Keys are Bottlerocket's own (kebab-case) names so settings can be pasted from bo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -92,7 +93,7 @@ def _integer_percent(value: Any) -> int:
     return number
 
 
-def _matches(pattern: re.Pattern[str], what: str):
+def _matches(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         if not pattern.fullmatch(value):
             raise ValueError(f"{quote(value)} is not a valid {what}")
@@ -184,7 +185,7 @@ def quantity_value(value: str) -> float:
         raise ValueError(f"{quote(value)} is not a quantity")
     number, suffix = float(match["number"]), match["suffix"] or ""
     if suffix.startswith("e"):
-        return number * 10 ** int(suffix[1:])
+        return number * 10.0 ** int(suffix[1:])
     if suffix in ("n", "u", "m"):
         return number * {"n": 1e-9, "u": 1e-6, "m": 1e-3}[suffix]
     return number * _QUANTITY_SUFFIX_BYTES[suffix]

@@ -501,8 +501,10 @@ class _Burst:
 
     def karpenter_batch(self, t: int) -> None:
         """Close the batch; launch NodeClaims for the pending pods no launching node will take."""
-        if self.batch_started is None or (t - self.batch_last_pending < KARPENTER_BATCH_IDLE_SECONDS
-                                          and t - self.batch_started < KARPENTER_BATCH_MAX_SECONDS):
+        if self.batch_started is None:
+            return
+        assert self.batch_last_pending is not None  # set together with batch_started
+        if t - self.batch_last_pending < KARPENTER_BATCH_IDLE_SECONDS and t - self.batch_started < KARPENTER_BATCH_MAX_SECONDS:
             return
         self.batch_started = self.batch_last_pending = None
         launching_room = sum(n.option.pods - n.pods for n in self.nodes if n.ready_at > t)

@@ -15,10 +15,6 @@ class ConfigSection(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, alias_generator=to_camel, populate_by_name=False)
 
 
-# A tag or annotation `policy.eks-bottlerocket/<rule>: <reason>` suppresses a guardrail on its resource.
-SUPPRESSION_PREFIX = "policy.eks-bottlerocket/"
-
-
 class SourceFloat(float):
     """A float as written in the stack file: `1.30` keeps its text for messages (the float says 1.3)."""
 

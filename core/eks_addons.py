@@ -76,7 +76,8 @@ class ManagedAddon:
         return to_camel(self.field)
 
     def pinned_version(self, config: EksAddonsConfig) -> str | None:
-        return getattr(config, self.field).version
+        version: str | None = getattr(config, self.field).version
+        return version
 
 
 MANAGED_ADDONS = (ManagedAddon("vpc_cni", VPC_CNI), ManagedAddon("coredns", "coredns"))

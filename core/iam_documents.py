@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 # What every node needs (EKS user guide, "Amazon EKS node IAM role"): the kubelet's EC2 reads and the Pod
 # Identity agent (worker policy) and image pulls. The VPC CNI's permissions are not here: AWS recommends a
 # separate role for the aws-node service account (EKS user guide, "Configure Amazon VPC CNI plugin to use
@@ -30,7 +32,7 @@ def eks_access_policy_arn(region: str, policy_name: str) -> str:
     return f"arn:{partition(region)}:eks::aws:cluster-access-policy/{policy_name}"
 
 
-def pod_identity_trust_policy(*, account: str, cluster_name: str, namespace: str, service_account: str) -> dict:
+def pod_identity_trust_policy(*, account: str, cluster_name: str, namespace: str, service_account: str) -> dict[str, Any]:
     """Trust for an EKS Pod Identity role, limited to one service account of one cluster in this account.
 
     The statement is the EKS user guide's ("Create IAM role with trust policy required by EKS Pod
@@ -49,7 +51,7 @@ def pod_identity_trust_policy(*, account: str, cluster_name: str, namespace: str
         }}}]}
 
 
-def service_assume_role_policy(service: str) -> dict:
+def service_assume_role_policy(service: str) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [{

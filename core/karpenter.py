@@ -11,9 +11,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from core.addons_config import NODE_POOL_LABEL, NodePoolConfig
+from core.addons_config import NodePoolConfig
+from core import block_devices
+from core.block_devices import DATA_DEVICE, Volume
 from core.bottlerocket_settings import quantity_value
-from core.release_version import KNOWN_AFTER_DEPLOY, PIN_PATTERN, ReleasePolicy, ami_architecture, variant
+from core.release_version import PIN_PATTERN, ReleasePolicy, ami_architecture, variant
+from core.tags import NODE_POOL_LABEL
 from core.user_data import deep_merge
 
 NAMESPACE = "kube-system"
@@ -76,15 +79,17 @@ def split_node_class_settings(settings: Mapping[str, Any]) -> tuple[dict[str, An
 
 
 def ami_alias(policy: ReleasePolicy, effective_version: str) -> str:
-    """`bottlerocket@latest` only for a group that tracks latest unfrozen; otherwise the version it runs."""
+    """`bottlerocket@latest` only for a group that tracks latest unfrozen; otherwise the version it runs,
+    without its build commit (`bottlerocket@v1.54.0` for the release `1.54.0-5043decc`: the pinned alias
+    format of Karpenter's EC2NodeClass CRD, karpenter-provider-aws v1.14.1
+    pkg/apis/crds/karpenter.k8s.aws_ec2nodeclasses.yaml, amiSelectorTerms.alias; tests' copy
+    tests/upstream/crds/karpenter-1.14.1/, lines 84-99). The group's releaseVersion as EKS reports it is
+    such a release; a value of any other shape (a plan's stand-in for a version still to be known) is
+    named whole, and the CRD's `family@version` validation judges it."""
     if policy.tracks_latest and not policy.frozen:
         return "bottlerocket@latest"
-    if effective_version.startswith(KNOWN_AFTER_DEPLOY):  # a frozen `latest` in the offline plan: a pin to come
-        return f"bottlerocket@v{effective_version}"
     match = PIN_PATTERN.fullmatch(effective_version)
-    if not match:
-        raise ValueError(f"{effective_version!r} is not a Bottlerocket release version")
-    return f"bottlerocket@v{match['semver']}"
+    return f"bottlerocket@v{match['semver'] if match else effective_version}"
 
 
 def ami_family(ami_type: str) -> str | None:
@@ -108,28 +113,18 @@ def ami_selector_term(policy: ReleasePolicy, effective_version: str, ami_type: s
     return {"ssmParameter": f"/aws/service/bottlerocket/{variant(kubernetes_version, ami_type)}/{ami_architecture(ami_type)}/{version}/image_id"}
 
 
-OS_DEVICE = "/dev/xvda"    # Bottlerocket's OS volume
-DATA_DEVICE = "/dev/xvdb"  # Bottlerocket's data volume: kubelet root dir, containerd, pods' ephemeral storage
-
-
-def block_device_mappings(root: Any, data: Any) -> list[dict[str, Any]]:
-    """Both Bottlerocket volumes, the data volume flagged `rootVolume`.
+def block_device_mappings(root: Volume, data: Volume) -> list[dict[str, Any]]:
+    """Both Bottlerocket volumes (core/block_devices.py) as the EC2NodeClass spells them: sizes as
+    quantities, the data volume flagged `rootVolume`.
 
     `rootVolume` means "mounted as kubelet root dir" (karpenter-provider-aws v1.14.1,
     pkg/apis/v1/ec2nodeclass.go:450), and Karpenter takes that volume's size as the node's
     ephemeral-storage capacity (pkg/providers/instancetype/types.go:372-381, `ephemeralStorage`). On
     Bottlerocket the kubelet root dir lives on the data volume, /dev/xvdb (the family's
     `EphemeralBlockDevice`, pkg/providers/amifamily/bottlerocket.go:198), not on the OS volume."""
-    def mapping(device: str, volume: Any) -> dict[str, Any]:
-        ebs: dict[str, Any] = {"volumeSize": f"{volume.size_gib}Gi", "volumeType": volume.type,
-                               "encrypted": volume.encrypted, "deleteOnTermination": True}
-        if volume.iops is not None:
-            ebs["iops"] = volume.iops
-        if volume.throughput is not None:
-            ebs["throughput"] = volume.throughput
-        return {"deviceName": device, "rootVolume": device == DATA_DEVICE, "ebs": ebs}
-
-    return [mapping(OS_DEVICE, root), mapping(DATA_DEVICE, data)]
+    return [{"deviceName": mapping["deviceName"], "rootVolume": mapping["deviceName"] == DATA_DEVICE,
+             "ebs": {**mapping["ebs"], "volumeSize": f"{mapping['ebs']['volumeSize']}Gi"}}
+            for mapping in block_devices.block_device_mappings(root, data)]
 
 
 def node_class_settings(shared: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,7 +148,8 @@ def eni_limited_pods(info: Mapping[str, Any]) -> int:
     """Max pods Karpenter assumes for Bottlerocket (types.go:606 `ENILimitedPods`, no reserved ENIs)."""
     network = info["NetworkInfo"]
     interfaces = network["NetworkCards"][network["DefaultNetworkCardIndex"]]["MaximumNetworkInterfaces"]
-    return interfaces * (network["Ipv4AddressesPerInterface"] - 1) + 2
+    pods: int = interfaces * (network["Ipv4AddressesPerInterface"] - 1) + 2
+    return pods
 
 
 def allocatable(info: Mapping[str, Any], node_class: Mapping[str, Any]) -> dict[str, float]:
@@ -324,7 +320,7 @@ def controller_policies(*, partition: str, region: str, account: str, cluster_na
     }
 
 
-def _statement(sid: str, action: str | list[str], resource: str | list[str], condition: dict | None = None) -> dict[str, Any]:
+def _statement(sid: str, action: str | list[str], resource: str | list[str], condition: dict[str, Any] | None = None) -> dict[str, Any]:
     statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Resource": resource, "Action": action}
     if condition:
         statement["Condition"] = condition

@@ -10,12 +10,14 @@ the configuration EKS itself ships.
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 KUBE_PROXY_CONFIG_MAP = "kube-proxy-config"
 
 
-def kube_proxy_configuration() -> dict:
+def kube_proxy_configuration() -> dict[str, Any]:
     return {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
@@ -49,4 +51,5 @@ def kube_proxy_configuration() -> dict:
 
 
 def render_kube_proxy_config() -> str:
-    return yaml.safe_dump(kube_proxy_configuration(), sort_keys=True)
+    text: str = yaml.safe_dump(kube_proxy_configuration(), sort_keys=True)
+    return text

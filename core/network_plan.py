@@ -23,7 +23,7 @@ class SubnetPlan:
 
 
 def plan_subnets(vpc_cidr: str, availability_zones: list[str]) -> list[SubnetPlan]:
-    network = ipaddress.ip_network(vpc_cidr)
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network = ipaddress.ip_network(vpc_cidr)
     count = len(availability_zones)
     private_bits = math.ceil(math.log2(count + 1))
     public_bits = private_bits + max(1, math.ceil(math.log2(count)))
@@ -31,7 +31,7 @@ def plan_subnets(vpc_cidr: str, availability_zones: list[str]) -> list[SubnetPla
         raise ValueError(
             f"{vpc_cidr} is too small for {count} availability zones; use a /{SMALLEST_SUBNET_PREFIX - public_bits} or larger"
         )
-    blocks = list(network.subnets(prefixlen_diff=private_bits))
+    blocks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = list(network.subnets(prefixlen_diff=private_bits))
     public_blocks = list(blocks[-1].subnets(prefixlen_diff=public_bits - private_bits))
     private = [SubnetPlan(az, "private", str(block)) for az, block in zip(availability_zones, blocks)]
     public = [SubnetPlan(az, "public", str(block)) for az, block in zip(availability_zones, public_blocks)]

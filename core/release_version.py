@@ -25,9 +25,9 @@ from typing import Literal
 
 import semver
 
+from core.tags import FROZEN_TAG, PINNED, RELEASE_TAG
+
 LATEST = "latest"
-# How the offline plan marks a value only a deployment knows (automation/mock_engine.py).
-KNOWN_AFTER_DEPLOY = "<after-deploy:"
 PIN_PATTERN = re.compile(r"(?P<semver>[0-9]+\.[0-9]+\.[0-9]+)-(?P<build>[0-9a-f]{7,40})")
 
 # The node group inputs whose change makes the provider call EKS UpdateNodegroupVersion (every node
@@ -94,6 +94,12 @@ class ReleasePolicy:
         if not self.tracks_latest:
             return [field for field in VERSION_INPUTS if field != "releaseVersion"]
         return []
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The policy as facts on the node group, for the guardrails (policy/rules.py): its inputs do not
+        tell a pin from `latest` once the SSM parameter is read, and `freeze` is a resource option."""
+        return {RELEASE_TAG: LATEST if self.tracks_latest else PINNED, FROZEN_TAG: "true" if self.frozen else "false"}
 
     def describe(self) -> str:
         source = f"latest from {self.ssm_parameter}" if self.tracks_latest else f"pinned {self.requested}"

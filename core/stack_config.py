@@ -27,18 +27,16 @@ from core.keda import KEDA_NAMESPACE
 from core.sqs_worker import INJECTED_ENV
 from core.eks_addons import EksAddonsConfig
 from core.kubernetes_versions import node_group_skew_problems, written_unquoted
-from core.config_base import MAX_QUOTED_CHARACTERS, SUPPRESSION_PREFIX, ConfigSection, Path, Problem, as_written, format_path, quote
+from core.config_base import MAX_QUOTED_CHARACTERS, ConfigSection, Path, Problem, as_written, format_path, quote
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, reserved_node_label, settings_as_dict
+from core.block_devices import MINIMUM_DATA_VOLUME_GIB, MINIMUM_ROOT_VOLUME_GIB
 from core.network_plan import plan_subnets
+# COLOUR_LABEL and NODE_GROUP_TAG are re-exported (automation/rollout.py, status.py and core/rollout.py import them from here).
+from core.tags import COLOUR_LABEL as COLOUR_LABEL, NODE_GROUP_TAG as NODE_GROUP_TAG, STACK_TAG, SUPPRESSION_PREFIX
 from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin, release_policy, ReleasePolicy
 from core.user_data import DEFAULT_SETTINGS, SettingsProblem, deep_merge, eks_merge_problems, render_user_data, settings_problems
 
 SUPPORTED_KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35")
-MINIMUM_DATA_VOLUME_GIB = 20  # the data volume of Bottlerocket's aws-k8s AMIs; smaller fails to launch
-MINIMUM_ROOT_VOLUME_GIB = {"standard": 2, "nvidia": 4}  # the AMIs' OS volumes
-COLOUR_LABEL = "eks-bottlerocket/colour"
-NODE_GROUP_TAG = "eks-bottlerocket/node-group"
-STACK_TAG = "eks-bottlerocket/stack"  # on every AWS resource, through the provider's default tags
 # The most tags the program adds to one resource next to the stack's `tags` (a private subnet: the stack
 # tag, Name, the internal load balancer role and Karpenter's discovery tag); tests check it on the plans.
 PROGRAM_TAGS_PER_RESOURCE = 4
@@ -46,7 +44,7 @@ PROGRAM_TAGS_PER_RESOURCE = 4
 
 # --- value checks ----------------------------------------------------------------------------------
 
-def _pattern(regex: str, what: str):
+def _pattern(regex: str, what: str) -> AfterValidator:
     compiled = re.compile(regex)
 
     def check(value: str) -> str:
@@ -666,7 +664,7 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
     from a one-run override rather than the stack file (a problem there names the override)."""
     problems: list[Problem] = []
     parsed: dict[str, Any] = {}
-    fields = {field.alias: (name, field) for name, field in StackConfig.model_fields.items()}
+    fields = {field.alias or name: (name, field) for name, field in StackConfig.model_fields.items()}
 
     for key in raw:
         if key not in fields:

@@ -14,7 +14,7 @@ import functools
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -258,7 +258,7 @@ def eks_merge_problems(text: str) -> list[str]:
     return problems
 
 
-def _arrays(value: Any, path: tuple[str, ...]):
+def _arrays(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], list[Any]]]:
     if isinstance(value, Mapping):
         for key, child in value.items():
             yield from _arrays(child, (*path, key))

@@ -1,6 +1,6 @@
 """The CrossGuard side of the guardrails: the rules of rules.py as two stack policies (mandatory and
-advisory), so they see every resource (production is decided stack-wide, dead-letter queues by their
-redrive sources). Kept apart from __main__.py because PolicyPack() starts a server and blocks."""
+advisory), so they see every resource (production is decided stack-wide, and the stack's default tags
+never suppress a rule). Kept apart from __main__.py because PolicyPack() starts a server and blocks."""
 
 from __future__ import annotations
 

@@ -5,6 +5,10 @@ policy`) and the offline plan (`python -m automation plan`). pulumi-eks' Cluster
 component whose children the mock engine never builds, so each rule on the `aws:eks/cluster:Cluster`
 child is mirrored on the component's inputs (`eks:index:Cluster`).
 
+A rule reads what a resource's inputs and tags say, never a value only the offline plan has, so it
+judges the offline plan and a CrossGuard preview alike. Facts the inputs cannot show once deployed are tags
+the components write (core/tags.py): a node group's release policy, a dead-letter queue.
+
 Suppress a rule for one resource next to it: an AWS tag or a Kubernetes annotation
 `policy.eks-bottlerocket/<rule name>` whose value is the reason, in at least three words. The stack's
 `tags` reach every resource through the provider's default tags, so they never suppress anything.
@@ -24,11 +28,11 @@ from typing import Any
 import tomlkit
 from pydantic import ValidationError
 
+from core.block_devices import DATA_DEVICE, MINIMUM_DATA_VOLUME_GIB
 from core.bottlerocket_settings import BottlerocketSettings
-from core.config_base import SUPPRESSION_PREFIX
+from core.tags import DEAD_LETTER_QUEUE_TAG, FROZEN_TAG, PINNED, RELEASE_TAG, STACK_TAG, SUPPRESSION_PREFIX
 from core.user_data import KUBELET_DEFAULT_HARD_SIGNALS, settings_problems
 
-MINIMUM_DATA_VOLUME_GIB = 20
 PRODUCTION_NAMES = {"prod", "production"}
 # Actions without resource-level permissions: "*" is the narrowest Resource AWS allows for them.
 UNSCOPABLE_ACTIONS = {
@@ -50,7 +54,6 @@ class Resource:
 @dataclass(frozen=True)
 class Context:
     production: bool
-    dead_letter_queue_arns: frozenset[str]
     stack_wide_tags: frozenset[str] = frozenset()  # keys of the AWS providers' default tags
 
 
@@ -81,13 +84,15 @@ def _as_list(value: Any) -> list:
 
 
 def _tags(resource: Resource) -> Mapping[str, str]:
-    return resource.props.get("tags") or {}
+    """The resource's own tags; none while they are unknown (an output of another resource in a preview)."""
+    tags = resource.props.get("tags")
+    return tags if isinstance(tags, Mapping) else {}
 
 
 def _is_production(resources: Iterable[Resource]) -> bool:
     for resource in resources:
-        tags = _tags(resource) if isinstance(_tags(resource), Mapping) else {}
-        if tags.get("eks-bottlerocket/stack") in PRODUCTION_NAMES or tags.get("environment") in PRODUCTION_NAMES:
+        tags = _tags(resource)
+        if tags.get(STACK_TAG) in PRODUCTION_NAMES or tags.get("environment") in PRODUCTION_NAMES:
             return True
     return False
 
@@ -104,7 +109,7 @@ def _suppression(resource: Resource, rule: str, context: Context) -> str | None:
     key = SUPPRESSION_PREFIX + rule
     if key in context.stack_wide_tags:
         return None
-    reason = {**_tags(resource), **annotations}.get(key) if isinstance(_tags(resource), Mapping) else None
+    reason = {**_tags(resource), **annotations}.get(key)
     if not isinstance(reason, str) or len(re.findall(r"\w+", reason)) < MINIMUM_REASON_WORDS:
         return None
     return reason.strip()
@@ -146,12 +151,12 @@ def _data_volume(resource: Resource, context: Context) -> Iterable[str]:
     if resource.type not in ("aws:ec2/launchTemplate:LaunchTemplate", "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"):
         return
     devices = dict(_block_devices(resource))
-    size = devices.get("/dev/xvdb", {}).get("volumeSize")
+    size = devices.get(DATA_DEVICE, {}).get("volumeSize")
     gib = int(str(size).removesuffix("Gi")) if size is not None and re.fullmatch(r"[0-9]+(Gi)?", str(size)) else None
     if gib is None:
-        yield "no /dev/xvdb data volume: Bottlerocket keeps pods' ephemeral storage there; add one (dataVolume.sizeGiB)"
+        yield f"no {DATA_DEVICE} data volume: Bottlerocket keeps pods' ephemeral storage there; add one (dataVolume.sizeGiB)"
     elif gib < MINIMUM_DATA_VOLUME_GIB:
-        yield f"data volume /dev/xvdb is {gib} GiB; give it at least {MINIMUM_DATA_VOLUME_GIB} GiB"
+        yield f"data volume {DATA_DEVICE} is {gib} GiB; give it at least {MINIMUM_DATA_VOLUME_GIB} GiB"
 
 
 def _node_settings(resource: Resource) -> dict[str, Any] | None:
@@ -231,10 +236,9 @@ def _sqs(resource: Resource, context: Context) -> Iterable[str]:
         return
     if not resource.props.get("sqsManagedSseEnabled") and not resource.props.get("kmsMasterKeyId"):
         yield "the queue is not encrypted: set sqsManagedSseEnabled (or a KMS key)"
-    # Another queue's redrive target: by its ARN's queue name live, by its placeholder offline.
-    is_dead_letter_queue = f"<after-deploy:aws:sqs/queue:Queue::{resource.name}.arn>" in context.dead_letter_queue_arns or \
-        any(resource.props.get("name") == arn.rsplit(":", 1)[-1] for arn in context.dead_letter_queue_arns)
-    if not resource.props.get("redrivePolicy") and not is_dead_letter_queue:
+    # A dead-letter queue is marked by the component that creates it: another queue's redrive policy names
+    # it only by an ARN that is unknown until both exist.
+    if not resource.props.get("redrivePolicy") and DEAD_LETTER_QUEUE_TAG not in _tags(resource):
         yield "the queue has no dead-letter queue: set a redrivePolicy with maxReceiveCount"
 
 
@@ -330,14 +334,22 @@ def _audit_logs(resource: Resource, context: Context) -> Iterable[str]:
 
 
 def _frozen_in_production(resource: Resource, context: Context) -> Iterable[str]:
-    if context.production and resource.type == "aws:eks/nodeGroup:NodeGroup" and "<after-deploy:ssm:" in str(resource.props.get("releaseVersion")):
-        yield "the node group follows the latest Bottlerocket release in production; pin releaseVersion and set freeze: true"
+    """By the release policy the node group publishes: under a preview a `latest` group's releaseVersion is
+    as real a version string as a pin, and `freeze` is a resource option, not an input."""
+    if not (context.production and resource.type == "aws:eks/nodeGroup:NodeGroup"):
+        return
+    tags = _tags(resource)
+    if tags.get(RELEASE_TAG) != PINNED:
+        yield ("the node group does not pin its Bottlerocket release in production "
+               f"({RELEASE_TAG}={tags.get(RELEASE_TAG)!r}): pin releaseVersion and set freeze: true")
+    elif tags.get(FROZEN_TAG) != "true":
+        yield "the node group's pinned release is not frozen in production: set freeze: true"
 
 
 RULES = [
     Rule("imdsv2-required", "IMDSv2 required with a hop limit of at most 2", True, _imdsv2),
     Rule("ebs-encrypted", "every EBS volume encrypted", True, _ebs_encrypted),
-    Rule("data-volume", "a /dev/xvdb data volume of at least 20 GiB", True, _data_volume),
+    Rule("data-volume", f"a {DATA_DEVICE} data volume of at least {MINIMUM_DATA_VOLUME_GIB} GiB", True, _data_volume),
     Rule("bottlerocket-user-data", "user data passes Bottlerocket's settings rules, with a complete eviction-hard", True, _bottlerocket_user_data),
     Rule("kernel-lockdown-production", "kernel.lockdown is not 'none' in production", True, _lockdown),
     Rule("admin-container-production", "no superpowered host container (admin or any other) runs in production", True, _superpowered_containers),
@@ -349,19 +361,17 @@ RULES = [
     Rule("endpoint-not-open-production", "the cluster endpoint lets in at most a /8 of addresses in production", True, _endpoint),
     Rule("secrets-encryption", "Kubernetes secrets envelope-encrypted with KMS", True, _secrets_encryption),
     Rule("audit-logs-production", "control-plane audit logs on in production", True, _audit_logs),
-    Rule("version-frozen-production", "production node groups pin their Bottlerocket version", False, _frozen_in_production),
+    Rule("version-frozen-production", "production node groups pin their Bottlerocket version and freeze it", False, _frozen_in_production),
 ]
 
 
 def context_for(resources: list[Resource]) -> Context:
-    dead_letters, stack_wide = set(), set()
+    stack_wide: set[str] = set()
     for resource in resources:
-        if resource.type == "aws:sqs/queue:Queue" and resource.props.get("redrivePolicy"):
-            dead_letters.add(str(_json(resource.props["redrivePolicy"]).get("deadLetterTargetArn")))
         if resource.type == "pulumi:providers:aws":
             default_tags = _json(resource.props.get("defaultTags") or {}) or {}
             stack_wide |= set((default_tags.get("tags") or {}) if isinstance(default_tags, Mapping) else {})
-    return Context(_is_production(resources), frozenset(dead_letters), frozenset(stack_wide))
+    return Context(_is_production(resources), frozenset(stack_wide))
 
 
 def evaluate(resources: list[Resource], rules: list[Rule] = RULES) -> tuple[list[Violation], list[tuple[str, str, str]]]:

@@ -14,9 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[1]  # on sys.path through pytest.ini's `pythonpath`
 
 import automation.plan  # noqa: E402
 from automation.plan import run_plan  # noqa: E402

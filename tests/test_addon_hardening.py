@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.stack_config import COLOUR_LABEL
+from core.tags import COLOUR_LABEL
 
 MANAGED_ONLY = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [
     {"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"}, {"key": COLOUR_LABEL, "operator": "Exists"}]}]}}

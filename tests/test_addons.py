@@ -294,7 +294,7 @@ def test_split_moves_modelled_kubelet_fields():
     ("latest", True, "1.52.1-0123abcd", "bottlerocket@v1.52.1"),
     ("1.54.0-5043decc", False, "1.54.0-5043decc", "bottlerocket@v1.54.0"),
     ("1.54.0-5043decc", True, "1.50.0-aaaabbbb", "bottlerocket@v1.50.0"),  # frozen: what the group really runs
-    # offline, a frozen `latest` shows that the alias will pin the version the group is created with
+    # any other shape is named whole: offline, a frozen `latest` shows the alias will pin the version the group is created with
     ("latest", True, "<after-deploy:aws:eks/nodeGroup:NodeGroup::blue.releaseVersion>",
      "bottlerocket@v<after-deploy:aws:eks/nodeGroup:NodeGroup::blue.releaseVersion>"),
 ])
@@ -340,6 +340,7 @@ def test_worker_queues(plan):
     assert json.loads(queue["redrivePolicy"]) == {"deadLetterTargetArn": f"<after-deploy:aws:sqs/queue:Queue::{dead_letters['name']}.arn>",
                                                   "maxReceiveCount": 5}
     assert queue["name"] == f"platform-{plan.document['stack']}-orders-worker"
+    assert dead_letters["inputs"]["tags"] == {"eks-bottlerocket/dead-letter-queue-of": queue["name"]}  # for the guardrails
 
 
 def test_worker_identity_is_limited_to_its_queue(plan):

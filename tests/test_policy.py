@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 
 import pytest
 
@@ -13,8 +14,38 @@ from policy.rules import RULES, Resource, evaluate
 from tests.conftest import make_plan
 
 
-def _resources(plan) -> list[Resource]:
-    return [Resource(r["type"], r["name"], r["urn"], copy.deepcopy(r["inputs"])) for r in plan.resources]
+# What a CrossGuard preview of a deployed stack sees where the offline plan has a placeholder: ARNs, URLs,
+# ids, and a real Bottlerocket version for a group that tracks `latest` (the SSM parameter read).
+DEPLOYED_RELEASE = "1.55.0-a1b2c3d4"
+ACCOUNT = "123456789012"
+_PLACEHOLDER = re.compile(r"<after-deploy:([^>]*)>")
+
+
+def _deployed_value(what: str) -> str:
+    if what.startswith("ssm:") or what.endswith(".releaseVersion"):
+        return DEPLOYED_RELEASE
+    if what == "aws:accountId":
+        return ACCOUNT
+    if what.startswith("eks-addon-version:"):
+        return "v1.19.2-eksbuild.1"
+    resource, _, output = what.rpartition(".")
+    resource_type, _, name = resource.rpartition("::")
+    if output == "arn":
+        return f"arn:aws:{resource_type.split(':')[1].split('/')[0]}:eu-west-1:{ACCOUNT}:{name}"
+    if output == "url":
+        return f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/{name}"
+    return "3" if output == "latestVersion" else f"{name}-0f1e2d3c4b5a6978"
+
+
+def _resources(plan, deployed: bool = False) -> list[Resource]:
+    """The plan's resources; with `deployed`, every placeholder replaced by a realistic post-deploy value."""
+    resources = [Resource(r["type"], r["name"], r["urn"], copy.deepcopy(r["inputs"])) for r in plan.resources]
+    if not deployed:
+        return resources
+    replace = lambda text: _PLACEHOLDER.sub(lambda match: _deployed_value(match[1]), text)  # noqa: E731
+    resources = [Resource(r.type, r.name, r.urn, json.loads(replace(json.dumps(r.props)))) for r in resources]
+    assert "<after-deploy:" not in json.dumps([r.props for r in resources])
+    return resources
 
 
 def _one(resources, typ, name=None) -> Resource:
@@ -29,6 +60,38 @@ def test_shipped_stacks_pass_every_mandatory_rule(stack, dev_plan, prod_plan):
     (suppressed,) = report["suppressed"]
     assert suppressed["rule"] == "sqs-encrypted-with-dlq" and suppressed["urn"].endswith("::karpenter-interruption")
     assert "Policy: 0 mandatory and 0 advisory violation(s), 1 suppressed" in plan.stdout
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_rules_judge_deployed_values_as_they_judge_the_offline_plan(stack, dev_plan, prod_plan):
+    """No rule depends on a placeholder: the same verdicts once every value is a real one."""
+    plan = {"dev": dev_plan, "prod": prod_plan}[stack]
+    assert evaluate(_resources(plan, deployed=True)) == evaluate(_resources(plan))
+    blue = _one(_resources(plan, deployed=True), "aws:eks/nodeGroup:NodeGroup", "blue")
+    assert blue.props["releaseVersion"] in (DEPLOYED_RELEASE, "1.54.0-5043decc")
+
+
+@pytest.mark.parametrize("deployed", [False, True], ids=["offline", "deployed"])
+def test_version_rule_reads_the_published_release_policy(deployed, prod_plan):
+    resources = _resources(prod_plan, deployed)
+    group = _one(resources, "aws:eks/nodeGroup:NodeGroup", "blue")
+    assert group.props["tags"]["eks-bottlerocket/release"] == "pinned" and group.props["tags"]["eks-bottlerocket/frozen"] == "true"
+    group.props["tags"]["eks-bottlerocket/frozen"] = "false"  # pinned, real version, but not frozen
+    (violation,) = evaluate(resources)[0]
+    assert (violation.rule, violation.mandatory) == ("version-frozen-production", False) and "set freeze: true" in violation.message
+    group.props["tags"].update({"eks-bottlerocket/release": "latest", "eks-bottlerocket/frozen": "true"})  # a frozen `latest`
+    assert [v.rule for v in evaluate(resources)[0]] == ["version-frozen-production"]
+    group.props["tags"].pop("eks-bottlerocket/release")  # a node group this program did not tag
+    assert [v.rule for v in evaluate(resources)[0]] == ["version-frozen-production"]
+
+
+@pytest.mark.parametrize("deployed", [False, True], ids=["offline", "deployed"])
+def test_dead_letter_queues_are_known_by_their_tag(deployed, dev_plan):
+    resources = _resources(dev_plan, deployed)
+    dead_letters = _one(resources, "aws:sqs/queue:Queue", "worker-orders-worker-dlq")
+    assert evaluate(resources)[0] == []
+    dead_letters.props.pop("tags")  # another queue's redrive target, but not marked as a dead-letter queue
+    assert [(v.rule, v.urn) for v in evaluate(resources)[0]] == [("sqs-encrypted-with-dlq", dead_letters.urn)]
 
 
 def _set_user_data(resource: Resource, edit) -> None:
@@ -68,8 +131,8 @@ BREAKS = {
     "endpoint-not-open-production": ("prod", lambda rs: _one(rs, "eks:index:Cluster").props.update(publicAccessCidrs=["0.0.0.0/0"]), "list your own CIDRs"),
     "secrets-encryption": ("dev", lambda rs: _one(rs, "eks:index:Cluster").props.pop("encryptionConfigKeyArn"), "set cluster.secretsEncryption"),
     "audit-logs-production": ("prod", lambda rs: _one(rs, "eks:index:Cluster").props.update(enabledClusterLogTypes=["api"]), "add 'audit'"),
-    "version-frozen-production": ("prod", lambda rs: _one(rs, "aws:eks/nodeGroup:NodeGroup").props.update(
-        releaseVersion="<after-deploy:ssm:/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version>"), "pin releaseVersion"),
+    "version-frozen-production": ("prod", lambda rs: _one(rs, "aws:eks/nodeGroup:NodeGroup").props["tags"].update(
+        {"eks-bottlerocket/release": "latest"}), "pin releaseVersion"),
 }
 
 
@@ -77,10 +140,11 @@ def test_every_rule_has_a_breaking_case():
     assert set(BREAKS) == {rule.name for rule in RULES}
 
 
+@pytest.mark.parametrize("deployed", [False, True], ids=["offline", "deployed"])
 @pytest.mark.parametrize("rule", sorted(BREAKS))
-def test_each_rule_trips_with_a_message_that_says_how_to_fix_it(rule, dev_plan, prod_plan):
+def test_each_rule_trips_with_a_message_that_says_how_to_fix_it(rule, deployed, dev_plan, prod_plan):
     stack, edit, fix = BREAKS[rule]
-    resources = _resources({"dev": dev_plan, "prod": prod_plan}[stack])
+    resources = _resources({"dev": dev_plan, "prod": prod_plan}[stack], deployed)
     edit(resources)
     violations, _ = evaluate(resources)
     assert {v.rule for v in violations} == {rule}, violations

@@ -11,6 +11,7 @@ import base64
 import pytest
 import tomlkit
 
+from automation.stack_files import project_name
 from core.kube_proxy import kube_proxy_configuration
 from core.stack_config import validate_stack_config
 from core.user_data import eks_merge_problems, settings_problems
@@ -88,7 +89,7 @@ def plan(request, dev_plan, prod_plan):
 
 def test_plan_succeeds(plan):
     assert plan.exit_code == 0, plan.stderr
-    assert plan.document["project"] == "eks-bottlerocket"
+    assert plan.document["project"] == project_name()  # from Pulumi.yaml
 
 
 def test_every_registered_type_is_expected(plan):
@@ -313,8 +314,13 @@ def test_node_group_inputs(plan):
         assert inputs["scalingConfig"] == configured["scaling"]
         assert inputs["updateConfig"] == {"maxUnavailable": 1}
         assert inputs["labels"]["eks-bottlerocket/colour"] == name
-        assert inputs["tags"]["eks-bottlerocket/node-group"] == name
         template = ids[inputs["launchTemplate"]["id"]]
+        assert inputs["tags"]["eks-bottlerocket/node-group"] == name
+        # The release policy as facts for the guardrails, on the node group only (a launch template tag
+        # would be a new template version, every node replaced).
+        assert inputs["tags"]["eks-bottlerocket/release"] == ("latest" if configured["releaseVersion"] == "latest" else "pinned")
+        assert inputs["tags"]["eks-bottlerocket/frozen"] == str(configured.get("freeze", False)).lower()
+        assert not {"eks-bottlerocket/release", "eks-bottlerocket/frozen"} & set(template["inputs"]["tags"])
         assert template["type"] == "aws:ec2/launchTemplate:LaunchTemplate" and template["name"] == name
         assert inputs["launchTemplate"]["version"] == f"<after-deploy:aws:ec2/launchTemplate:LaunchTemplate::{name}.latestVersion>"
         for subnet_id in inputs["subnetIds"]:
@@ -402,7 +408,7 @@ def test_the_ssm_lookup_goes_through_the_explicit_provider():
     from tests.conftest import ROOT
 
     source = read_stack_config("dev")
-    run = run_program(str(ROOT / "__main__.py"), source.engine_config, project="eks-bottlerocket", stack="dev", region="eu-west-1")
+    run = run_program(str(ROOT / "__main__.py"), source.engine_config, project=project_name(), stack="dev", region="eu-west-1")
     (lookup,) = [invoke for invoke in run.invokes if invoke[0] == "aws:ssm/getParameter:getParameter"]
     assert lookup[1] == {"name": "/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version"}
     assert {invoke[0] for invoke in run.invokes} == {"aws:ssm/getParameter:getParameter", "aws:index/getCallerIdentity:getCallerIdentity",

@@ -1,0 +1,24 @@
+"""The keys of the tags and labels the program writes, each defined here once.
+
+Besides naming what the program created, the tags publish facts about a resource that its inputs do not
+show once deployed (a `latest` group's `releaseVersion` is a real version string under `pulumi preview`
+as much as a pin is); the guardrails in policy/rules.py read these facts, so a rule judges the offline
+plan and a CrossGuard preview alike.
+"""
+
+from __future__ import annotations
+
+PREFIX = "eks-bottlerocket/"
+
+COLOUR_LABEL = PREFIX + "colour"  # Kubernetes node label: the node group (blue, green, ...) a node belongs to
+NODE_POOL_LABEL = PREFIX + "node-pool"  # Kubernetes node label on Karpenter's nodes: their NodePool
+NODE_GROUP_TAG = PREFIX + "node-group"
+STACK_TAG = PREFIX + "stack"  # on every AWS resource, through the provider's default tags
+# On each managed node group: `pinned` or `latest` (its stack file's releaseVersion), and `true` when frozen.
+RELEASE_TAG = PREFIX + "release"
+PINNED = "pinned"  # the release tag's value for a pin (`latest` for the rest)
+FROZEN_TAG = PREFIX + "frozen"
+# On a dead-letter queue, by the component that creates it: the name of the queue it takes the failures of.
+DEAD_LETTER_QUEUE_TAG = PREFIX + "dead-letter-queue-of"
+# A tag or annotation `policy.eks-bottlerocket/<rule>: <reason>` suppresses a guardrail on its resource.
+SUPPRESSION_PREFIX = "policy." + PREFIX

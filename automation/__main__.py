@@ -10,8 +10,10 @@ import argparse
 import ast
 import gc
 import importlib.util
+import inspect
 import os
 import sys
+import tokenize
 import traceback
 from pathlib import Path
 from typing import NoReturn
@@ -64,10 +66,17 @@ UPDATE_COMMANDS = ("preview", "up", "refresh", "destroy")
 
 def _command_doc(module: str) -> str:
     """A command module's docstring, read from its source: importing it would import what only that command
-    needs (the Kubernetes client, boto3) on every command's path."""
+    needs (the Kubernetes client, boto3) on every command's path. Only the tokens up to the docstring are read
+    (parsing the whole module cost every command ~50 ms)."""
     spec = importlib.util.find_spec(module)
     assert spec is not None and spec.origin is not None
-    return ast.get_docstring(ast.parse(Path(spec.origin).read_text())) or ""
+    with open(spec.origin, "rb") as source:
+        for token in tokenize.tokenize(source.readline):
+            if token.type == tokenize.STRING:
+                return inspect.cleandoc(ast.literal_eval(token.string))
+            if token.type not in (tokenize.ENCODING, tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE):
+                break
+    return ""
 
 
 def exit_code_text(command: str) -> str:

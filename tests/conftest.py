@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]  # on sys.path through pytest.ini's `
 
 import automation.plan  # noqa: E402
 from automation.plan import run_plan  # noqa: E402
+from automation.stack_files import project_name  # noqa: E402
+
+PROJECT = project_name()  # the namespace of the stack files' keys, from Pulumi.yaml
 
 pytest_plugins = ["tests.aws_emulator"]  # the moto server fixtures
 from automation.stack_files import read_stack_config  # noqa: E402
@@ -86,8 +89,8 @@ def write_stack(tmp_path) -> Callable[..., Path]:
         document = stack_document(base)
         values = project_values(base)
         edit(values)
-        others = {k: v for k, v in document["config"].items() if not k.startswith("eks-bottlerocket:")}
-        document["config"] = {**others, **{f"eks-bottlerocket:{k}": v for k, v in values.items()}}
+        others = {k: v for k, v in document["config"].items() if not k.startswith(f"{PROJECT}:")}
+        document["config"] = {**others, **{f"{PROJECT}:{k}": v for k, v in values.items()}}
         path = tmp_path / name
         path.write_text(yaml.safe_dump(document, sort_keys=False))
         return path

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, make_plan
+from tests.conftest import PROJECT, ROOT, make_plan
 
 PROD = (ROOT / "Pulumi.prod.yaml").read_text()
 DEV = (ROOT / "Pulumi.dev.yaml").read_text()
@@ -43,22 +43,22 @@ def _alias_bomb() -> str:
     lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for level in range(1, 9):
         lines.append(f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]")
-    return "\n".join(lines) + "\nconfig:\n  eks-bottlerocket:tags: {bomb: *l8}\n"
+    return "\n".join(lines) + f"\nconfig:\n  {PROJECT}:tags: {{bomb: *l8}}\n"
 
 
 # (id, stack file text, exit code, the start of the line that names the problem)
 BAD_FILES = [
     ("alias-bomb", _alias_bomb(), 2, "Pulumi.prod.yaml: its aliases expand to more than 100,000 values"),
-    ("deep-nesting", _replace("eks-bottlerocket:tags:", "eks-bottlerocket:deep: " + "[" * 3000 + "]" * 3000 + "\n  eks-bottlerocket:tags:"), 2,
+    ("deep-nesting", _replace(f"{PROJECT}:tags:", f"{PROJECT}:deep: " + "[" * 3000 + "]" * 3000 + f"\n  {PROJECT}:tags:"), 2,
      "Pulumi.prod.yaml: refused at line"),
-    ("alias-loop", "config: &loop\n  eks-bottlerocket:tags: *loop\n", 2, "Pulumi.prod.yaml: refused at line 1, column 9: an alias refers to the value that contains it"),
+    ("alias-loop", f"config: &loop\n  {PROJECT}:tags: *loop\n", 2, "Pulumi.prod.yaml: refused at line 1, column 9: an alias refers to the value that contains it"),
     ("duplicate-key-next-to-merge", _replace("      <<: *group\n", "      <<: *group\n      amiType: BOTTLEROCKET_x86_64\n      amiType: BOTTLEROCKET_x86_64\n",
                                             WITH_MERGE_KEYS), 2, "Pulumi.prod.yaml: refused at line"),
     ("version-unquoted", _replace('kubernetesVersion: "1.33"', "kubernetesVersion: 1.30"), 2,
      'Pulumi.prod.yaml: cluster.kubernetesVersion: 1.30 is unquoted, so YAML reads it as the number 1.3; quote it ("1.30")'),
     ("too-large", PROD + "# " + "x" * (1024 * 1024) + "\n", 2, "Pulumi.prod.yaml: 1.0 MiB is too large for a stack file"),
-    ("another-projects-namespace", PROD.replace("eks-bottlerocket:", "billing-platform:"), 2,
-     "Pulumi.prod.yaml: no key is in this project's namespace 'eks-bottlerocket:' (it sets keys of 'billing-platform:')"),
+    ("another-projects-namespace", PROD.replace(f"{PROJECT}:", "billing-platform:"), 2,
+     f"Pulumi.prod.yaml: no key is in this project's namespace '{PROJECT}:' (it sets keys of 'billing-platform:')"),
     # A type error inside the node group Karpenter follows (versionFrom: blue) is the only problem reported.
     ("type-error-in-followed-group", _replace("scaling: {minSize: 3, desiredSize: 3, maxSize: 12}   # 2 Karpenter controllers + a free node for drains\n      maxUnavailable: 1\n      releaseVersion: 1.54.0-5043decc   #",
                                               "scaling: {minSize: two, desiredSize: 3, maxSize: 12}   # 2 Karpenter controllers + a free node for drains\n      maxUnavailable: 1\n      releaseVersion: 1.54.0-5043decc   #"),

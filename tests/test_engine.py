@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from automation.engine import ConfigOverride, EngineRequest, keep_cli_owned_keys, run_engine
-from tests.conftest import ROOT
+from tests.conftest import PROJECT, ROOT
 
 LOCKED = "error: [409] Conflict: Another update is currently in progress."
-URN = "urn:pulumi:{stack}::eks-bottlerocket::{type}::{name}"
+URN = "urn:pulumi:{stack}::" + PROJECT + "::{type}::{name}"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 
 
@@ -175,12 +175,12 @@ def test_overrides_reach_the_engine_typed_and_apply_to_one_run(fake_pulumi, work
     assert code == 0, err
     (set_all,) = [call for call in fake_pulumi.calls() if call[:2] == ["config", "set-all"]]
     payload = json.loads(set_all[set_all.index("--json") + 1])
-    assert set(payload) == {"eks-bottlerocket:nodeGroups", "aws:profile"}
-    groups = payload["eks-bottlerocket:nodeGroups"]["objectValue"]
-    original = yaml.safe_load(before)["config"]["eks-bottlerocket:nodeGroups"]
+    assert set(payload) == {f"{PROJECT}:nodeGroups", "aws:profile"}
+    groups = payload[f"{PROJECT}:nodeGroups"]["objectValue"]
+    original = yaml.safe_load(before)["config"][f"{PROJECT}:nodeGroups"]
     assert groups["blue"]["scaling"]["maxSize"] == 8 and groups["blue"]["capacityType"] == "SPOT"
     assert {**groups, "blue": original["blue"]} == original and {**groups["blue"]["scaling"], "maxSize": original["blue"]["scaling"]["maxSize"]} == original["blue"]["scaling"]
-    assert json.loads(payload["eks-bottlerocket:nodeGroups"]["value"]) == groups
+    assert json.loads(payload[f"{PROJECT}:nodeGroups"]["value"]) == groups
     assert payload["aws:profile"] == {"value": "ci", "secret": False}
     # The CLI rewrote the whole file for set-all; the run put back every byte.
     assert stack_file.read_bytes() == before
@@ -212,7 +212,7 @@ def test_save_config_keeps_the_overrides(fake_pulumi, work_dir):
     request = EngineRequest("preview", ["dev"], overrides=[ConfigOverride.parse("nodeGroups.blue.scaling.maxSize=8", path=True)],
                             save_config=True)
     assert _run(request, work_dir)[0] == 0
-    saved = yaml.safe_load((work_dir / "Pulumi.dev.yaml").read_text())["config"]["eks-bottlerocket:nodeGroups"]
+    saved = yaml.safe_load((work_dir / "Pulumi.dev.yaml").read_text())["config"][f"{PROJECT}:nodeGroups"]
     assert saved["blue"]["scaling"]["maxSize"] == 8
 
 
@@ -392,9 +392,9 @@ def test_the_plan_hash_follows_planned_values_not_event_order():
 def test_keys_holding_secrets_are_not_overridden_in_plain_text(fake_pulumi, work_dir, override):
     stack_file = work_dir / "Pulumi.dev.yaml"
     document = yaml.safe_load(stack_file.read_text())
-    document["config"]["eks-bottlerocket:workloadSecrets"] = {"orders-worker": {"API_TOKEN": {"secure": "v1:AAAAAAAAAAAA:Y2lwaGVy"}}}
+    document["config"][f"{PROJECT}:workloadSecrets"] = {"orders-worker": {"API_TOKEN": {"secure": "v1:AAAAAAAAAAAA:Y2lwaGVy"}}}
     stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
     path = "." in override.split("=")[0]
     code, _, err, _ = _run(EngineRequest("preview", ["dev"], overrides=[ConfigOverride.parse(override, path=path)]), work_dir)
-    assert code == 2 and "eks-bottlerocket:workloadSecrets holds encrypted values" in err
+    assert code == 2 and f"{PROJECT}:workloadSecrets holds encrypted values" in err
     assert fake_pulumi.calls() == []

@@ -11,11 +11,10 @@ import base64
 import pytest
 import tomlkit
 
-from automation.stack_files import project_name
 from core.kube_proxy import kube_proxy_configuration
 from core.stack_config import validate_stack_config
 from core.user_data import eks_merge_problems, settings_problems
-from tests.conftest import project_values
+from tests.conftest import PROJECT, project_values
 
 AWS_PROVIDER_SUFFIX = "pulumi:providers:aws::aws"
 
@@ -89,7 +88,7 @@ def plan(request, dev_plan, prod_plan):
 
 def test_plan_succeeds(plan):
     assert plan.exit_code == 0, plan.stderr
-    assert plan.document["project"] == project_name()  # from Pulumi.yaml
+    assert plan.document["project"] == PROJECT  # from Pulumi.yaml
 
 
 def test_every_registered_type_is_expected(plan):
@@ -408,7 +407,7 @@ def test_the_ssm_lookup_goes_through_the_explicit_provider():
     from tests.conftest import ROOT
 
     source = read_stack_config("dev")
-    run = run_program(str(ROOT / "__main__.py"), source.engine_config, project=project_name(), stack="dev", region="eu-west-1")
+    run = run_program(str(ROOT / "__main__.py"), source.engine_config, project=PROJECT, stack="dev", region="eu-west-1")
     (lookup,) = [invoke for invoke in run.invokes if invoke[0] == "aws:ssm/getParameter:getParameter"]
     assert lookup[1] == {"name": "/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version"}
     assert {invoke[0] for invoke in run.invokes} == {"aws:ssm/getParameter:getParameter", "aws:index/getCallerIdentity:getCallerIdentity",

@@ -37,7 +37,7 @@ from core.burst_simulation import (
     simulate,
 )
 from core.stack_config import validate_stack_config
-from tests.conftest import ROOT, project_values
+from tests.conftest import PROJECT, ROOT, project_values
 
 TUNED_UP = ScalingRules(0, "Max", (ScalingPolicy("Pods", 30, 15),))
 TUNED_DOWN = ScalingRules(120, "Min", (ScalingPolicy("Percent", 25, 60),))
@@ -308,7 +308,7 @@ def test_target_drain_prints_an_edit_that_drains_in_time(tmp_path):
     assert found.returncode == 0, found.stderr
     answer = json.loads(found.stdout)
     edits = {edit["path"]: edit for edit in answer["edits"]}
-    replicas = edits["eks-bottlerocket:workloads[0].scaling.maxReplicas"]["to"]
+    replicas = edits[f"{PROJECT}:workloads[0].scaling.maxReplicas"]["to"]
     # 100,000 messages × 20 s / 10 in flight / 900 s = 223 pods even with an instant ramp; at most the 1000 the HPA can ask for
     assert 223 <= replicas <= 1000 and answer["drained"]["p95"] <= 900
     document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())

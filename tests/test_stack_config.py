@@ -10,9 +10,8 @@ import pulumi
 import pytest
 
 from automation.mock_engine import run_program
-from automation.stack_files import project_name
 from core.stack_config import ConfigError, format_path, validate_stack_config
-from tests.conftest import ROOT, make_plan, project_values
+from tests.conftest import PROJECT, ROOT, make_plan, project_values
 
 
 def test_shipped_stacks_validate():
@@ -224,9 +223,9 @@ def test_pulumi_up_reports_problems_as_a_clean_error_and_registers_nothing():
     """Under `pulumi up` the same list arrives as pulumi.RunError (printed without a traceback)."""
     values = project_values("dev")
     values["region"] = "europe"
-    config = {f"eks-bottlerocket:{k}": v if isinstance(v, str) else __import__("json").dumps(v) for k, v in values.items()}
+    config = {f"{PROJECT}:{k}": v if isinstance(v, str) else __import__("json").dumps(v) for k, v in values.items()}
     with pytest.raises(pulumi.RunError) as caught:
-        run_program(str(ROOT / "__main__.py"), config, project=project_name(), stack="dev", region="eu-west-1")
+        run_program(str(ROOT / "__main__.py"), config, project=PROJECT, stack="dev", region="eu-west-1")
     assert "Pulumi.dev.yaml: region: 'europe' is not a region where EKS is available" in str(caught.value)
 
 

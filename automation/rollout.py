@@ -40,13 +40,13 @@ from kubernetes.client.rest import ApiException
 
 from automation import yaml_round_trip
 from automation.eks_node_groups import live_node_groups
-from automation.stack_files import StackFileError, read_stack_config
+from automation.stack_files import StackFileError, load_stack
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST
 from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
                           max_unavailable, plan_rollout, pod_requests, source_disabled, source_tainted, taint_source,
                           cluster_version, target_enabled, waves)
-from core.stack_config import COLOUR_LABEL, ConfigError, StackConfig, validate_stack_config
+from core.stack_config import COLOUR_LABEL, ConfigError, StackConfig
 from core.version_rollout import (addons_follow_cluster, check_version_request, control_plane_bumped, no_redundant_pins, pin_and_bump,
                                   remove_redundant_pins, unpin_addons)
 
@@ -541,8 +541,7 @@ def validate_stack_text(stack: str, stack_file_name: str, text: str) -> StackCon
     with tempfile.TemporaryDirectory(prefix="rollout-") as folder:
         path = Path(folder) / stack_file_name
         path.write_text(text, encoding="utf-8")
-        source = read_stack_config(stack, path)
-    return validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
+        return load_stack(stack, path)
 
 
 def _quantity(values: dict[str, str] | None, name: str) -> float:

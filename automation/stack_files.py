@@ -12,6 +12,7 @@ from collections.abc import Hashable
 import yaml
 
 from core.config_base import SourceFloat
+from core.stack_config import StackConfig, validate_stack_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -263,3 +264,9 @@ def _no_project_keys(file_name: str, project: str, namespaces: list[str]) -> Non
     found = f"it sets keys of {', '.join(repr(n + ':') for n in foreign)}" if foreign else "it sets none of this project's keys"
     raise StackFileError(f"{file_name}: no key is in this project's namespace '{project}:' ({found}); "
                          f"is it another project's stack file? Keys look like {project}:cluster")
+
+
+def load_stack(stack: str, stack_file: Path | None = None) -> StackConfig:
+    """The stack file read and validated as `plan` and `up` read it; StackFileError or ConfigError."""
+    source = read_stack_config(stack, stack_file)
+    return validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)

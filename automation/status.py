@@ -21,10 +21,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandFailed, one_line
 from automation.eks_node_groups import live_node_groups
-from automation.stack_files import StackFileError, read_stack_config
+from automation.stack_files import StackFileError, load_stack
 from automation.version_status import collect_version_status
 from core.release_version import LATEST, NEWER, GroupVersions, compare_releases, held_until_rollout, ssm_parameter_name
-from core.stack_config import ConfigError, StackConfig, validate_stack_config
+from core.stack_config import ConfigError, StackConfig
 
 
 def latest_template_version(ec2: Any, group: dict[str, Any]) -> str | None:
@@ -147,8 +147,7 @@ def render_table(status: dict[str, Any]) -> str:
 
 def load_config(stack: str, err: TextIO, stack_file: Path | None = None) -> StackConfig | None:
     try:
-        source = read_stack_config(stack, stack_file)
-        return validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
+        return load_stack(stack, stack_file)
     except StackFileError as error:
         err.write(f"{error}\n")
     except ConfigError as error:

@@ -13,23 +13,23 @@ from components.node_group import BottlerocketNodeGroup
 from components.node_role import NodeRole
 from components.sqs_worker import SqsWorker
 from core import aws_limits, karpenter as karpenter_data
+from core.deployment import deployment_plan
 from core.pulumi_config import load_stack_config
 from core.tags import STACK_TAG
-from core.user_data import conntrack_max_configured, control_container_enabled
 
 config = load_stack_config()  # every config problem is reported here, before anything is registered
+plan = deployment_plan(config)  # every derived value, computed once
 stack_tags = {**config.tags, STACK_TAG: pulumi.get_stack()}
 
 aws_provider = aws.Provider("aws", region=config.region, default_tags={"tags": stack_tags})
 in_account = pulumi.ResourceOptions(providers=[aws_provider])
 
 network = Network("network", config.network, cluster_name=config.cluster.name, protect=config.stack.protect, opts=in_account)
-node_group_settings = {name: config.node_group_settings(name) for name in config.enabled_node_groups()}
-node_role = NodeRole("nodes", region=config.region, ssm=any(control_container_enabled(s) for s in node_group_settings.values()),
+node_role = NodeRole("nodes", region=config.region, ssm=plan.nodes_need_ssm,
                      opts=in_account)
 cluster = Cluster(
     "cluster", config.cluster, region=config.region, network=network, node_role_arn=node_role.arn,
-    leave_conntrack_to_nodes=any(conntrack_max_configured(s) for s in node_group_settings.values()),
+    leave_conntrack_to_nodes=plan.conntrack_left_to_nodes,
     aws_provider=aws_provider, tags=stack_tags, protect=config.stack.protect, opts=in_account,
 )
 
@@ -37,17 +37,17 @@ node_groups = {
     name: BottlerocketNodeGroup(
         name,
         cluster_name=cluster.name,
-        kubernetes_version=config.node_group_kubernetes_version(name),
-        config=group,
-        settings=node_group_settings[name],
-        release=config.release_policy(name),
+        kubernetes_version=group.kubernetes_version,
+        config=group.config,
+        settings=group.settings,
+        release=group.release,
         node_role_arn=node_role.arn,
         subnet_ids=network.private_subnet_ids,
-        physical_name_prefix=aws_limits.node_group_name_prefix(config.cluster.name, name),
+        physical_name_prefix=group.physical_name_prefix,
         tags=stack_tags,
         opts=pulumi.ResourceOptions(providers=[aws_provider], depends_on=cluster.node_prerequisites),
     )
-    for name, group in config.enabled_node_groups().items()
+    for name, group in plan.node_groups.items()
 }
 
 eks_addons = EksAddons("eks-addons", config.eks_addons, cluster_name=cluster.name, eks_cluster_urn=cluster.eks_cluster.urn,
@@ -58,16 +58,15 @@ after_node_groups = pulumi.ResourceOptions(providers=[aws_provider], depends_on=
 keda = Keda("keda", config.keda, cluster, opts=after_node_groups) if config.keda else None
 
 karpenter = None
-if config.karpenter:
-    version_group = config.karpenter_version_group()
-    followed = config.node_groups[version_group]  # Karpenter's nodes follow this group's variant, version and volumes
+if plan.karpenter:
+    followed = plan.karpenter.followed  # Karpenter's nodes follow this group's variant, version and volumes
     karpenter = Karpenter(
-        "karpenter", config.karpenter, cluster=cluster, cluster_name=config.cluster.name, region=config.region,
-        node_settings=config.node_class_settings(),
-        ami_selector=node_groups[version_group].release_version.apply(lambda version: karpenter_data.ami_selector_term(
-            config.release_policy(version_group), version, followed.ami_type, config.node_group_kubernetes_version(version_group))),
-        ami_family=karpenter_data.ami_family(followed.ami_type),
-        block_devices=karpenter_data.block_device_mappings(followed.root_volume, followed.data_volume),
+        "karpenter", plan.karpenter.config, cluster=cluster, cluster_name=config.cluster.name, region=config.region,
+        node_settings=plan.karpenter.settings,
+        ami_selector=node_groups[followed.name].release_version.apply(lambda version: karpenter_data.ami_selector_term(
+            followed.release, version, followed.config.ami_type, followed.kubernetes_version)),
+        ami_family=karpenter_data.ami_family(followed.config.ami_type),
+        block_devices=karpenter_data.block_device_mappings(followed.config.root_volume, followed.config.data_volume),
         tags=stack_tags, opts=after_node_groups,
     )
 
@@ -80,8 +79,8 @@ workers = {
     workload.name: SqsWorker(
         aws_limits.worker_resource_name(workload.name), workload, cluster=cluster, cluster_name=config.cluster.name, keda=keda,
         namespace=namespaces[workload.namespace], region=config.region,
-        eviction_max_pod_grace_period=config.stack_settings()["kubernetes"].get("eviction-max-pod-grace-period"),
-        secret_env=config.workload_secrets.get(workload.name), protect=config.stack.protect, opts=in_account,
+        eviction_max_pod_grace_period=plan.workers[workload.name].eviction_max_pod_grace_period,
+        secret_env=plan.workers[workload.name].secret_env, protect=config.stack.protect, opts=in_account,
     )
     for workload in config.workloads  # validation guarantees a `keda` section when there are workloads
 }
@@ -95,9 +94,9 @@ pulumi.export("nodeRoleArn", node_role.arn)
 pulumi.export("nodeGroups", {
     name: {
         "releaseVersion": group.release_version,
-        "requested": config.release_policy(name).requested,
-        "frozen": config.release_policy(name).frozen,
-        "amiType": config.node_groups[name].ami_type,
+        "requested": plan.node_groups[name].release.requested,
+        "frozen": plan.node_groups[name].release.frozen,
+        "amiType": plan.node_groups[name].config.ami_type,
         "heldUntilRollout": group.held_until_rollout,
     }
     for name, group in node_groups.items()

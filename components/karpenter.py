@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster import Cluster
+from components.context import ClusterContext
 from components.node_role import NodeRole
 from core import aws_limits, karpenter
 from core.addons_config import KarpenterConfig
@@ -30,10 +30,11 @@ class Karpenter(pulumi.ComponentResource):
     node_class: k8s.apiextensions.CustomResource
     node_pools: dict[str, k8s.apiextensions.CustomResource]
 
-    def __init__(self, name: str, config: KarpenterConfig, *, cluster: Cluster, cluster_name: str, region: str,
-                 node_settings: Mapping[str, Any], ami_selector: pulumi.Input[dict[str, str]], ami_family: str | None,
-                 block_devices: list[dict[str, Any]], tags: Mapping[str, str], opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, config: KarpenterConfig, context: ClusterContext, *, node_settings: Mapping[str, Any],
+                 ami_selector: pulumi.Input[dict[str, str]], ami_family: str | None, block_devices: list[dict[str, Any]],
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:Karpenter", name, None, opts)
+        cluster, cluster_name, region = context.cluster, context.cluster_name, context.region
         self.ami_selector = pulumi.Output.from_input(ami_selector)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -65,7 +66,7 @@ class Karpenter(pulumi.ComponentResource):
                                                     description="EC2 Spot, for Karpenter's spot node pools",
                                                     opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True)))
 
-        node_role = NodeRole(f"{name}-nodes", region=region, ssm=control_container_enabled(node_settings), opts=child)
+        node_role = NodeRole(f"{name}-nodes", control_container_enabled(node_settings), context, opts=child)
         access = aws.eks.AccessEntry(f"{name}-nodes", cluster_name=cluster.name, principal_arn=node_role.arn,
                                      type="EC2_LINUX", opts=child)
         needed.append(node_role)
@@ -107,7 +108,7 @@ class Karpenter(pulumi.ComponentResource):
         after_crds = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, controller]))
         node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, ami_selector=ami_selector, family=ami_family,  # type: ignore[arg-type]
                                               node_role_name=node_role.role.name, user_data=user_data,
-                                              kubelet=kubelet, block_devices=block_devices, tags=tags)
+                                              kubelet=kubelet, block_devices=block_devices, tags=context.tags)
         self.node_class = k8s.apiextensions.CustomResource(f"{name}-{NODE_CLASS_NAME}", **_custom_resource_args(node_class), opts=after_crds)
         self.node_pools = {
             pool_name: k8s.apiextensions.CustomResource(

@@ -13,7 +13,7 @@ from components.network import Network
 from components.node_group import BottlerocketNodeGroup
 from components.node_role import NodeRole
 from components.sqs_worker import SqsWorker
-from core import aws_limits, karpenter as karpenter_data
+from core import aws_limits
 from core.deployment import deployment_plan
 from core.pulumi_config import load_stack_config
 from core.tags import STACK_TAG
@@ -47,15 +47,9 @@ keda = Keda("keda", config.keda, on_cluster, opts=after_node_groups) if config.k
 
 karpenter = None
 if plan.karpenter:
-    followed = plan.karpenter.followed  # Karpenter's nodes follow this group's variant, version and volumes
-    karpenter = Karpenter(
-        "karpenter", plan.karpenter.config, on_cluster, node_settings=plan.karpenter.settings,
-        ami_selector=node_groups[followed.name].release_version.apply(lambda version: karpenter_data.ami_selector_term(
-            followed.release, version, followed.config.ami_type, followed.kubernetes_version)),
-        ami_family=karpenter_data.ami_family(followed.config.ami_type),
-        block_devices=karpenter_data.block_device_mappings(followed.config.root_volume, followed.config.data_volume),
-        opts=after_node_groups,
-    )
+    # Karpenter's nodes follow one group's variant, release and volumes (core/deployment.py KarpenterPlan).
+    karpenter = Karpenter("karpenter", plan.karpenter, on_cluster,
+                          followed_release_version=node_groups[plan.karpenter.followed.name].release_version, opts=after_node_groups)
 
 namespaces = {
     namespace: k8s.core.v1.Namespace(f"namespace-{namespace}", metadata={"name": namespace},

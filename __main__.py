@@ -5,6 +5,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster import Cluster
+from components.context import DeploymentContext
 from components.eks_addons import EksAddons
 from components.karpenter import Karpenter
 from components.keda import Keda
@@ -12,78 +13,53 @@ from components.network import Network
 from components.node_group import BottlerocketNodeGroup
 from components.node_role import NodeRole
 from components.sqs_worker import SqsWorker
-from core import aws_limits, karpenter as karpenter_data
+from core import aws_limits
+from core.deployment import deployment_plan
 from core.pulumi_config import load_stack_config
 from core.tags import STACK_TAG
-from core.user_data import conntrack_max_configured, control_container_enabled
 
 config = load_stack_config()  # every config problem is reported here, before anything is registered
+plan = deployment_plan(config)  # every derived value, computed once
 stack_tags = {**config.tags, STACK_TAG: pulumi.get_stack()}
 
 aws_provider = aws.Provider("aws", region=config.region, default_tags={"tags": stack_tags})
 in_account = pulumi.ResourceOptions(providers=[aws_provider])
+# Each component: (name, its stack-file section or plan, this context, wiring to other components, opts).
+stack = DeploymentContext(cluster_name=config.cluster.name, region=config.region, tags=stack_tags, protect=config.stack.protect,
+                          aws_provider=aws_provider)
 
-network = Network("network", config.network, cluster_name=config.cluster.name, protect=config.stack.protect, opts=in_account)
-node_group_settings = {name: config.node_group_settings(name) for name in config.enabled_node_groups()}
-node_role = NodeRole("nodes", region=config.region, ssm=any(control_container_enabled(s) for s in node_group_settings.values()),
-                     opts=in_account)
-cluster = Cluster(
-    "cluster", config.cluster, region=config.region, network=network, node_role_arn=node_role.arn,
-    leave_conntrack_to_nodes=any(conntrack_max_configured(s) for s in node_group_settings.values()),
-    aws_provider=aws_provider, tags=stack_tags, protect=config.stack.protect, opts=in_account,
-)
+network = Network("network", config.network, stack, opts=in_account)
+node_role = NodeRole("nodes", plan.nodes_need_ssm, stack, opts=in_account)
+cluster = Cluster("cluster", config.cluster, stack, network=network, node_role_arn=node_role.arn,
+                  leave_conntrack_to_nodes=plan.conntrack_left_to_nodes, opts=in_account)
+on_cluster = stack.with_cluster(cluster)
 
 node_groups = {
-    name: BottlerocketNodeGroup(
-        name,
-        cluster_name=cluster.name,
-        kubernetes_version=config.node_group_kubernetes_version(name),
-        config=group,
-        settings=node_group_settings[name],
-        release=config.release_policy(name),
-        node_role_arn=node_role.arn,
-        subnet_ids=network.private_subnet_ids,
-        physical_name_prefix=aws_limits.node_group_name_prefix(config.cluster.name, name),
-        tags=stack_tags,
-        opts=pulumi.ResourceOptions(providers=[aws_provider], depends_on=cluster.node_prerequisites),
-    )
-    for name, group in config.enabled_node_groups().items()
+    name: BottlerocketNodeGroup(name, group, on_cluster, node_role_arn=node_role.arn, subnet_ids=network.private_subnet_ids,
+                                opts=pulumi.ResourceOptions(providers=[aws_provider], depends_on=cluster.node_prerequisites))
+    for name, group in plan.node_groups.items()
 }
-
-eks_addons = EksAddons("eks-addons", config.eks_addons, cluster_name=cluster.name, eks_cluster_urn=cluster.eks_cluster.urn,
-                       kubernetes_version=config.cluster.kubernetes_version, node_groups=list(node_groups.values()), opts=in_account)
+eks_addons = EksAddons("eks-addons", config.eks_addons, on_cluster, node_groups=list(node_groups.values()), opts=in_account)
 
 # KEDA's atomic release waits for its pods; they need nodes (lifecycle rule in tests/test_lifecycle_order.py).
 after_node_groups = pulumi.ResourceOptions(providers=[aws_provider], depends_on=list(node_groups.values()))
-keda = Keda("keda", config.keda, cluster, opts=after_node_groups) if config.keda else None
+keda = Keda("keda", config.keda, on_cluster, opts=after_node_groups) if config.keda else None
 
 karpenter = None
-if config.karpenter:
-    version_group = config.karpenter_version_group()
-    followed = config.node_groups[version_group]  # Karpenter's nodes follow this group's variant, version and volumes
-    karpenter = Karpenter(
-        "karpenter", config.karpenter, cluster=cluster, cluster_name=config.cluster.name, region=config.region,
-        node_settings=config.node_class_settings(),
-        ami_selector=node_groups[version_group].release_version.apply(lambda version: karpenter_data.ami_selector_term(
-            config.release_policy(version_group), version, followed.ami_type, config.node_group_kubernetes_version(version_group))),
-        ami_family=karpenter_data.ami_family(followed.ami_type),
-        block_devices=karpenter_data.block_device_mappings(followed.root_volume, followed.data_volume),
-        tags=stack_tags, opts=after_node_groups,
-    )
+if plan.karpenter:
+    # Karpenter's nodes follow one group's variant, release and volumes (core/deployment.py KarpenterPlan).
+    karpenter = Karpenter("karpenter", plan.karpenter, on_cluster,
+                          followed_release_version=node_groups[plan.karpenter.followed.name].release_version, opts=after_node_groups)
 
 namespaces = {
     namespace: k8s.core.v1.Namespace(f"namespace-{namespace}", metadata={"name": namespace},
                                      opts=pulumi.ResourceOptions(provider=cluster.provider))
-    for namespace in sorted({workload.namespace for workload in config.workloads})
+    for namespace in sorted({worker.workload.namespace for worker in plan.workers.values()})
 }
-workers = {
-    workload.name: SqsWorker(
-        aws_limits.worker_resource_name(workload.name), workload, cluster=cluster, cluster_name=config.cluster.name, keda=keda,
-        namespace=namespaces[workload.namespace], region=config.region,
-        eviction_max_pod_grace_period=config.stack_settings()["kubernetes"].get("eviction-max-pod-grace-period"),
-        secret_env=config.workload_secrets.get(workload.name), protect=config.stack.protect, opts=in_account,
-    )
-    for workload in config.workloads  # validation guarantees a `keda` section when there are workloads
+workers = {  # validation guarantees a `keda` section when there are workloads
+    name: SqsWorker(aws_limits.worker_resource_name(name), worker, on_cluster, keda=keda,
+                    namespace=namespaces[worker.workload.namespace], opts=in_account)
+    for name, worker in plan.workers.items()
 }
 
 pulumi.export("clusterName", cluster.name)
@@ -95,9 +71,9 @@ pulumi.export("nodeRoleArn", node_role.arn)
 pulumi.export("nodeGroups", {
     name: {
         "releaseVersion": group.release_version,
-        "requested": config.release_policy(name).requested,
-        "frozen": config.release_policy(name).frozen,
-        "amiType": config.node_groups[name].ami_type,
+        "requested": group.plan.release.requested,
+        "frozen": group.plan.release.frozen,
+        "amiType": group.plan.config.ami_type,
         "heldUntilRollout": group.held_until_rollout,
     }
     for name, group in node_groups.items()

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from kubernetes import client as k8s_client
 
+from core.deployment import node_class_settings, node_group_settings, stack_settings
 from core.stack_config import StackConfig
 from core.tags import COLOUR_LABEL
 
@@ -44,11 +45,11 @@ def admin_container_enabled(config: StackConfig, labels: dict[str, str]) -> tupl
     """(enabled, where the setting comes from) for a node, found through its labels."""
     group = labels.get(COLOUR_LABEL)
     if group in config.node_groups:
-        settings, source = config.node_group_settings(group), f"node group {group}"
+        settings, source = node_group_settings(config, group), f"node group {group}"
     elif labels.get("karpenter.sh/nodepool") and config.karpenter is not None:
-        settings, source = config.node_class_settings(), "Karpenter's EC2NodeClass"
+        settings, source = node_class_settings(config), "Karpenter's EC2NodeClass"
     else:
-        settings, source = config.stack_settings(), "the stack's bottlerocket settings"
+        settings, source = stack_settings(config), "the stack's bottlerocket settings"
     return bool(settings.get("host-containers", {}).get("admin", {}).get("enabled")), source
 
 

@@ -32,6 +32,7 @@ from core.burst_simulation import (
     series_time,
     simulate,
 )
+from core.deployment import enabled_node_groups, node_class_settings, node_group_settings
 from core.stack_config import StackConfig
 from core.user_data import reserved_memory_mib
 
@@ -114,7 +115,7 @@ def node_pools_for(config: StackConfig, workload: WorkloadConfig, prices: dict[s
     price file has no spot prices, so their cost is an upper bound."""
     if not config.karpenter:
         return ()
-    settings = config.node_class_settings()
+    settings = node_class_settings(config)
     ordered = sorted(config.karpenter.node_pools.items(), key=lambda item: (item[1].weight or 0, item[0]), reverse=True)
     pools = []
     for name, pool in ordered:
@@ -135,7 +136,7 @@ def capacity_for(config: StackConfig, workload: WorkloadConfig, prices: dict[str
     """Karpenter's pools, and the room the enabled managed node groups (at their `desiredSize`, first
     instance type) leave for workers after the Karpenter and KEDA controllers."""
     pools = node_pools_for(config, workload, prices)
-    groups = config.enabled_node_groups()
+    groups = enabled_node_groups(config)
     managed_nodes = sum(group.scaling.desired_size for group in groups.values())
     controllers_cpu = controllers_memory = 0.0
     for replicas, resources in _controllers(config):
@@ -145,7 +146,7 @@ def capacity_for(config: StackConfig, workload: WorkloadConfig, prices: dict[str
     for name, group in groups.items():
         instance_type = group.instance_types[0]
         share = group.scaling.desired_size / managed_nodes if managed_nodes else 0
-        per_node = pods_per_node(instance_type, config.node_group_settings(name), workload,
+        per_node = pods_per_node(instance_type, node_group_settings(config, name), workload,
                                  controllers_cpu * share / max(group.scaling.desired_size, 1),
                                  controllers_memory * share / max(group.scaling.desired_size, 1))
         free += per_node * group.scaling.desired_size

@@ -23,6 +23,7 @@ from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandFaile
 from automation.eks_node_groups import live_node_groups
 from automation.stack_files import StackFileError, load_stack
 from automation.version_status import collect_version_status
+from core.deployment import group_kubernetes_version, group_release_policy
 from core.release_version import LATEST, NEWER, GroupVersions, compare_releases, held_until_rollout, ssm_parameter_name
 from core.stack_config import ConfigError, StackConfig
 
@@ -41,9 +42,9 @@ def latest_template_version(ec2: Any, group: dict[str, Any]) -> str | None:
 
 def held_changes(config: StackConfig, name: str, group: dict[str, Any], newest: str | None, ec2: Any) -> list[str]:
     """What the stack wants for a live group that its freeze or pin keeps off the nodes."""
-    policy = config.release_policy(name)
+    policy = group_release_policy(config, name)
     deployed = GroupVersions(group.get("releaseVersion"), group.get("version"), (group.get("launchTemplate") or {}).get("version"))
-    wanted = GroupVersions(newest if policy.requested == LATEST else policy.requested, config.node_group_kubernetes_version(name),
+    wanted = GroupVersions(newest if policy.requested == LATEST else policy.requested, group_kubernetes_version(config, name),
                            latest_template_version(ec2, group))
     return held_until_rollout(policy, deployed, wanted)
 
@@ -81,8 +82,8 @@ def collect_status(config: StackConfig, eks: Any, ssm: Any, ec2: Any = None) -> 
     for name, group_config in sorted(config.node_groups.items()):
         group = live.get(name)
         # the group's own Kubernetes version picks its Bottlerocket variant (aws-k8s-<version>)
-        newest = latest(group_config.ami_type, group["version"] if group else config.node_group_kubernetes_version(name))
-        policy = config.release_policy(name)
+        newest = latest(group_config.ami_type, group["version"] if group else group_kubernetes_version(config, name))
+        policy = group_release_policy(config, name)
         release = group.get("releaseVersion") if group else None
         flags = []
         if group and not group_config.enabled:

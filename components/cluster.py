@@ -9,6 +9,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from components.context import DeploymentContext
 from components.network import Network
 from core.access_entries import admin_entry_key
 from core.iam_documents import (
@@ -37,12 +38,15 @@ class Cluster(pulumi.ComponentResource):
     security_group_id: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     kube_proxy_config: k8s.core.v1.ConfigMapPatch | None
+    kubernetes_version: str
     node_prerequisites: list[pulumi.Resource]
 
-    def __init__(self, name: str, config: ClusterConfig, region: str, network: Network, node_role_arn: pulumi.Input[str],
-                 leave_conntrack_to_nodes: bool, aws_provider: aws.Provider, tags: dict[str, str], protect: bool = False,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, config: ClusterConfig, context: DeploymentContext, *, network: Network,
+                 node_role_arn: pulumi.Input[str], leave_conntrack_to_nodes: bool, opts: pulumi.ResourceOptions | None = None):
+        """`leave_conntrack_to_nodes`: a node group sets conntrack itself (core/deployment.py DeploymentPlan.conntrack_left_to_nodes)."""
         super().__init__("eks-bottlerocket:index:Cluster", name, None, opts)
+        region, protect = context.region, context.protect
+        self.kubernetes_version = config.kubernetes_version
         child = pulumi.ResourceOptions(parent=self)
 
         key_arn = config.secrets_encryption.kms_key_arn or aws.kms.Key(
@@ -87,8 +91,8 @@ class Cluster(pulumi.ComponentResource):
             # `deleteProtectedError`). Its children inherit `protect` (Pulumi docs, "Resource option:
             # protect"): removing an admin's access entry then needs `pulumi state unprotect` on that entry.
             deletion_protection=protect,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, providers={"aws": aws_provider}, protect=protect),
+            tags=dict(context.tags),
+            opts=pulumi.ResourceOptions(parent=self, providers={"aws": context.aws_provider}, protect=protect),
         )
         cluster_name = self.eks_cluster.eks_cluster.name
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
+from components.context import ClusterContext
 from core.eks_addons import MANAGED_ADDONS, RESOLVE_CONFLICTS_ON_CREATE, RESOLVE_CONFLICTS_ON_UPDATE, VPC_CNI, EksAddonsConfig
 
 # Before this component existed pulumi-eks created the VPC CNI add-on as a child of its Cluster
@@ -29,19 +30,20 @@ class EksAddons(pulumi.ComponentResource):
 
     addons: dict[str, aws.eks.Addon]
 
-    def __init__(self, name: str, config: EksAddonsConfig, *, cluster_name: pulumi.Input[str], eks_cluster_urn: pulumi.Output[str],
-                 kubernetes_version: str, node_groups: Sequence[pulumi.Resource], opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, config: EksAddonsConfig, context: ClusterContext, *, node_groups: Sequence[pulumi.Resource],
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:EksAddons", name, None, opts)
+        cluster = context.cluster
         self.addons = {}
         for addon in MANAGED_ADDONS:
             pinned = addon.pinned_version(config)
             version = pinned if pinned else aws.eks.get_addon_version_output(
-                addon_name=addon.addon_name, kubernetes_version=kubernetes_version, most_recent=False,
+                addon_name=addon.addon_name, kubernetes_version=cluster.kubernetes_version, most_recent=False,
                 opts=pulumi.InvokeOutputOptions(parent=self)).version
-            aliases = [eks_cluster_urn.apply(pulumi_eks_vpc_cni_urn)] if addon.addon_name == VPC_CNI else []
+            aliases = [cluster.eks_cluster.urn.apply(pulumi_eks_vpc_cni_urn)] if addon.addon_name == VPC_CNI else []
             self.addons[addon.addon_name] = aws.eks.Addon(
                 f"{name}-{addon.addon_name}",
-                cluster_name=cluster_name,
+                cluster_name=cluster.name,
                 addon_name=addon.addon_name,
                 addon_version=version,
                 resolve_conflicts_on_create=RESOLVE_CONFLICTS_ON_CREATE,

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster import Cluster
+from components.context import ClusterContext
 from components.node_role import NodeRole
 from core import aws_limits, karpenter
-from core.addons_config import KarpenterConfig
+from core.deployment import KarpenterPlan
 from core.iam_documents import partition, pod_identity_trust_policy
 from core.tags import COLOUR_LABEL
 from core.user_data import control_container_enabled, render_user_data
@@ -30,11 +30,15 @@ class Karpenter(pulumi.ComponentResource):
     node_class: k8s.apiextensions.CustomResource
     node_pools: dict[str, k8s.apiextensions.CustomResource]
 
-    def __init__(self, name: str, config: KarpenterConfig, *, cluster: Cluster, cluster_name: str, region: str,
-                 node_settings: Mapping[str, Any], ami_selector: pulumi.Input[dict[str, str]], ami_family: str | None,
-                 block_devices: list[dict[str, Any]], tags: Mapping[str, str], opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, plan: KarpenterPlan, context: ClusterContext, *, followed_release_version: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None):
+        """`followed_release_version`: the release the followed node group (plan.followed) runs, as EKS reports it:
+        a frozen group's nodes keep theirs, and Karpenter's must match."""
         super().__init__("eks-bottlerocket:index:Karpenter", name, None, opts)
-        self.ami_selector = pulumi.Output.from_input(ami_selector)
+        config, followed, node_settings = plan.config, plan.followed, plan.settings
+        cluster, cluster_name, region = context.cluster, context.cluster_name, context.region
+        self.ami_selector = pulumi.Output.from_input(followed_release_version).apply(lambda version: karpenter.ami_selector_term(
+            followed.release, version, followed.config.ami_type, followed.kubernetes_version))
         child = pulumi.ResourceOptions(parent=self)
 
         queue = aws.sqs.Queue(f"{name}-interruption", name=aws_limits.interruption_queue_name(cluster_name),
@@ -65,7 +69,7 @@ class Karpenter(pulumi.ComponentResource):
                                                     description="EC2 Spot, for Karpenter's spot node pools",
                                                     opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True)))
 
-        node_role = NodeRole(f"{name}-nodes", region=region, ssm=control_container_enabled(node_settings), opts=child)
+        node_role = NodeRole(f"{name}-nodes", control_container_enabled(node_settings), context, opts=child)
         access = aws.eks.AccessEntry(f"{name}-nodes", cluster_name=cluster.name, principal_arn=node_role.arn,
                                      type="EC2_LINUX", opts=child)
         needed.append(node_role)
@@ -105,9 +109,10 @@ class Karpenter(pulumi.ComponentResource):
             "Kubelet values Karpenter models live in the EC2NodeClass spec.kubelet, not here.",
         ])
         after_crds = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, controller]))
-        node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, ami_selector=ami_selector, family=ami_family,  # type: ignore[arg-type]
-                                              node_role_name=node_role.role.name, user_data=user_data,
-                                              kubelet=kubelet, block_devices=block_devices, tags=tags)
+        node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, ami_selector=self.ami_selector,  # type: ignore[arg-type]
+                                              family=karpenter.ami_family(followed.config.ami_type),
+                                              node_role_name=node_role.role.name, user_data=user_data, kubelet=kubelet,
+                                              block_devices=karpenter.block_device_mappings(followed.block_devices), tags=context.tags)
         self.node_class = k8s.apiextensions.CustomResource(f"{name}-{NODE_CLASS_NAME}", **_custom_resource_args(node_class), opts=after_crds)
         self.node_pools = {
             pool_name: k8s.apiextensions.CustomResource(

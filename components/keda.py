@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster import Cluster
+from components.context import ClusterContext
 from core.addons_config import KedaConfig
 from core.tags import COLOUR_LABEL
 from core.keda import (
@@ -29,8 +29,9 @@ class Keda(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     operator_role: aws.iam.Role
 
-    def __init__(self, name: str, config: KedaConfig, cluster: Cluster, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, config: KedaConfig, context: ClusterContext, opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:Keda", name, None, opts)
+        cluster = context.cluster
         self._name = name
         trust = pulumi.Output.all(cluster.oidc_provider_arn, cluster.oidc_issuer).apply(
             lambda args: json.dumps(irsa_trust_policy(args[0], args[1], KEDA_NAMESPACE, KEDA_SERVICE_ACCOUNT)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.context import DeploymentContext
 from core.network_plan import plan_subnets
 from core.stack_config import NetworkConfig
 
@@ -21,10 +22,9 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, config: NetworkConfig, cluster_name: str, protect: bool = False,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, config: NetworkConfig, context: DeploymentContext, opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:Network", name, None, opts)
-        self._name, self._cluster_name, self._protect_vpc = name, cluster_name, protect
+        self._name, self._cluster_name, self._protect_vpc = name, context.cluster_name, context.protect
         if config.existing_vpc is not None:
             self._adopt_existing(config)
         else:

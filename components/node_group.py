@@ -11,22 +11,23 @@ import pulumi_aws as aws
 
 from pydantic.alias_generators import to_snake
 
-from core.block_devices import block_device_mappings
-from core.release_version import GroupVersions, ReleasePolicy, held_until_rollout
-from core.stack_config import COLOUR_LABEL, NODE_GROUP_TAG, NodeGroupConfig
+from components.context import ClusterContext
+from core.deployment import NodeGroupPlan
+from core.release_version import GroupVersions, held_until_rollout
+from core.tags import COLOUR_LABEL, NODE_GROUP_TAG
 from core.user_data import render_user_data
 
 _TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
 
 
-def launch_template_block_devices(config: NodeGroupConfig) -> list[dict[str, Any]]:
-    """Both Bottlerocket volumes (core/block_devices.py) as the launch template's arguments: snake_case, and
-    the flags as the strings pulumi-aws types them (LaunchTemplateBlockDeviceMappingEbsArgs)."""
+def launch_template_block_devices(mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Both Bottlerocket volumes (core/block_devices.py, NodeGroupPlan.block_devices) as the launch template's
+    arguments: snake_case, and the flags as the strings pulumi-aws types them (LaunchTemplateBlockDeviceMappingEbsArgs)."""
     def flag_or_value(value: Any) -> Any:
         return str(value).lower() if isinstance(value, bool) else value
 
     return [{"device_name": mapping["deviceName"], "ebs": {to_snake(key): flag_or_value(value) for key, value in mapping["ebs"].items()}}
-            for mapping in block_device_mappings(config.root_volume, config.data_volume)]
+            for mapping in mappings]
 
 
 def _template_version(template: Any) -> str | None:
@@ -40,29 +41,30 @@ class BottlerocketNodeGroup(pulumi.ComponentResource):
     """A launch template without an image id (so EKS keeps `amiType`/`releaseVersion` and merges the
     TOML user data) and the managed node group that uses it."""
 
+    plan: NodeGroupPlan
     user_data: str
     node_group: aws.eks.NodeGroup
     release_version: pulumi.Output[str]
     held_until_rollout: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, *, cluster_name: pulumi.Input[str], kubernetes_version: str, config: NodeGroupConfig,
-                 settings: Mapping[str, Any], release: ReleasePolicy, node_role_arn: pulumi.Input[str],
-                 subnet_ids: pulumi.Input[list[str]], physical_name_prefix: str, tags: Mapping[str, str],
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, plan: NodeGroupPlan, context: ClusterContext, *, node_role_arn: pulumi.Input[str],
+                 subnet_ids: pulumi.Input[list[str]], opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:BottlerocketNodeGroup", name, None, opts)
+        self.plan = plan
+        config, release, kubernetes_version = plan.config, plan.release, plan.kubernetes_version
         child = pulumi.ResourceOptions(parent=self)
-        group_tags = {**tags, NODE_GROUP_TAG: name}
+        group_tags = {**context.tags, NODE_GROUP_TAG: name}
 
-        self.user_data = render_user_data(settings, [
+        self.user_data = render_user_data(plan.settings, [
             f"Bottlerocket settings of node group {name!r}, rendered by eks-bottlerocket.",
             "EKS merges in the cluster bootstrap settings; change this through the stack file.",
         ])
         launch_template = aws.ec2.LaunchTemplate(
             name,
-            name_prefix=physical_name_prefix,
+            name_prefix=plan.physical_name_prefix,
             description=f"Bottlerocket node group {name}",
             user_data=base64.b64encode(self.user_data.encode()).decode(),
-            block_device_mappings=launch_template_block_devices(config),
+            block_device_mappings=launch_template_block_devices(plan.block_devices),
             metadata_options={
                 "http_endpoint": "enabled",
                 "http_tokens": "required",
@@ -86,8 +88,8 @@ class BottlerocketNodeGroup(pulumi.ComponentResource):
 
         self.node_group = aws.eks.NodeGroup(
             name,
-            cluster_name=cluster_name,
-            node_group_name_prefix=physical_name_prefix,
+            cluster_name=context.cluster.name,
+            node_group_name_prefix=plan.physical_name_prefix,
             node_role_arn=node_role_arn,
             subnet_ids=subnet_ids,
             ami_type=config.ami_type,

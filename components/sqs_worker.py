@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster import Cluster
+from components.context import ClusterContext
 from components.keda import Keda
 from core import aws_limits, sqs_worker
-from core.addons_config import WorkloadConfig
+from core.deployment import WorkerPlan
 from core.iam_documents import pod_identity_trust_policy
 from core.tags import DEAD_LETTER_QUEUE_TAG
 
@@ -23,13 +22,13 @@ class SqsWorker(pulumi.ComponentResource):
 
     queue: aws.sqs.Queue
 
-    def __init__(self, name: str, workload: WorkloadConfig, *, cluster: Cluster, cluster_name: str, keda: Keda,
-                 namespace: k8s.core.v1.Namespace, region: str, eviction_max_pod_grace_period: int | None,
-                 secret_env: Mapping[str, str] | None = None, protect: bool = False,
+    def __init__(self, name: str, plan: WorkerPlan, context: ClusterContext, *, keda: Keda, namespace: k8s.core.v1.Namespace,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-bottlerocket:index:SqsWorker", name, None, opts)
+        workload, secret_env = plan.workload, plan.secret_env
+        cluster, cluster_name, region = context.cluster, context.cluster_name, context.region
         child = pulumi.ResourceOptions(parent=self)
-        holds_messages = pulumi.ResourceOptions(parent=self, protect=protect)  # stack.protect: queued work survives a destroy
+        holds_messages = pulumi.ResourceOptions(parent=self, protect=context.protect)  # stack.protect: queued work survives a destroy
 
         queue_name = aws_limits.worker_queue_name(cluster_name, workload.name)
         # Marked as a dead-letter queue here, where that is known: the guardrails cannot tell it from the
@@ -58,13 +57,13 @@ class SqsWorker(pulumi.ComponentResource):
 
         in_namespace = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[namespace])
         k8s.core.v1.ServiceAccount(name, metadata=sqs_worker.metadata(workload), opts=in_namespace)
-        grace_period = sqs_worker.termination_grace_period(workload, eviction_max_pod_grace_period)
-        secret_variables = sorted(secret_env or {})
+        grace_period = sqs_worker.termination_grace_period(workload, plan.eviction_max_pod_grace_period)
+        secret_variables = sorted(secret_env)
         needs = [identity]
         if secret_variables:
             needs.append(k8s.core.v1.Secret(f"{name}-env", type="Opaque",
                                             metadata=sqs_worker.metadata(workload, sqs_worker.secret_name(workload)),
-                                            string_data=pulumi.Output.secret(dict(secret_env or {})), opts=in_namespace))
+                                            string_data=pulumi.Output.secret(dict(secret_env)), opts=in_namespace))
         deployment = self.queue.url.apply(lambda url: sqs_worker.deployment(workload, url, region, grace_period, secret_variables))
         static = sqs_worker.deployment_metadata(workload)
         k8s.apps.v1.Deployment(

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.addons_config import NodePoolConfig
-from core import block_devices
-from core.block_devices import DATA_DEVICE, Volume
+from core.block_devices import DATA_DEVICE
 from core.bottlerocket_settings import quantity_value
 from core.release_version import PIN_PATTERN, ReleasePolicy, ami_architecture, variant
 from core.tags import NODE_POOL_LABEL
@@ -113,9 +112,9 @@ def ami_selector_term(policy: ReleasePolicy, effective_version: str, ami_type: s
     return {"ssmParameter": f"/aws/service/bottlerocket/{variant(kubernetes_version, ami_type)}/{ami_architecture(ami_type)}/{version}/image_id"}
 
 
-def block_device_mappings(root: Volume, data: Volume) -> list[dict[str, Any]]:
-    """Both Bottlerocket volumes (core/block_devices.py) as the EC2NodeClass spells them: sizes as
-    quantities, the data volume flagged `rootVolume`.
+def block_device_mappings(mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Both Bottlerocket volumes (core/block_devices.py, NodeGroupPlan.block_devices of the followed group) as
+    the EC2NodeClass spells them: sizes as quantities, the data volume flagged `rootVolume`.
 
     `rootVolume` means "mounted as kubelet root dir" (karpenter-provider-aws v1.14.1,
     pkg/apis/v1/ec2nodeclass.go:450), and Karpenter takes that volume's size as the node's
@@ -124,7 +123,7 @@ def block_device_mappings(root: Volume, data: Volume) -> list[dict[str, Any]]:
     `EphemeralBlockDevice`, pkg/providers/amifamily/bottlerocket.go:198), not on the OS volume."""
     return [{"deviceName": mapping["deviceName"], "rootVolume": mapping["deviceName"] == DATA_DEVICE,
              "ebs": {**mapping["ebs"], "volumeSize": f"{mapping['ebs']['volumeSize']}Gi"}}
-            for mapping in block_devices.block_device_mappings(root, data)]
+            for mapping in mappings]
 
 
 def node_class_settings(shared: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.addons_config import WorkloadConfig
+from core.tags import PROJECT
 
 SCALE_UP_PERIOD_SECONDS = 15
 # Environment variables the worker's container gets from the program (QUEUE_URL, AWS_REGION,
@@ -35,7 +36,7 @@ def termination_grace_period(workload: WorkloadConfig, eviction_max_pod_grace_pe
 
 
 def labels(workload: WorkloadConfig) -> dict[str, str]:
-    return {"app.kubernetes.io/name": workload.name, "app.kubernetes.io/part-of": "eks-bottlerocket"}
+    return {"app.kubernetes.io/name": workload.name, "app.kubernetes.io/part-of": PROJECT}
 
 
 def metadata(workload: WorkloadConfig, name: str | None = None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from pydantic.alias_generators import to_camel
 from core import aws_limits, instance_types
 from core.addons_config import KarpenterConfig, KedaConfig, WorkloadConfig, node_pool_problems, workload_problems
 from core.access_entries import CREATOR_LISTED, creator_listed
-from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, controller_replica_problem, node_class_settings as karpenter_node_class_settings, split_node_class_settings
+from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, controller_replica_problem, split_node_class_settings
 from core.keda import KEDA_NAMESPACE
 from core.sqs_worker import INJECTED_ENV
 from core.eks_addons import EksAddonsConfig
@@ -33,7 +33,7 @@ from core.block_devices import MINIMUM_DATA_VOLUME_GIB, MINIMUM_ROOT_VOLUME_GIB
 from core.network_plan import plan_subnets
 # COLOUR_LABEL and NODE_GROUP_TAG are re-exported (automation/rollout.py, status.py and core/rollout.py import them from here).
 from core.tags import COLOUR_LABEL as COLOUR_LABEL, NODE_GROUP_TAG as NODE_GROUP_TAG, STACK_TAG, SUPPRESSION_PREFIX
-from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin, release_policy, ReleasePolicy
+from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin
 from core.user_data import DEFAULT_SETTINGS, SettingsProblem, deep_merge, eks_merge_problems, render_user_data, settings_problems
 
 SUPPORTED_KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35")
@@ -218,34 +218,6 @@ class StackConfig(ConfigSection):
     workloads: list[WorkloadConfig] = []
     # Per workload, environment variables from a Kubernetes Secret; must be Pulumi secrets (set --secret).
     workload_secrets: dict[str, dict[EnvName, str]] = Field(default={}, repr=False)
-
-    def enabled_node_groups(self) -> dict[str, NodeGroupConfig]:
-        return {name: group for name, group in self.node_groups.items() if group.enabled}
-
-    def node_group_settings(self, name: str) -> dict[str, Any]:
-        """Effective Bottlerocket settings of a node group: defaults <- stack <- node group."""
-        return deep_merge(self.stack_settings(), settings_as_dict(self.node_groups[name].bottlerocket))
-
-    def stack_settings(self) -> dict[str, Any]:
-        """Bottlerocket settings every node shares: defaults <- the stack's `bottlerocket`."""
-        return deep_merge(DEFAULT_SETTINGS, settings_as_dict(self.bottlerocket))
-
-    def node_class_settings(self) -> dict[str, Any]:
-        """Karpenter's nodes: the stack's settings <- karpenter.nodeClass.bottlerocket."""
-        assert self.karpenter is not None
-        return karpenter_node_class_settings(self.stack_settings(), settings_as_dict(self.karpenter.node_class.bottlerocket))
-
-    def karpenter_version_group(self) -> str:
-        """The node group whose Bottlerocket version Karpenter's nodes follow."""
-        assert self.karpenter is not None
-        return self.karpenter.node_class.version_from or sorted(self.enabled_node_groups())[0]
-
-    def node_group_kubernetes_version(self, name: str) -> str:
-        return self.node_groups[name].kubernetes_version or self.cluster.kubernetes_version
-
-    def release_policy(self, name: str) -> ReleasePolicy:
-        group = self.node_groups[name]
-        return release_policy(self.node_group_kubernetes_version(name), group.ami_type, group.release_version, group.freeze)
 
 
 # --- problems --------------------------------------------------------------------------------------

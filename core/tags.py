@@ -8,7 +8,8 @@ plan and a CrossGuard preview alike.
 
 from __future__ import annotations
 
-PREFIX = "eks-bottlerocket/"
+PROJECT = "eks-bottlerocket"  # Pulumi.yaml's `name` (tests/test_deployment.py checks they agree)
+PREFIX = PROJECT + "/"
 
 COLOUR_LABEL = PREFIX + "colour"  # Kubernetes node label: the node group (blue, green, ...) a node belongs to
 NODE_POOL_LABEL = PREFIX + "node-pool"  # Kubernetes node label on Karpenter's nodes: their NodePool

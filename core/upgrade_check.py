@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from core.config_base import format_path
+from core.deployment import enabled_node_groups, group_kubernetes_version
 from core.eks_addons import MANAGED_ADDONS
 from core.kubernetes_versions import control_plane_step_problems, minor, node_group_skew_problems
 from core.release_version import ssm_parameter_name
@@ -64,7 +65,7 @@ def node_group_findings(config: StackConfig, current: str, target: str, live_ver
     UpdateClusterVersion otherwise); after it, pinned groups must stay within the kubelet skew."""
     findings = []
     before = dict(live_versions) if live_versions is not None else {
-        name: config.node_group_kubernetes_version(name) for name in config.enabled_node_groups()}
+        name: group_kubernetes_version(config, name) for name in enabled_node_groups(config)}
     where = "live" if live_versions is not None else "in the stack file"
     for name, version in sorted(before.items()):
         subject = f"nodeGroups.{name}" if name in config.node_groups else f"node group {name}"
@@ -75,15 +76,15 @@ def node_group_findings(config: StackConfig, current: str, target: str, live_ver
         else:
             findings.append(Finding("node-groups", "ok", subject, f"runs {current} ({where})"))
     if live_versions is not None:
-        for name, group in sorted(config.enabled_node_groups().items()):
+        for name, group in sorted(enabled_node_groups(config).items()):
             if name not in live_versions and group.kubernetes_version not in (None, target):
                 findings.append(Finding("node-groups", "blocker", f"nodeGroups.{name}.kubernetesVersion",
                                         f"{group.kubernetes_version!r} for a group that does not exist yet: EKS creates node groups "
                                         f"only at the cluster's version ({target} after the bump); remove the pin"))
-    pinned = {name: group.kubernetes_version for name, group in config.enabled_node_groups().items() if group.kubernetes_version}
+    pinned = {name: group.kubernetes_version for name, group in enabled_node_groups(config).items() if group.kubernetes_version}
     for problem in node_group_skew_problems(target, pinned):
         findings.append(Finding("node-groups", "blocker", format_path(problem.path), f"after the bump: {problem.message}"))
-    for name, group in sorted(config.enabled_node_groups().items()):
+    for name, group in sorted(enabled_node_groups(config).items()):
         if not group.kubernetes_version:
             findings.append(Finding("node-groups", "warning", f"nodeGroups.{name}.kubernetesVersion",
                                     f"not set, so the group follows the cluster and is replaced in place with {target} nodes in the "
@@ -149,7 +150,7 @@ def api_findings(objects: Iterable[RenderedObject], target: str, table: Mapping[
 
 def bottlerocket_parameters(config: StackConfig, target: str) -> list[str]:
     """The SSM parameters of Bottlerocket's newest release for `target`, one per AMI type in use."""
-    return sorted({ssm_parameter_name(target, group.ami_type) for group in config.enabled_node_groups().values()})
+    return sorted({ssm_parameter_name(target, group.ami_type) for group in enabled_node_groups(config).values()})
 
 
 def bottlerocket_findings(parameters: Mapping[str, str | None]) -> list[Finding]:

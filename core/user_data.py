@@ -96,6 +96,11 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
+def effective_settings(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """DEFAULT_SETTINGS with each layer merged on top in turn: the stack's `bottlerocket`, then a node group's."""
+    return functools.reduce(deep_merge, layers, copy.deepcopy(DEFAULT_SETTINGS))
+
+
 @dataclass(frozen=True)
 class SettingsProblem:
     """A cross-field rule broken by merged settings; `key` is the path inside `settings` to fix, `also`

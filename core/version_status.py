@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.deployment import enabled_node_groups, group_kubernetes_version
 from core.eks_addons import MANAGED_ADDONS
 from core.kubernetes_versions import MAX_KUBELET_SKEW, minor, next_minor
 from core.stack_config import SUPPORTED_KUBERNETES_VERSIONS, StackConfig
@@ -21,7 +22,7 @@ def version_report(config: StackConfig, stack: str, control_plane: str, live_gro
     groups = []
     for name, version in sorted(live_groups.items()):
         skew = minor(control_plane) - minor(version)
-        configured = config.node_group_kubernetes_version(name) if name in config.enabled_node_groups() else None
+        configured = group_kubernetes_version(config, name) if name in enabled_node_groups(config) else None
         groups.append({"group": name, "kubernetesVersion": version, "skew": skew, "configured": configured})
         if skew > MAX_KUBELET_SKEW or skew < 0:
             due.append(f"{name} runs {version}, outside the kubelet skew of the control plane {control_plane}: replace it now")

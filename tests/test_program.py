@@ -11,6 +11,7 @@ import base64
 import pytest
 import tomlkit
 
+from core.deployment import node_group_settings
 from core.kube_proxy import kube_proxy_configuration
 from core.stack_config import validate_stack_config
 from core.user_data import eks_merge_problems, settings_problems
@@ -282,7 +283,7 @@ def test_user_data_passes_bottlerocket_rules(plan):
         BottlerocketSettings.model_validate(settings)
         assert settings_problems(settings, ("m6i.large", 8192)) == []
         assert eks_merge_problems(text) == []
-        assert settings == config.node_group_settings(template["name"])
+        assert settings == node_group_settings(config, template["name"])
         for key in ("api-server", "cluster-certificate", "cluster-name", "cluster-dns-ip", "node-labels", "node-taints"):
             assert key not in settings["kubernetes"]
 

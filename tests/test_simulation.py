@@ -36,6 +36,7 @@ from core.burst_simulation import (
     scale_limit,
     simulate,
 )
+from core.deployment import node_group_settings
 from core.stack_config import validate_stack_config
 from tests.conftest import PROJECT, ROOT, project_values
 
@@ -232,7 +233,7 @@ def test_stack_values_feed_the_simulation():
     assert {o.name.split(".")[0][0] for o in default.options} <= set("cmr")
     assert all(int(o.name.split(".")[0][1]) >= 6 for o in default.options)
     # m6i.xlarge: 4000m - 300m reserved - 250m DaemonSets = 3450m -> 6 pods of 500m; memory allows more
-    assert pods_per_node("m6i.xlarge", config.node_group_settings("blue"), workload) == 6
+    assert pods_per_node("m6i.xlarge", node_group_settings(config, "blue"), workload) == 6
     # Karpenter's memory for limits: 16 GiB less its 7.5 % VM overhead estimate
     (m6i,) = [o for o in default.options if o.name == "m6i.xlarge"]
     assert (m6i.cpu_milli, m6i.memory_mib) == (4000, 16384 - 1229)

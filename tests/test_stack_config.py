@@ -17,13 +17,8 @@ from tests.conftest import PROJECT, ROOT, make_plan, project_values
 def test_shipped_stacks_validate():
     dev = validate_stack_config(project_values("dev"), "Pulumi.dev.yaml")
     prod = validate_stack_config(project_values("prod"), "Pulumi.prod.yaml")
-    assert dev.release_policy("blue").tracks_latest and not dev.release_policy("blue").frozen
-    assert prod.release_policy("blue").requested == "1.54.0-5043decc" and prod.release_policy("blue").frozen
     assert len(prod.network.availability_zones) == 3 and prod.node_groups["blue"].scaling.min_size >= 2
     assert prod.node_groups["blue"].data_volume.size_gib > dev.node_groups["blue"].data_volume.size_gib
-    assert dev.node_group_settings("blue")["host-containers"]["admin"]["enabled"] is True
-    assert prod.node_group_settings("blue")["host-containers"]["admin"]["enabled"] is False
-    assert list(dev.enabled_node_groups()) == ["blue"]
 
 
 def _set(path: str, value: Any) -> Callable[[dict], None]:

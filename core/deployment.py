@@ -1,0 +1,124 @@
+"""What the validated stack configuration means for each thing deployed, computed once as plain values.
+
+`deployment_plan` turns a `StackConfig` into the per-node-group facts every consumer needs (Kubernetes
+version, release policy, merged Bottlerocket settings, block devices, physical name prefix), Karpenter's
+(the group it follows, its node class settings) and each worker's. `__main__.py` passes these values to
+the components and automation/ reads the same functions, so each fact is derived in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from core import aws_limits
+from core.addons_config import KarpenterConfig, WorkloadConfig
+from core.block_devices import block_device_mappings
+from core.bottlerocket_settings import settings_as_dict
+from core.karpenter import node_class_settings as karpenter_node_class_settings
+from core.release_version import ReleasePolicy, release_policy
+from core.stack_config import NodeGroupConfig, StackConfig
+from core.user_data import conntrack_max_configured, control_container_enabled, effective_settings
+
+
+def enabled_node_groups(config: StackConfig) -> dict[str, NodeGroupConfig]:
+    return {name: group for name, group in config.node_groups.items() if group.enabled}
+
+
+def group_kubernetes_version(config: StackConfig, name: str) -> str:
+    """A node group's own `kubernetesVersion`, else the cluster's."""
+    return config.node_groups[name].kubernetes_version or config.cluster.kubernetes_version
+
+
+def group_release_policy(config: StackConfig, name: str) -> ReleasePolicy:
+    group = config.node_groups[name]
+    return release_policy(group_kubernetes_version(config, name), group.ami_type, group.release_version, group.freeze)
+
+
+def stack_settings(config: StackConfig) -> dict[str, Any]:
+    """Bottlerocket settings every node shares: defaults <- the stack's `bottlerocket`."""
+    return effective_settings(settings_as_dict(config.bottlerocket))
+
+
+def node_group_settings(config: StackConfig, name: str) -> dict[str, Any]:
+    """Effective Bottlerocket settings of a node group: defaults <- stack <- node group."""
+    return effective_settings(settings_as_dict(config.bottlerocket), settings_as_dict(config.node_groups[name].bottlerocket))
+
+
+def node_class_settings(config: StackConfig) -> dict[str, Any]:
+    """Karpenter's nodes: the stack's settings <- karpenter.nodeClass.bottlerocket (core/karpenter.py says what
+    is left out)."""
+    assert config.karpenter is not None
+    return karpenter_node_class_settings(stack_settings(config), settings_as_dict(config.karpenter.node_class.bottlerocket))
+
+
+@dataclass(frozen=True)
+class NodeGroupPlan:
+    """One enabled node group as it is deployed."""
+
+    name: str
+    config: NodeGroupConfig
+    kubernetes_version: str
+    release: ReleasePolicy
+    settings: Mapping[str, Any]  # effective Bottlerocket settings
+    block_devices: list[dict[str, Any]]  # core/block_devices.py, camelCase; each consumer spells them its way
+    physical_name_prefix: str  # of its launch template and EKS node group
+
+
+def node_group_plan(config: StackConfig, name: str) -> NodeGroupPlan:
+    group = config.node_groups[name]
+    return NodeGroupPlan(
+        name=name, config=group, kubernetes_version=group_kubernetes_version(config, name),
+        release=group_release_policy(config, name), settings=node_group_settings(config, name),
+        block_devices=block_device_mappings(group.root_volume, group.data_volume),
+        physical_name_prefix=aws_limits.node_group_name_prefix(config.cluster.name, name),
+    )
+
+
+@dataclass(frozen=True)
+class KarpenterPlan:
+    """Karpenter as deployed: its nodes follow one managed group's variant, release and volumes."""
+
+    config: KarpenterConfig
+    followed: NodeGroupPlan  # karpenter.nodeClass.versionFrom, else the first enabled group by name
+    settings: Mapping[str, Any]  # the EC2NodeClass's Bottlerocket settings, before Karpenter's split into spec.kubelet
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """One SQS worker as deployed."""
+
+    workload: WorkloadConfig
+    secret_env: Mapping[str, str]  # workloadSecrets of this worker (Pulumi secrets)
+    eviction_max_pod_grace_period: int | None  # the nodes' kubelet cap on its termination grace period
+
+
+@dataclass(frozen=True)
+class DeploymentPlan:
+    node_groups: dict[str, NodeGroupPlan]  # the enabled ones, in stack-file order
+    karpenter: KarpenterPlan | None
+    workers: dict[str, WorkerPlan]
+
+    @property
+    def nodes_need_ssm(self) -> bool:
+        """Some managed node runs Bottlerocket's control host container, which reaches SSM."""
+        return any(control_container_enabled(group.settings) for group in self.node_groups.values())
+
+    @property
+    def conntrack_left_to_nodes(self) -> bool:
+        """Some node group sets conntrack itself, so kube-proxy must leave it alone."""
+        return any(conntrack_max_configured(group.settings) for group in self.node_groups.values())
+
+
+def deployment_plan(config: StackConfig) -> DeploymentPlan:
+    """Every derived value of a validated stack configuration, each computed once."""
+    node_groups = {name: node_group_plan(config, name) for name in enabled_node_groups(config)}
+    karpenter = None
+    if config.karpenter is not None:
+        followed = config.karpenter.node_class.version_from or sorted(node_groups)[0]
+        karpenter = KarpenterPlan(config.karpenter, node_groups[followed], node_class_settings(config))
+    eviction_cap = stack_settings(config)["kubernetes"].get("eviction-max-pod-grace-period")
+    workers = {workload.name: WorkerPlan(workload, config.workload_secrets.get(workload.name, {}), eviction_cap)
+               for workload in config.workloads}
+    return DeploymentPlan(node_groups, karpenter, workers)

@@ -29,7 +29,7 @@ from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from automation.status import aws_clients, load_config
 from automation.version_status import live_versions
 from core import karpenter as karpenter_data
-from core.config_base import format_path
+from core.config.base import format_path
 from core.eks_addons import CLUSTER_ADDON_NAMES
 from core.keda import KEDA_CHART_VERSION
 from core.kubernetes_versions import control_plane_step_problems

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from core.config_base import quote
+from core.config.base import quote
 
 # --- value formats --------------------------------------------------------------------------------
 # Each value must pass both Bottlerocket's settings model (bottlerocket-settings-models, modeled-types

@@ -38,7 +38,7 @@ from typing import Annotated
 from pydantic import AfterValidator
 from pydantic.alias_generators import to_camel
 
-from core.config_base import ConfigSection
+from core.config.base import ConfigSection
 
 RESOLVE_CONFLICTS_ON_CREATE = "OVERWRITE"
 RESOLVE_CONFLICTS_ON_UPDATE = "OVERWRITE"

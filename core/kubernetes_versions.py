@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from core.config_base import Path, Problem
+from core.config.base import Path, Problem
 
 MAX_KUBELET_SKEW = 3  # minors a kubelet may lag behind the API server
 CLUSTER_VERSION_PATH: Path = ("cluster", "kubernetesVersion")

@@ -11,12 +11,10 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-import types
-import typing
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
 from core import aws_limits, instance_types
@@ -27,7 +25,7 @@ from core.keda import KEDA_NAMESPACE
 from core.sqs_worker import INJECTED_ENV
 from core.eks_addons import EksAddonsConfig
 from core.kubernetes_versions import node_group_skew_problems, written_unquoted
-from core.config_base import MAX_QUOTED_CHARACTERS, ConfigSection, Path, Problem, as_written, format_path, quote
+from core.config.base import ConfigError, ConfigSection, Path, Problem, pattern, quote, unknown_key_message, unquoted_number_message, validate_part
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, reserved_node_label, settings_as_dict
 from core.block_devices import MINIMUM_DATA_VOLUME_GIB, MINIMUM_ROOT_VOLUME_GIB
 from core.network_plan import plan_subnets
@@ -43,17 +41,6 @@ PROGRAM_TAGS_PER_RESOURCE = 4
 
 
 # --- value checks ----------------------------------------------------------------------------------
-
-def _pattern(regex: str, what: str) -> AfterValidator:
-    compiled = re.compile(regex)
-
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
-            raise ValueError(f"{quote(value)} is not {what}")
-        return value
-
-    return AfterValidator(check)
-
 
 def _cidr(value: str) -> str:
     try:
@@ -103,6 +90,14 @@ def _kms_key_arn(value: str) -> str:
     return value
 
 
+def _unquoted_kubernetes_version(value: Any) -> Any:
+    """A version YAML read as a number (`1.30` is 1.3): the message quotes the version the user meant,
+    from the loader's text of the float or, for values from Pulumi's config, the supported versions."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError(unquoted_number_message(value, getattr(value, "source", None) or written_unquoted(value, SUPPORTED_KUBERNETES_VERSIONS)))
+    return value
+
+
 def _kubernetes_version(value: str) -> str:
     if value not in SUPPORTED_KUBERNETES_VERSIONS:
         raise ValueError(f"{value!r} is not a supported Kubernetes version ({', '.join(SUPPORTED_KUBERNETES_VERSIONS)})")
@@ -111,16 +106,16 @@ def _kubernetes_version(value: str) -> str:
 
 Region = Annotated[str, AfterValidator(_region)]
 ClusterName = Annotated[str, AfterValidator(_cluster_name)]
-NodeGroupName = Annotated[str, _pattern(r"[a-z][a-z0-9-]{0,19}", "a node group name (lower-case letters, digits and -, up to 20)")]
+NodeGroupName = Annotated[str, pattern(r"[a-z][a-z0-9-]{0,19}", "a node group name (lower-case letters, digits and -, up to 20)")]
 Cidr = Annotated[str, AfterValidator(_cidr)]
-KubernetesVersion = Annotated[str, AfterValidator(_kubernetes_version)]
+KubernetesVersion = Annotated[str, BeforeValidator(_unquoted_kubernetes_version), AfterValidator(_kubernetes_version)]
 PrincipalArn = Annotated[str, AfterValidator(_principal_arn)]
 KmsKeyArn = Annotated[str, AfterValidator(_kms_key_arn)]
-VpcId = Annotated[str, _pattern(r"vpc-[0-9a-f]{8,17}", "a VPC id")]
-SubnetId = Annotated[str, _pattern(r"subnet-[0-9a-f]{8,17}", "a subnet id")]
-TagKey = Annotated[str, _pattern(r"(?i:(?!aws:))[\w .:/=+@-]{1,128}", "a tag key (1-128 characters, not starting with aws:)")]
-TagValue = Annotated[str, _pattern(r"[\w .:/=+@-]{0,256}", "a tag value (up to 256 characters)")]
-EnvName = Annotated[str, _pattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
+VpcId = Annotated[str, pattern(r"vpc-[0-9a-f]{8,17}", "a VPC id")]
+SubnetId = Annotated[str, pattern(r"subnet-[0-9a-f]{8,17}", "a subnet id")]
+TagKey = Annotated[str, pattern(r"(?i:(?!aws:))[\w .:/=+@-]{1,128}", "a tag key (1-128 characters, not starting with aws:)")]
+TagValue = Annotated[str, pattern(r"[\w .:/=+@-]{0,256}", "a tag value (up to 256 characters)")]
+EnvName = Annotated[str, pattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
 LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
@@ -249,109 +244,6 @@ class StackConfig(ConfigSection):
 
 
 # --- problems --------------------------------------------------------------------------------------
-
-class ConfigError(Exception):
-    """Every problem found in one stack's configuration."""
-
-    def __init__(self, stack_file: str, problems: list[Problem], sources: Mapping[Path, str] | None = None):
-        """`sources`: key paths whose value came from elsewhere than the stack file (`--config-path a.b=1`)."""
-        self.stack_file = stack_file
-        self.problems = problems
-        self.sources = dict(sources or {})
-        super().__init__(self.report())
-
-    def source(self, path: Path) -> str:
-        """Where the value at `path` was written: the override that set it or a parent of it, else the file."""
-        for length in range(len(path), 0, -1):
-            if path[:length] in self.sources:
-                return self.sources[path[:length]]
-        return self.stack_file
-
-    def lines(self) -> list[str]:
-        return [f"{self.source(p.path)}: {format_path(p.path)}: {p.message}" for p in self.problems]
-
-    def report(self) -> str:
-        count = len(self.problems)
-        heading = f"{count} problem{'s' if count != 1 else ''} in the stack configuration; nothing was deployed:"
-        return "\n".join([heading, *self.lines()])
-
-
-def _unwrap(annotation: Any) -> Any:
-    """The model class or container type behind Optional/Annotated wrappers."""
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is Annotated:
-            annotation = typing.get_args(annotation)[0]
-        elif origin in (Union, types.UnionType):
-            members = [a for a in typing.get_args(annotation) if a is not type(None)]
-            annotation = members[0] if len(members) == 1 else annotation
-            if len(members) != 1:
-                return annotation
-        else:
-            return annotation
-
-
-def _model_at(model: type[BaseModel], path: Path) -> type[BaseModel] | None:
-    current: Any = model
-    for part in path:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None)
-            if field is None:
-                return None
-            current = field.annotation
-        elif typing.get_origin(current) in (dict, list):
-            current = typing.get_args(current)[-1]
-        else:
-            return None
-    current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _known_keys(model: type[BaseModel]) -> list[str]:
-    return [field.alias or name for name, field in model.model_fields.items()]
-
-
-def _unknown_key_message(root: type[BaseModel], path: Path) -> str:
-    parent = _model_at(root, path[:-1])
-    known = _known_keys(parent) if parent else []
-    close = difflib.get_close_matches(str(path[-1]), known, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}" if known else ""
-    return f"unknown key {quote(str(path[-1]))}{hint}"
-
-
-def _pydantic_problems(error: ValidationError, root: type[BaseModel], prefix: Path) -> list[Problem]:
-    problems = []
-    for item in error.errors():
-        # "[key]" marks a bad dict key: the path then ends at that key.
-        loc = tuple(part for part in item["loc"] if part != "[key]")
-        path = prefix + loc
-        kind, message = item["type"], item["msg"].removeprefix("Value error, ")
-        if kind == "extra_forbidden":
-            message = _unknown_key_message(root, path)
-        elif kind == "missing":
-            message = "required key is missing"
-        elif kind == "string_type" and isinstance(item.get("input"), (int, float)) and not isinstance(item["input"], bool):
-            number = item["input"]
-            # The stack-file loader keeps the text of a float (`1.30`); values from elsewhere (Pulumi's config)
-            # arrive as plain numbers, and a version's lost zero is recovered from the supported versions.
-            written = getattr(number, "source", None) or (
-                written_unquoted(number, SUPPORTED_KUBERNETES_VERSIONS) if path[-1] == "kubernetesVersion" else str(number))
-            message = f"{written} is unquoted, so YAML reads it as the number {float.__repr__(number) if isinstance(number, float) else number}; quote it (\"{written}\")"
-        elif isinstance(item.get("input"), str) and len(item["input"]) > MAX_QUOTED_CHARACTERS:
-            message = message.replace(repr(item["input"]), quote(item["input"]))
-        if kind.endswith("_type") and isinstance(item.get("input"), (str, int, float, bool)) and kind != "string_type":
-            message += f"; it is {as_written(item['input'])}"  # what the user wrote, as YAML read it
-        problems.append(Problem(path, message))
-    return problems
-
-
-def _validate_part(model: Any, value: Any, prefix: Path, root: type[BaseModel]) -> tuple[Any, list[Problem]]:
-    try:
-        return TypeAdapter(model).validate_python(value), []
-    except ValidationError as error:
-        return None, _pydantic_problems(error, root, prefix)
-
 
 # --- semantic rules (run on every part that parsed) ------------------------------------------------
 
@@ -668,7 +560,7 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
 
     for key in raw:
         if key not in fields:
-            problems.append(Problem((key,), _unknown_key_message(StackConfig, (key,))))
+            problems.append(Problem((key,), unknown_key_message(StackConfig, (key,))))
     for alias, (_, field) in fields.items():
         if alias not in raw:
             if field.is_required():
@@ -679,7 +571,7 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
             problems += group_problems
             continue
         annotation = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-        value, part_problems = _validate_part(annotation, raw[alias], (alias,), StackConfig)
+        value, part_problems = validate_part(annotation, raw[alias], (alias,), StackConfig)
         if value is not None:
             parsed[alias] = value
         problems += part_problems
@@ -742,7 +634,7 @@ def _validate_node_groups(raw_groups: Any) -> tuple[dict[str, NodeGroupConfig], 
         except ValidationError as error:
             problems.append(Problem(("nodeGroups", str(name)), error.errors()[0]["msg"].removeprefix("Value error, ")))
             continue
-        group, group_problems = _validate_part(NodeGroupConfig, raw_group, ("nodeGroups", name), StackConfig)
+        group, group_problems = validate_part(NodeGroupConfig, raw_group, ("nodeGroups", name), StackConfig)
         problems += group_problems
         if group is not None:
             groups[name] = group

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from core.config_base import format_path
+from core.config.base import format_path
 from core.eks_addons import MANAGED_ADDONS
 from core.kubernetes_versions import control_plane_step_problems, minor, node_group_skew_problems
 from core.release_version import ssm_parameter_name

@@ -92,7 +92,7 @@ def _with(stack: str, replicas: int, min_sizes: dict[str, int]) -> dict:
                      "keep minSize of at least replicas + 1"),
 ])
 def test_controller_replicas_must_fit_the_managed_nodes(replicas, min_sizes, message):
-    from core.stack_config import ConfigError
+    from core.config.base import ConfigError
 
     with pytest.raises(ConfigError) as error:
         validate_stack_config(_with("dev", replicas, min_sizes), "Pulumi.dev.yaml")

@@ -28,7 +28,7 @@ from automation.exit_codes import (EXIT_CHANGES, EXIT_FAILED, EXIT_LOCKED, EXIT_
                                    UsageError)
 from automation.stack_files import PROJECT_ROOT, StackFileError, load_yaml_text, mask_secrets, program_view, read_stack_config
 from core.config.base import ConfigError
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 
 NO_CLI_MESSAGE = ("the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) to run {command}; "
                   "`python -m automation plan` works without it")

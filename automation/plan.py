@@ -38,7 +38,7 @@ from automation.plan_summary import plan_summary, print_summary
 from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, read_stack_config
 from core.release_version import HELD_UNTIL_ROLLOUT, VERSION_INPUTS
 from core.config.base import ConfigError
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from policy.rules import Resource, evaluate
 
 PLAN_MARKER = ".eks-bottlerocket-plan"

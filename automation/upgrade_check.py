@@ -33,7 +33,8 @@ from core.config.base import format_path
 from core.eks_addons import CLUSTER_ADDON_NAMES
 from core.keda import KEDA_CHART_VERSION
 from core.kubernetes_versions import control_plane_step_problems
-from core.stack_config import SUPPORTED_KUBERNETES_VERSIONS, StackConfig
+from core.kubernetes_versions import SUPPORTED_KUBERNETES_VERSIONS
+from core.config.stack_config import StackConfig
 from core.upgrade_check import (
     Finding,
     RenderedObject,

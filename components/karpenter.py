@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from components.cluster import Cluster
 from components.node_role import NodeRole
 from core import aws_limits, karpenter
-from core.addons_config import KarpenterConfig
+from core.config.karpenter import KarpenterConfig
 from core.iam_documents import partition, pod_identity_trust_policy
 from core.tags import COLOUR_LABEL
 from core.user_data import control_container_enabled, render_user_data

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from core.network_plan import plan_subnets
-from core.stack_config import NetworkConfig
+from core.config.network import NetworkConfig
 
 DISCOVERY_TAG = "karpenter.sh/discovery"
 INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb"

@@ -13,7 +13,8 @@ from pydantic.alias_generators import to_snake
 
 from core.block_devices import block_device_mappings
 from core.release_version import GroupVersions, ReleasePolicy, held_until_rollout
-from core.stack_config import COLOUR_LABEL, NODE_GROUP_TAG, NodeGroupConfig
+from core.tags import COLOUR_LABEL, NODE_GROUP_TAG
+from core.config.node_groups import NodeGroupConfig
 from core.user_data import render_user_data
 
 _TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 from components.cluster import Cluster
 from components.keda import Keda
 from core import aws_limits, sqs_worker
-from core.addons_config import WorkloadConfig
+from core.config.workloads import WorkloadConfig
 from core.iam_documents import pod_identity_trust_policy
 from core.tags import DEAD_LETTER_QUEUE_TAG
 

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from core.addons_config import NodePoolConfig
+from core.config.karpenter import NodePoolConfig
 from core import block_devices
 from core.block_devices import DATA_DEVICE, Volume
 from core.bottlerocket_settings import quantity_value

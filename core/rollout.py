@@ -15,12 +15,12 @@ from typing import Any
 
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST, is_valid_pin
-from core.stack_config import COLOUR_LABEL
+from core.tags import COLOUR_LABEL
 
 RETIRING_TAINT = {"key": "eks-bottlerocket/retiring", "value": "true", "effect": "NoSchedule"}
 PROJECT_KEY = "eks-bottlerocket:"
 KUBERNETES_VERSION_KEY = "kubernetesVersion"  # cluster.kubernetesVersion and nodeGroups.<g>.kubernetesVersion
-DEFAULT_MAX_UNAVAILABLE = 1  # core/stack_config.py NodeGroupConfig.max_unavailable's default
+DEFAULT_MAX_UNAVAILABLE = 1  # core/config/node_groups.py NodeGroupConfig.max_unavailable's default
 
 
 class RolloutUsageError(ValueError):

@@ -15,7 +15,7 @@ from core.config.base import format_path
 from core.eks_addons import MANAGED_ADDONS
 from core.kubernetes_versions import control_plane_step_problems, minor, node_group_skew_problems
 from core.release_version import ssm_parameter_name
-from core.stack_config import StackConfig
+from core.config.stack_config import StackConfig
 
 Status = Literal["ok", "blocker", "warning", "skipped"]
 

@@ -6,7 +6,7 @@ import pytest
 
 from core.access_entries import admin_entry_key, creator_listed
 from core.config.base import ConfigError
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from tests.conftest import make_plan, project_values
 
 ADMIN = "arn:aws:iam::444455556666:role/platform-admin"

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from core import karpenter
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from tests.conftest import project_values
 
 INSTANCE_TYPES = json.loads(gzip.open(Path(moto.__file__).parent / "ec2" / "resources" / "instance_types.json.gz").read())

@@ -6,7 +6,7 @@ import pytest
 
 from automation.lifecycle_order import Lifecycle
 from core.config.base import ConfigError
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from tests.conftest import project_values
 
 

@@ -12,7 +12,7 @@ import pytest
 from automation.mock_engine import run_program
 from core.config.base import format_path
 from core.config.base import ConfigError
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from tests.conftest import PROJECT, ROOT, make_plan, project_values
 
 

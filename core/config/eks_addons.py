@@ -1,0 +1,30 @@
+"""`eksAddons`: the EKS managed add-ons the program keeps in step with the cluster (core/eks_addons.py)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+from core.config.base import ConfigSection
+
+
+def _addon_version(value: str) -> str:
+    if not re.fullmatch(r"v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+", value):
+        raise ValueError(f"{value!r} is not an EKS add-on version such as v1.12.1-eksbuild.2 "
+                         "(aws eks describe-addon-versions --addon-name <name> lists them)")
+    return value
+
+
+AddonVersion = Annotated[str, AfterValidator(_addon_version)]
+
+
+class AddonConfig(ConfigSection):
+    version: AddonVersion | None = None  # None: EKS' default for the cluster's Kubernetes version
+
+
+class EksAddonsConfig(ConfigSection):
+    coredns: AddonConfig = AddonConfig()
+    vpc_cni: AddonConfig = AddonConfig()
+

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field
 
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, Quantity, reserved_node_label
 from core.config.base import ConfigSection, Problem
-from core.config.kubernetes import KubernetesName, Resources, resources_default
+from core.config.kubernetes import KubernetesName, Resources, TaintConfig, resources_default
 from core.tags import NODE_POOL_LABEL
 
 
@@ -42,12 +42,6 @@ class NodeClassConfig(ConfigSection):
     bottlerocket: BottlerocketSettings = BottlerocketSettings()
 
 
-class TaintSpec(ConfigSection):
-    key: LabelKey
-    value: LabelValue = ""
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
-
-
 class BudgetConfig(ConfigSection):
     nodes: BudgetNodes
     reasons: list[Literal["Underutilized", "Empty", "Drifted"]] | None = None
@@ -75,7 +69,7 @@ class NodePoolConfig(ConfigSection):
     expire_after: KarpenterDuration = "720h"
     weight: Annotated[int, Field(ge=1, le=100)] | None = None
     labels: dict[LabelKey, LabelValue] = {}
-    taints: list[TaintSpec] = []
+    taints: list[TaintConfig] = []
 
 
 class KarpenterConfig(ConfigSection):

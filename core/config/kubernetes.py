@@ -1,13 +1,13 @@
-"""Kubernetes shapes several sections share: object names and container resources."""
+"""Kubernetes shapes several sections share: object names, container resources and node taints."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from core.bottlerocket_settings import Quantity
+from core.bottlerocket_settings import LabelKey, LabelValue, Quantity
 from core.config.base import ConfigSection
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -37,3 +37,9 @@ def resources_default(cpu_request: str, memory_request: str, cpu_limit: str, mem
         "requests": {"cpu": cpu_request, "memory": memory_request},
         "limits": {"cpu": cpu_limit, "memory": memory_limit},
     }))
+
+
+class TaintConfig(ConfigSection):
+    key: LabelKey
+    value: LabelValue = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]

@@ -14,6 +14,7 @@ from core.block_devices import MINIMUM_DATA_VOLUME_GIB, MINIMUM_ROOT_VOLUME_GIB
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, reserved_node_label, settings_as_dict
 from core.config.base import ConfigSection, Path, Problem, pattern, quote, validate_part
 from core.config.cluster import KubernetesVersion
+from core.config.kubernetes import TaintConfig
 from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin
 from core.tags import COLOUR_LABEL
 from core.user_data import DEFAULT_SETTINGS, SettingsProblem, deep_merge, eks_merge_problems, render_user_data, settings_problems
@@ -30,16 +31,10 @@ class VolumeConfig(ConfigSection):
     encrypted: bool = True
 
 
-class ScalingConfig(ConfigSection):
+class NodeGroupScaling(ConfigSection):
     min_size: Annotated[int, Field(ge=0, le=1000)]
     desired_size: Annotated[int, Field(ge=0, le=1000)]
     max_size: Annotated[int, Field(ge=1, le=1000)]
-
-
-class TaintConfig(ConfigSection):
-    key: LabelKey
-    value: LabelValue = ""
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
 
 class NodeGroupConfig(ConfigSection):
@@ -47,7 +42,7 @@ class NodeGroupConfig(ConfigSection):
     ami_type: Literal[BOTTLEROCKET_AMI_TYPES]  # type: ignore[valid-type]
     instance_types: list[str] = Field(min_length=1)
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
-    scaling: ScalingConfig
+    scaling: NodeGroupScaling
     max_unavailable: Annotated[int, Field(ge=1, le=100)] = 1
     release_version: str = LATEST
     freeze: bool = False

@@ -40,7 +40,7 @@ class ProbeConfig(ConfigSection):
     readiness_path: str = "/ready"
 
 
-class ScalingConfig(ConfigSection):
+class WorkloadScaling(ConfigSection):
     min_replicas: Annotated[int, Field(ge=0, le=1000)] = 0
     max_replicas: Annotated[int, Field(ge=1, le=1000)] = 50
     messages_per_replica: Annotated[int, Field(ge=1)] = 100
@@ -62,7 +62,7 @@ class WorkloadConfig(ConfigSection):
     queue: QueueConfig = Field(default_factory=QueueConfig)
     resources: Resources = resources_default("250m", "256Mi", "1", "512Mi")
     probes: ProbeConfig = Field(default_factory=ProbeConfig)
-    scaling: ScalingConfig = Field(default_factory=ScalingConfig)
+    scaling: WorkloadScaling = Field(default_factory=WorkloadScaling)
 
 
 def workload_problems(workloads: list[WorkloadConfig], has_keda: bool,

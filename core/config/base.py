@@ -19,6 +19,14 @@ class ConfigSection(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, alias_generator=to_camel, populate_by_name=False)
 
 
+@dataclass(frozen=True)
+class Shape:
+    """What a constrained type takes, in the user's words: the Type column of the README's configuration
+    reference (core/config/reference.py) for a type whose rule is a validator the JSON Schema cannot say."""
+
+    text: str
+
+
 class SourceFloat(float):
     """A float as written in the stack file: `1.30` keeps its text for messages (the float says 1.3)."""
 
@@ -117,7 +125,7 @@ class ConfigError(Exception):
         return "\n".join([heading, *self.lines()])
 
 
-def _unwrap(annotation: Any) -> Any:
+def unwrap(annotation: Any) -> Any:
     """The model class or container type behind Optional/Annotated wrappers."""
     while True:
         origin = typing.get_origin(annotation)
@@ -135,7 +143,7 @@ def _unwrap(annotation: Any) -> Any:
 def _model_at(model: type[BaseModel], path: Path) -> type[BaseModel] | None:
     current: Any = model
     for part in path:
-        current = _unwrap(current)
+        current = unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None)
             if field is None:
@@ -145,7 +153,7 @@ def _model_at(model: type[BaseModel], path: Path) -> type[BaseModel] | None:
             current = typing.get_args(current)[-1]
         else:
             return None
-    current = _unwrap(current)
+    current = unwrap(current)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 

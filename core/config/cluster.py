@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from core import aws_limits
 from core.access_entries import CREATOR_LISTED, creator_listed
-from core.config.base import ConfigSection, Path, Problem, quote, unquoted_number_message
+from core.config.base import ConfigSection, Path, Problem, Shape, quote, unquoted_number_message
 from core.config.network import Cidr
 from core.kubernetes_versions import SUPPORTED_KUBERNETES_VERSIONS, written_unquoted
 
@@ -61,33 +61,45 @@ def _kubernetes_version(value: str) -> str:
     return value
 
 
-ClusterName = Annotated[str, AfterValidator(_cluster_name)]
-KubernetesVersion = Annotated[str, BeforeValidator(_unquoted_kubernetes_version), AfterValidator(_kubernetes_version)]
-PrincipalArn = Annotated[str, AfterValidator(_principal_arn)]
-KmsKeyArn = Annotated[str, AfterValidator(_kms_key_arn)]
+ClusterName = Annotated[str, AfterValidator(_cluster_name), Shape("EKS name: letters, digits, `-`, `_`; short enough for the names made from it")]
+KubernetesVersion = Annotated[str, BeforeValidator(_unquoted_kubernetes_version), AfterValidator(_kubernetes_version),
+                              Shape(f"string, one of `{SUPPORTED_KUBERNETES_VERSIONS[0]}`…`{SUPPORTED_KUBERNETES_VERSIONS[-1]}` (quote it: YAML reads `1.30` as the number 1.3)")]
+PrincipalArn = Annotated[str, AfterValidator(_principal_arn), Shape("IAM role/user ARN (not an `sts` `assumed-role` session)")]
+KmsKeyArn = Annotated[str, AfterValidator(_kms_key_arn), Shape("KMS key ARN in the stack's region")]
 LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
 class EndpointConfig(ConfigSection):
-    public_access: bool = False
-    private_access: bool = True
-    public_access_cidrs: list[Cidr] = []
+    public_access: bool = Field(default=False, description="`endpointPublicAccess` of the cluster: the API answers from the internet.")
+    private_access: bool = Field(default=True, description="`endpointPrivateAccess`: the API answers inside the VPC (one of the two must be true).")
+    public_access_cidrs: list[Cidr] = Field(default=[], description="`publicAccessCidrs`: who may reach the public endpoint; required when "
+                                                                    "`publicAccess` is true, refused without it.")
 
 
 class SecretsEncryptionConfig(ConfigSection):
-    kms_key_arn: KmsKeyArn | None = None  # None: the program creates a key with rotation on
+    kms_key_arn: KmsKeyArn | None = Field(default=None, description="`encryptionConfigKeyArn` (envelope encryption of Kubernetes secrets). Unset: "
+                                                            "the program creates a KMS key with rotation on.")
 
 
 class ClusterConfig(ConfigSection):
-    name: ClusterName
-    kubernetes_version: KubernetesVersion
-    endpoint: EndpointConfig = EndpointConfig()
-    log_types: list[LogType] = ["api", "audit", "authenticator"]
-    secrets_encryption: SecretsEncryptionConfig = SecretsEncryptionConfig()
-    admin_principal_arns: list[PrincipalArn] = []
+    name: ClusterName = Field(description=(
+        "The EKS cluster's name; prefix of node group and launch template names; Karpenter's interruption queue; worker queue "
+        "names; `karpenter.sh/discovery` tag value."))
+    kubernetes_version: KubernetesVersion = Field(description=(
+        "The control plane's `version`; the default of every node group's `kubernetesVersion`; the version CoreDNS and the VPC "
+        "CNI follow. It moves one minor version per `up` ([Kubernetes upgrades](#kubernetes-upgrades))."))
+    endpoint: EndpointConfig = Field(default=EndpointConfig(), description="Who can reach the Kubernetes API.")
+    log_types: list[LogType] = Field(default=["api", "audit", "authenticator"], description="`enabledClusterLogTypes`: control plane logs sent to CloudWatch.")
+    secrets_encryption: SecretsEncryptionConfig = Field(default=SecretsEncryptionConfig(), description="Envelope encryption of Kubernetes secrets.")
+    admin_principal_arns: list[PrincipalArn] = Field(default=[], description=(
+        "One access entry each, with `AmazonEKSClusterAdminPolicy` on the cluster, keyed by the principal "
+        "(`admin-<account>-role-<name>`), so removing one leaves the others untouched. Each listed once, in the region's partition."))
     # The principal `pulumi up` runs as when it creates the cluster (CI's deploy role); EKS gives it an
     # admin access entry itself (core/access_entries.py), so it must not be listed again.
-    creator_principal_arn: PrincipalArn | None = None
+    creator_principal_arn: PrincipalArn | None = Field(default=None, description=(
+        "The principal `pulumi up` runs as when it creates the cluster (CI's deploy role). pulumi-eks always sets "
+        "`bootstrapClusterCreatorAdminPermissions: true`, so EKS gives it an admin entry itself; listing it in "
+        "`adminPrincipalArns` too is refused (EKS would answer `ResourceInUseException`)."))
 
 
 def cluster_problems(cluster: ClusterConfig, region: str | None) -> list[Problem]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
-from core.config.base import ConfigSection
+from core.config.base import ConfigSection, Shape
 
 
 def _addon_version(value: str) -> str:
@@ -17,14 +17,15 @@ def _addon_version(value: str) -> str:
     return value
 
 
-AddonVersion = Annotated[str, AfterValidator(_addon_version)]
+AddonVersion = Annotated[str, AfterValidator(_addon_version), Shape("EKS add-on version like `v1.12.1-eksbuild.2`")]
 
 
 class AddonConfig(ConfigSection):
-    version: AddonVersion | None = None  # None: EKS' default for the cluster's Kubernetes version
+    version: AddonVersion | None = Field(default=None, description=(
+        "The add-on's `addonVersion`. Unset: EKS' default for `cluster.kubernetesVersion`, read at deploy time."))
 
 
 class EksAddonsConfig(ConfigSection):
-    coredns: AddonConfig = AddonConfig()
-    vpc_cni: AddonConfig = AddonConfig()
+    coredns: AddonConfig = Field(default=AddonConfig(), description="The `coredns` EKS add-on.")
+    vpc_cni: AddonConfig = Field(default=AddonConfig(), description="The `vpc-cni` EKS add-on.")
 

@@ -11,9 +11,10 @@ from core.config.kubernetes import Resources, resources_default
 
 
 class KedaOperatorConfig(ConfigSection):
-    replicas: Annotated[int, Field(ge=1, le=5)] = 2
-    resources: Resources = resources_default("100m", "100Mi", "1", "1000Mi")
+    replicas: Annotated[int, Field(ge=1, le=5)] = Field(default=2, description=(
+        "KEDA chart `operator.replicaCount`, and the metrics server's and webhooks' counts (one leader; more only shorten failover)."))
+    resources: Resources = resources_default("100m", "100Mi", "1", "1000Mi", description="Chart `resources.operator`.")
 
 
 class KedaConfig(ConfigSection):
-    operator: KedaOperatorConfig = Field(default_factory=KedaOperatorConfig)
+    operator: KedaOperatorConfig = Field(default_factory=KedaOperatorConfig, description="The KEDA operator.")

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field
 from pydantic.alias_generators import to_camel
 
 from core import aws_limits
-from core.config.base import ConfigSection, Problem, pattern, quote
+from core.config.base import ConfigSection, Problem, Shape, pattern, quote
 from core.network_plan import plan_subnets
 
 
@@ -22,22 +22,27 @@ def _cidr(value: str) -> str:
     return str(network)
 
 
-Cidr = Annotated[str, AfterValidator(_cidr)]
-VpcId = Annotated[str, pattern(r"vpc-[0-9a-f]{8,17}", "a VPC id")]
-SubnetId = Annotated[str, pattern(r"subnet-[0-9a-f]{8,17}", "a subnet id")]
+Cidr = Annotated[str, AfterValidator(_cidr), Shape("IPv4 CIDR")]
+VpcId = Annotated[str, pattern(r"vpc-[0-9a-f]{8,17}", "a VPC id"), Shape("`vpc-…`")]
+SubnetId = Annotated[str, pattern(r"subnet-[0-9a-f]{8,17}", "a subnet id"), Shape("`subnet-…`")]
 
 
 class ExistingVpcConfig(ConfigSection):
-    vpc_id: VpcId
-    private_subnet_ids: list[SubnetId] = Field(min_length=2)
-    public_subnet_ids: list[SubnetId] = []
+    vpc_id: VpcId = Field(description="Use this VPC instead of creating one (then `cidr`, `availabilityZones`, `natGateways` must be unset).")
+    private_subnet_ids: list[SubnetId] = Field(min_length=2, description=(
+        "Cluster and node subnets, each listed once; the program adds the tags `karpenter.sh/discovery` and "
+        "`kubernetes.io/role/internal-elb` to them."))
+    public_subnet_ids: list[SubnetId] = Field(default=[], description="The cluster's public subnets (load balancers).")
 
 
 class NetworkConfig(ConfigSection):
-    cidr: Cidr = "10.0.0.0/16"
-    availability_zones: list[str] = []
-    nat_gateways: Literal["single", "onePerAz"] = "onePerAz"
-    existing_vpc: ExistingVpcConfig | None = None
+    cidr: Cidr = Field(default="10.0.0.0/16", description=(
+        "The new VPC, from /16 to /28; carved into one private subnet per AZ (nearly all the space: pods take VPC addresses) "
+        "and one public subnet per AZ."))
+    availability_zones: list[str] = Field(default=[], description=(
+        "AZ names of `region`, at least 2, each once (required for a new VPC): one private and one public subnet each."))
+    nat_gateways: Literal["single", "onePerAz"] = Field(default="onePerAz", description="NAT gateways (with Elastic IPs) for the private subnets.")
+    existing_vpc: ExistingVpcConfig | None = Field(default=None, description="An existing VPC to deploy into instead of a new one.")
 
 
 def network_problems(network: NetworkConfig, region: str | None) -> list[Problem]:

@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from core import aws_limits, instance_types
-from core.block_devices import MINIMUM_DATA_VOLUME_GIB, MINIMUM_ROOT_VOLUME_GIB
+from core.block_devices import DATA_DEVICE, MINIMUM_DATA_VOLUME_GIB, MINIMUM_ROOT_VOLUME_GIB, ROOT_DEVICE
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, reserved_node_label, settings_as_dict
-from core.config.base import ConfigSection, Path, Problem, pattern, quote, validate_part
+from core.config.base import ConfigSection, Path, Problem, Shape, pattern, quote, validate_part
 from core.config.cluster import KubernetesVersion
 from core.config.kubernetes import TaintConfig
 from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin
@@ -20,39 +20,59 @@ from core.tags import COLOUR_LABEL
 from core.user_data import DEFAULT_SETTINGS, SettingsProblem, deep_merge, eks_merge_problems, render_user_data, settings_problems
 
 
-NodeGroupName = Annotated[str, pattern(r"[a-z][a-z0-9-]{0,19}", "a node group name (lower-case letters, digits and -, up to 20)")]
+NodeGroupName = Annotated[str, pattern(r"[a-z][a-z0-9-]{0,19}", "a node group name (lower-case letters, digits and -, up to 20)"),
+                        Shape("lower-case letters, digits and `-`, up to 20")]
 
 
 class VolumeConfig(ConfigSection):
-    size_gib: Annotated[int, Field(ge=1, le=16384, alias="sizeGiB")]
-    type: Literal["gp3", "gp2", "io1", "io2"] = "gp3"
-    iops: Annotated[int, Field(ge=100, le=256000)] | None = None
-    throughput: Annotated[int, Field(ge=125, le=2000)] | None = None
-    encrypted: bool = True
+    size_gib: Annotated[int, Field(ge=1, le=16384, alias="sizeGiB")] = Field(description=(
+        "The EBS volume's `volumeSize` in GiB. The root volume must be at least the AMI's (2 GiB, 4 GiB for NVIDIA), "
+        f"the data volume at least {MINIMUM_DATA_VOLUME_GIB}."))
+    type: Literal["gp3", "gp2", "io1", "io2"] = Field(default="gp3", description="`volumeType`.")
+    iops: Annotated[int, Field(ge=100, le=256000)] | None = Field(default=None, description=(
+        "`iops`: 3000 to 16000 for gp3, required for io1/io2, refused for gp2."))
+    throughput: Annotated[int, Field(ge=125, le=2000)] | None = Field(default=None, description="`throughput` in MiB/s: 125 to 1000, gp3 only.")
+    encrypted: bool = Field(default=True, description="`encrypted` (EBS encryption with the account's default key).")
 
 
 class NodeGroupScaling(ConfigSection):
-    min_size: Annotated[int, Field(ge=0, le=1000)]
-    desired_size: Annotated[int, Field(ge=0, le=1000)]
-    max_size: Annotated[int, Field(ge=1, le=1000)]
+    min_size: Annotated[int, Field(ge=0, le=1000)] = Field(description="`scalingConfig.minSize`; at most `maxSize`.")
+    desired_size: Annotated[int, Field(ge=0, le=1000)] = Field(description=(
+        "`scalingConfig.desiredSize`, from `minSize` to `maxSize`; ignored after creation (`ignoreChanges`) so an autoscaler owns it."))
+    max_size: Annotated[int, Field(ge=1, le=1000)] = Field(description="`scalingConfig.maxSize`.")
 
 
 class NodeGroupConfig(ConfigSection):
-    enabled: bool = True
-    ami_type: Literal[BOTTLEROCKET_AMI_TYPES]  # type: ignore[valid-type]
-    instance_types: list[str] = Field(min_length=1)
-    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
-    scaling: NodeGroupScaling
-    max_unavailable: Annotated[int, Field(ge=1, le=100)] = 1
-    release_version: str = LATEST
-    freeze: bool = False
-    kubernetes_version: KubernetesVersion | None = None  # None: the cluster's
-    labels: dict[LabelKey, LabelValue] = {}
-    taints: list[TaintConfig] = []
-    root_volume: VolumeConfig = Field(default_factory=lambda: VolumeConfig.model_validate({"sizeGiB": 10}))
-    data_volume: VolumeConfig = Field(default_factory=lambda: VolumeConfig.model_validate({"sizeGiB": 100}))
-    metadata_hop_limit: Annotated[int, Field(ge=1, le=2)] = 1
-    bottlerocket: BottlerocketSettings = BottlerocketSettings()
+    enabled: bool = Field(default=True, description="Disabled groups are validated but not deployed (destroyed if they existed).")
+    ami_type: Literal[BOTTLEROCKET_AMI_TYPES] = Field(description=(  # type: ignore[valid-type]
+        "Node group `amiType`; picks the SSM variant (`aws-k8s-<v>[-nvidia|-fips]`) and architecture."))
+    instance_types: list[str] = Field(min_length=1, description=(
+        "`instanceTypes`, each once; each must be in `data/ec2-instance-types.json` with facts, match the AMI's architecture "
+        "(and have an NVIDIA GPU for `_NVIDIA`)."))
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = Field(default="ON_DEMAND", description="`capacityType`.")
+    scaling: NodeGroupScaling = Field(description="The group's size.")
+    max_unavailable: Annotated[int, Field(ge=1, le=100)] = Field(default=1, description=(
+        "`updateConfig.maxUnavailable` during node replacements; at most `maxSize`."))
+    release_version: str = Field(default=LATEST, description=(
+        "`releaseVersion`: `latest` or a pin like `1.54.0-5043decc`; `latest` reads "
+        "`/aws/service/bottlerocket/aws-k8s-<v>/<arch>/latest/image_version`."))
+    freeze: bool = Field(default=False, description="`ignoreChanges: [releaseVersion]` on the node group.")
+    kubernetes_version: KubernetesVersion | None = Field(default=None, description=(
+        "Node group `version` and the SSM parameter of `latest` (`aws-k8s-<this>`); at most 3 minors older than "
+        "`cluster.kubernetesVersion`, never newer. Unset: the cluster's. Keeps a group on the old version while the control "
+        "plane moves ([Kubernetes upgrades](#kubernetes-upgrades))."))
+    labels: dict[LabelKey, LabelValue] = Field(default={}, description=(
+        f"Node group `labels`, plus `{COLOUR_LABEL}=<group>`. Keys and values 1-63 characters (EKS), not in the "
+        "`kubernetes.io`/`k8s.io` domains except `node.kubernetes.io` and `kubelet.kubernetes.io` (the kubelet refuses them)."))
+    taints: list[TaintConfig] = Field(default=[], description="Node group `taints`; key 1-63 and value at most 63 characters (EKS).")
+    root_volume: VolumeConfig = Field(default_factory=lambda: VolumeConfig.model_validate({"sizeGiB": 10}), description=(
+        f"Launch template `{ROOT_DEVICE}` (Bottlerocket's OS)."))
+    data_volume: VolumeConfig = Field(default_factory=lambda: VolumeConfig.model_validate({"sizeGiB": 100}), description=(
+        f"Launch template `{DATA_DEVICE}`: images, containers and pods' ephemeral storage."))
+    metadata_hop_limit: Annotated[int, Field(ge=1, le=2)] = Field(default=1, description=(
+        "IMDSv2 (`httpTokens: required`) hop limit; 1 keeps pods off the node's instance role."))
+    bottlerocket: BottlerocketSettings = Field(default=BottlerocketSettings(), description=(
+        "Bottlerocket settings merged over the stack-wide `bottlerocket` for this group only."))
 
 
 def validate_node_groups(raw_groups: Any, root: type[BaseModel]) -> tuple[dict[str, NodeGroupConfig], list[Problem]]:

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 from core import aws_limits
-from core.config.base import quote
+from core.config.base import Shape, quote
 
 
 def _region(value: str) -> str:
@@ -20,4 +20,4 @@ def _region(value: str) -> str:
     return value
 
 
-Region = Annotated[str, AfterValidator(_region)]
+Region = Annotated[str, AfterValidator(_region), Shape("a region EKS is in (botocore's endpoint data), e.g. `eu-west-1`")]

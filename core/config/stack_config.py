@@ -26,7 +26,7 @@ from core.config.network import NetworkConfig, network_problems
 from core.config.node_groups import NodeGroupConfig, NodeGroupName, node_group_problems, settings_origin, validate_node_groups
 from core.config.region import Region
 from core.config.stack_settings import StackSettings
-from core.config.tags import TagKey, TagValue, tag_problems
+from core.config.tags import PROGRAM_TAGS_PER_RESOURCE, TagKey, TagValue, tag_problems
 from core.config.workload_secrets import EnvName, secret_problems
 from core.config.workloads import WorkloadConfig, workload_problems
 from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, controller_replica_problem, node_class_settings as karpenter_node_class_settings, split_node_class_settings
@@ -34,23 +34,31 @@ from core.keda import KEDA_NAMESPACE
 from core.kubernetes_versions import node_group_skew_problems
 from core.release_version import ReleasePolicy, release_policy
 from core.sqs_worker import INJECTED_ENV
+from core.tags import STACK_TAG, SUPPRESSION_PREFIX
 from core.user_data import DEFAULT_SETTINGS, SettingsProblem, deep_merge, settings_problems
 
 
 class StackConfig(ConfigSection):
-    region: Region
-    cluster: ClusterConfig
-    network: NetworkConfig
-    node_groups: dict[NodeGroupName, NodeGroupConfig]
-    bottlerocket: BottlerocketSettings = BottlerocketSettings()
-    tags: dict[TagKey, TagValue] = {}
-    stack: StackSettings = StackSettings()
-    keda: KedaConfig | None = None
-    karpenter: KarpenterConfig | None = None
-    eks_addons: EksAddonsConfig = EksAddonsConfig()
-    workloads: list[WorkloadConfig] = []
+    region: Region = Field(description="The explicit AWS provider's `region`.")
+    cluster: ClusterConfig = Field(description="The EKS control plane.")
+    network: NetworkConfig = Field(description="The VPC the cluster runs in.")
+    node_groups: dict[NodeGroupName, NodeGroupConfig] = Field(description=(
+        "One `BottlerocketNodeGroup` per enabled entry, named by its key; at least one enabled."))
+    bottlerocket: BottlerocketSettings = Field(default=BottlerocketSettings(), description=(
+        "Bottlerocket settings merged over the [defaults](#bottlerocket-defaults) into every node group's user data."))
+    tags: dict[TagKey, TagValue] = Field(default={}, description=(
+        f"The AWS provider's `defaultTags` (every taggable resource), plus `{STACK_TAG}=<stack>`. At most AWS's tags per "
+        f"resource less the {PROGRAM_TAGS_PER_RESOURCE} the program adds; keys may not start with `{SUPPRESSION_PREFIX}` "
+        "(a suppression belongs on one resource)."))
+    stack: StackSettings = Field(default=StackSettings(), description="How Pulumi treats the stack's resources.")
+    keda: KedaConfig | None = Field(default=None, description="KEDA, which scales the workloads. Unset: no KEDA.")
+    karpenter: KarpenterConfig | None = Field(default=None, description="Karpenter, which adds nodes for pending pods. Unset: no Karpenter.")
+    eks_addons: EksAddonsConfig = Field(default=EksAddonsConfig(), description="The EKS add-ons the program manages.")
+    workloads: list[WorkloadConfig] = Field(default=[], description="SQS workers, one Deployment scaled by KEDA each.")
     # Per workload, environment variables from a Kubernetes Secret; must be Pulumi secrets (set --secret).
-    workload_secrets: dict[str, dict[EnvName, str]] = Field(default={}, repr=False)
+    workload_secrets: dict[str, dict[EnvName, str]] = Field(default={}, repr=False, description=(
+        "**Pulumi secret** strings (`pulumi config set --secret --path 'workloadSecrets.<workload>.<VARIABLE>'`): a Kubernetes "
+        "Secret `<workload>-env`, referenced by the container's env; the only key that takes secrets."))
 
     def enabled_node_groups(self) -> dict[str, NodeGroupConfig]:
         return {name: group for name, group in self.node_groups.items() if group.enabled}

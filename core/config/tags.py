@@ -6,15 +6,16 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from core import aws_limits
-from core.config.base import Problem, pattern
+from core.config.base import Problem, Shape, pattern
 from core.tags import SUPPRESSION_PREFIX
 
 
 # The most tags the program adds to one resource next to the stack's `tags` (a private subnet: the stack
 # tag, Name, the internal load balancer role and Karpenter's discovery tag); tests check it on the plans.
 PROGRAM_TAGS_PER_RESOURCE = 4
-TagKey = Annotated[str, pattern(r"(?i:(?!aws:))[\w .:/=+@-]{1,128}", "a tag key (1-128 characters, not starting with aws:)")]
-TagValue = Annotated[str, pattern(r"[\w .:/=+@-]{0,256}", "a tag value (up to 256 characters)")]
+TagKey = Annotated[str, pattern(r"(?i:(?!aws:))[\w .:/=+@-]{1,128}", "a tag key (1-128 characters, not starting with aws:)"),
+                 Shape("tag key, 1-128 characters, not starting with `aws:` (any case)")]
+TagValue = Annotated[str, pattern(r"[\w .:/=+@-]{0,256}", "a tag value (up to 256 characters)"), Shape("tag value, up to 256 characters")]
 
 
 def tag_problems(tags: Mapping[str, str]) -> list[Problem]:

@@ -7,10 +7,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
-from core.config.base import Path, Problem, pattern
+from core.config.base import Path, Problem, Shape, pattern
 
 
-EnvName = Annotated[str, pattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
+EnvName = Annotated[str, pattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name"), Shape("environment variable name")]
 SECRET_KEYS = ("workloadSecrets",)
 
 

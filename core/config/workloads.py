@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from core.config.base import ConfigSection, Path, Problem
+from core.config.base import ConfigSection, Path, Problem, Shape
 from core.config.kubernetes import KubernetesName, Resources, resources_default
 
 
@@ -24,45 +24,62 @@ def _image(value: str) -> str:
     return value
 
 
-ContainerImage = Annotated[str, AfterValidator(_image)]
+ContainerImage = Annotated[str, AfterValidator(_image), Shape("image pinned by tag or digest (not `latest`)")]
 
 
 class QueueConfig(ConfigSection):
-    visibility_timeout_seconds: Annotated[int, Field(ge=0, le=43200)] | None = None  # default: 6 x processing time
-    long_polling_seconds: Annotated[int, Field(ge=0, le=20)] = 20
-    max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
-    retention_seconds: Annotated[int, Field(ge=60, le=1209600)] = 345600
+    visibility_timeout_seconds: Annotated[int, Field(ge=0, le=43200)] | None = Field(default=None, description=(
+        "The queue's `visibilityTimeoutSeconds`, at least `processingSeconds`. Unset: 6 × `processingSeconds`."))
+    long_polling_seconds: Annotated[int, Field(ge=0, le=20)] = Field(default=20, description="The queue's `receiveWaitTimeSeconds` (long polling).")
+    max_receive_count: Annotated[int, Field(ge=1, le=1000)] = Field(default=5, description=(
+        "Redrive to the 14-day dead-letter queue after this many receives (`maxReceiveCount`)."))
+    retention_seconds: Annotated[int, Field(ge=60, le=1209600)] = Field(default=345600, description=(
+        "The queue's `messageRetentionSeconds` (the default is 4 days)."))
 
 
 class ProbeConfig(ConfigSection):
-    port: Annotated[int, Field(ge=1, le=65535)] = 8080
-    startup_path: str = "/healthz"
-    readiness_path: str = "/ready"
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(default=8080, description="The port both probes call.")
+    startup_path: str = Field(default="/healthz", description="The startup probe's HTTP path.")
+    readiness_path: str = Field(default="/ready", description="The readiness probe's HTTP path.")
 
 
 class WorkloadScaling(ConfigSection):
-    min_replicas: Annotated[int, Field(ge=0, le=1000)] = 0
-    max_replicas: Annotated[int, Field(ge=1, le=1000)] = 50
-    messages_per_replica: Annotated[int, Field(ge=1)] = 100
-    activation_queue_length: Annotated[int, Field(ge=0)] = 0
-    polling_interval_seconds: Annotated[int, Field(ge=1, le=300)] = 5
-    cooldown_period_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
-    scale_down_stabilization_seconds: Annotated[int, Field(ge=0, le=3600)] = 120
-    fallback_replicas: Annotated[int, Field(ge=0)] = 5
+    min_replicas: Annotated[int, Field(ge=0, le=1000)] = Field(default=0, description=(
+        "`minReplicaCount`: 0 means nothing runs (or is paid for) while the queue is empty; at most `maxReplicas`."))
+    max_replicas: Annotated[int, Field(ge=1, le=1000)] = Field(default=50, description="`maxReplicaCount`, and the size of the single scale-up step.")
+    messages_per_replica: Annotated[int, Field(ge=1)] = Field(default=100, description=(
+        "Trigger `queueLength`: target visible+in-flight messages per pod."))
+    activation_queue_length: Annotated[int, Field(ge=0)] = Field(default=0, description="Trigger `activationQueueLength`: the 0→1 activation threshold.")
+    polling_interval_seconds: Annotated[int, Field(ge=1, le=300)] = Field(default=5, description=(
+        "`pollingInterval`: how soon KEDA sees a burst (KEDA's default is 30)."))
+    cooldown_period_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(default=60, description=(
+        "`cooldownPeriod`: wait after the last activity before scaling to 0."))
+    scale_down_stabilization_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(default=120, description=(
+        "HPA scale-down stabilisation; scale-down removes at most 25 % of pods a minute."))
+    fallback_replicas: Annotated[int, Field(ge=0)] = Field(default=5, description=(
+        "`fallback.replicas` when the SQS metric fails 3 times in a row; at most `maxReplicas`."))
 
 
 class WorkloadConfig(ConfigSection):
-    name: KubernetesName
-    namespace: KubernetesName = "workers"
-    image: ContainerImage
-    command: list[str] | None = None
-    env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = {}
-    processing_seconds: Annotated[int, Field(ge=1, le=43200)] = 20
-    termination_grace_period_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
-    queue: QueueConfig = Field(default_factory=QueueConfig)
-    resources: Resources = resources_default("250m", "256Mi", "1", "512Mi")
-    probes: ProbeConfig = Field(default_factory=ProbeConfig)
-    scaling: WorkloadScaling = Field(default_factory=WorkloadScaling)
+    name: KubernetesName = Field(description=(
+        "Deployment, ServiceAccount, PDB, ScaledObject names; queue `<cluster>-<name>`. Unique across namespaces."))
+    namespace: KubernetesName = Field(default="workers", description=(
+        "The namespace the program creates for the worker: not one that exists already (`default`, `kube-*`, `keda`)."))
+    image: ContainerImage = Field(description="The container image.")
+    command: list[str] | None = Field(default=None, description="The container's command. Unset: the image's entrypoint.")
+    env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(default={}, description=(
+        "Extra environment of plain values, besides `QUEUE_URL`, `AWS_REGION`, `PROCESSING_SECONDS` and Pod Identity's "
+        "`AWS_CONTAINER_*`, which it may not override."))
+    processing_seconds: Annotated[int, Field(ge=1, le=43200)] = Field(default=20, description=(
+        "How long one message takes: the lower bound of the visibility timeout and of the termination grace period."))
+    termination_grace_period_seconds: Annotated[int, Field(ge=1, le=3600)] | None = Field(default=None, description=(
+        "Pod `terminationGracePeriodSeconds`, at least `processingSeconds`. Unset: max(`processingSeconds` + 10, "
+        "`eviction-max-pod-grace-period`)."))
+    queue: QueueConfig = Field(default_factory=QueueConfig, description="The worker's SQS queue.")
+    resources: Resources = resources_default("250m", "256Mi", "1", "512Mi", description="Container resources.")
+    probes: ProbeConfig = Field(default_factory=ProbeConfig, description="Startup and readiness probes.")
+    scaling: WorkloadScaling = Field(default_factory=WorkloadScaling, description=(
+        "The ScaledObject: see [Scaling knobs](#scaling-knobs)."))
 
 
 def workload_problems(workloads: list[WorkloadConfig], has_keda: bool,

@@ -21,7 +21,7 @@ from core.user_data import DEFAULT_SETTINGS, SettingsProblem, deep_merge, eks_me
 
 
 NodeGroupName = Annotated[str, pattern(r"[a-z][a-z0-9-]{0,19}", "a node group name (lower-case letters, digits and -, up to 20)"),
-                        Shape("lower-case letters, digits and `-`, up to 20")]
+                        Shape("group name: lower-case letters, digits and `-`, up to 20")]
 
 
 class VolumeConfig(ConfigSection):

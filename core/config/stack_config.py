@@ -27,7 +27,7 @@ from core.config.node_groups import NodeGroupConfig, NodeGroupName, node_group_p
 from core.config.region import Region
 from core.config.stack_settings import StackSettings
 from core.config.tags import PROGRAM_TAGS_PER_RESOURCE, TagKey, TagValue, tag_problems
-from core.config.workload_secrets import EnvName, secret_problems
+from core.config.workload_secrets import EnvName, SecretText, secret_problems
 from core.config.workloads import WorkloadConfig, workload_problems
 from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, controller_replica_problem, node_class_settings as karpenter_node_class_settings, split_node_class_settings
 from core.keda import KEDA_NAMESPACE
@@ -56,7 +56,7 @@ class StackConfig(ConfigSection):
     eks_addons: EksAddonsConfig = Field(default=EksAddonsConfig(), description="The EKS add-ons the program manages.")
     workloads: list[WorkloadConfig] = Field(default=[], description="SQS workers, one Deployment scaled by KEDA each.")
     # Per workload, environment variables from a Kubernetes Secret; must be Pulumi secrets (set --secret).
-    workload_secrets: dict[str, dict[EnvName, str]] = Field(default={}, repr=False, description=(
+    workload_secrets: dict[str, dict[EnvName, SecretText]] = Field(default={}, repr=False, description=(
         "**Pulumi secret** strings (`pulumi config set --secret --path 'workloadSecrets.<workload>.<VARIABLE>'`): a Kubernetes "
         "Secret `<workload>-env`, referenced by the container's env; the only key that takes secrets."))
 

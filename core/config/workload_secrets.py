@@ -7,9 +7,15 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
+from pydantic import WithJsonSchema
+
 from core.config.base import Path, Problem, Shape, pattern
 
 
+# A Pulumi secret as the stack file holds it: `{secure: <ciphertext>}` (what the loader decrypts, or masks
+# offline: automation/stack_files.py); the model itself sees the plain text.
+SecretText = Annotated[str, WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "object", "properties": {"secure": {"type": "string"}},
+                                                                          "required": ["secure"], "additionalProperties": False}]})]
 EnvName = Annotated[str, pattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name"), Shape("environment variable name")]
 SECRET_KEYS = ("workloadSecrets",)
 

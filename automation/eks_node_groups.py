@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.stack_config import NODE_GROUP_TAG
+from core.tags import NODE_GROUP_TAG
 
 
 def live_node_groups(eks: Any, cluster_name: str) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:

@@ -27,7 +27,8 @@ from pulumi import automation as auto
 from automation.exit_codes import (EXIT_CHANGES, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, RESULT_NAMES, CommandFailed,
                                    UsageError)
 from automation.stack_files import PROJECT_ROOT, StackFileError, load_yaml_text, mask_secrets, program_view, read_stack_config
-from core.stack_config import ConfigError, validate_stack_config
+from core.config.base import ConfigError
+from core.config.stack_config import validate_stack_config
 
 NO_CLI_MESSAGE = ("the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) to run {command}; "
                   "`python -m automation plan` works without it")

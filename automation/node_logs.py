@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from kubernetes import client as k8s_client
 
 from core.deployment import node_class_settings, node_group_settings, stack_settings
-from core.stack_config import StackConfig
+from core.config.stack_config import StackConfig
 from core.tags import COLOUR_LABEL
 
 LOGDOG_COMMAND = "apiclient exec admin sheltie logdog"

@@ -37,7 +37,8 @@ from automation.plan_compare import compare_plans, comparison_json, print_compar
 from automation.plan_summary import plan_summary, print_summary
 from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, read_stack_config
 from core.release_version import HELD_UNTIL_ROLLOUT, VERSION_INPUTS
-from core.stack_config import ConfigError, validate_stack_config
+from core.config.base import ConfigError
+from core.config.stack_config import validate_stack_config
 from policy.rules import Resource, evaluate
 
 PLAN_MARKER = ".eks-bottlerocket-plan"

@@ -46,7 +46,9 @@ from core.release_version import LATEST
 from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
                           max_unavailable, plan_rollout, pod_requests, source_disabled, source_tainted, taint_source,
                           cluster_version, target_enabled, waves)
-from core.stack_config import COLOUR_LABEL, ConfigError, StackConfig
+from core.config.base import ConfigError
+from core.tags import COLOUR_LABEL
+from core.config.stack_config import StackConfig
 from core.version_rollout import (addons_follow_cluster, check_version_request, control_plane_bumped, no_redundant_pins, pin_and_bump,
                                   remove_redundant_pins, unpin_addons)
 

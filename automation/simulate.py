@@ -17,7 +17,8 @@ from typing import Any, TextIO
 
 from automation.stack_files import PROJECT_ROOT
 from core import instance_types, sqs_worker
-from core.addons_config import NodePoolConfig, WorkloadConfig
+from core.config.karpenter import NodePoolConfig
+from core.config.workloads import WorkloadConfig
 from core.bottlerocket_settings import quantity_value
 from core.burst_simulation import (
     Autoscaling,
@@ -33,7 +34,7 @@ from core.burst_simulation import (
     simulate,
 )
 from core.deployment import enabled_node_groups, node_class_settings, node_group_settings
-from core.stack_config import StackConfig
+from core.config.stack_config import StackConfig
 from core.user_data import reserved_memory_mib
 
 PRICES_FILE = PROJECT_ROOT / "data" / "ec2-on-demand-prices.json"

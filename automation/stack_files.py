@@ -11,8 +11,8 @@ from collections.abc import Hashable
 
 import yaml
 
-from core.config_base import SourceFloat
-from core.stack_config import StackConfig, validate_stack_config
+from core.config.base import SourceFloat
+from core.config.stack_config import StackConfig, validate_stack_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

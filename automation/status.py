@@ -25,7 +25,8 @@ from automation.stack_files import StackFileError, load_stack
 from automation.version_status import collect_version_status
 from core.deployment import group_kubernetes_version, group_release_policy
 from core.release_version import LATEST, NEWER, GroupVersions, compare_releases, held_until_rollout, ssm_parameter_name
-from core.stack_config import ConfigError, StackConfig
+from core.config.base import ConfigError
+from core.config.stack_config import StackConfig
 
 
 def latest_template_version(ec2: Any, group: dict[str, Any]) -> str | None:

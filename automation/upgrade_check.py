@@ -29,11 +29,12 @@ from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from automation.status import aws_clients, load_config
 from automation.version_status import live_versions
 from core import karpenter as karpenter_data
-from core.config_base import format_path
+from core.config.base import format_path
 from core.eks_addons import CLUSTER_ADDON_NAMES
 from core.keda import KEDA_CHART_VERSION
 from core.kubernetes_versions import control_plane_step_problems
-from core.stack_config import SUPPORTED_KUBERNETES_VERSIONS, StackConfig
+from core.kubernetes_versions import SUPPORTED_KUBERNETES_VERSIONS
+from core.config.stack_config import StackConfig
 from core.upgrade_check import (
     Finding,
     RenderedObject,

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from automation.eks_node_groups import live_node_groups
 from automation.exit_codes import one_line
-from core.stack_config import StackConfig
+from core.config.stack_config import StackConfig
 from core.upgrade_check import addon_versions_offered
 from core.version_status import version_report
 

@@ -22,7 +22,7 @@ from core.iam_documents import (
     pod_identity_trust_policy,
 )
 from core.kube_proxy import KUBE_PROXY_CONFIG_MAP, render_kube_proxy_config
-from core.stack_config import ClusterConfig
+from core.config.cluster import ClusterConfig
 
 
 class Cluster(pulumi.ComponentResource):

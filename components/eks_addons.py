@@ -11,7 +11,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import ClusterContext
-from core.eks_addons import MANAGED_ADDONS, RESOLVE_CONFLICTS_ON_CREATE, RESOLVE_CONFLICTS_ON_UPDATE, VPC_CNI, EksAddonsConfig
+from core.config.eks_addons import EksAddonsConfig
+from core.eks_addons import MANAGED_ADDONS, RESOLVE_CONFLICTS_ON_CREATE, RESOLVE_CONFLICTS_ON_UPDATE, VPC_CNI
 
 # Before this component existed pulumi-eks created the VPC CNI add-on as a child of its Cluster
 # (pulumi/pulumi-eks nodejs/eks/cluster/cluster.ts, main @7bf0c1b1, lines 1089-1108: `${name}-vpc-cni`,

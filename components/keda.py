@@ -9,7 +9,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.context import ClusterContext
-from core.addons_config import KedaConfig
+from core.config.keda import KedaConfig
 from core.tags import COLOUR_LABEL
 from core.keda import (
     KEDA_CHART,

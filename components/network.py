@@ -7,7 +7,7 @@ import pulumi_aws as aws
 
 from components.context import DeploymentContext
 from core.network_plan import plan_subnets
-from core.stack_config import NetworkConfig
+from core.config.network import NetworkConfig
 
 DISCOVERY_TAG = "karpenter.sh/discovery"
 INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb"

@@ -16,7 +16,7 @@ MINIMUM_ROOT_VOLUME_GIB = {"standard": 2, "nvidia": 4}  # the AMIs' OS volumes
 
 
 class Volume(Protocol):
-    """A volume as the stack file describes it (core/stack_config.py VolumeConfig), read-only."""
+    """A volume as the stack file describes it (core/config/node_groups.py VolumeConfig), read-only."""
 
     @property
     def size_gib(self) -> int: ...

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from core.config_base import quote
+from core.config.base import Shape, quote
 
 # --- value formats --------------------------------------------------------------------------------
 # Each value must pass both Bottlerocket's settings model (bottlerocket-settings-models, modeled-types
@@ -156,7 +156,7 @@ def _set_on_node_group(_: Any) -> None:
     )
 
 
-Quantity = Annotated[str, AfterValidator(_quantity)]
+Quantity = Annotated[str, AfterValidator(_quantity), Shape("Kubernetes quantity (`100Mi`, `250m`)")]
 Threshold = Annotated[str, AfterValidator(_threshold)]
 Duration = Annotated[str, AfterValidator(_duration)]
 IntegerPercent = Annotated[Any, AfterValidator(_integer_percent)]
@@ -164,8 +164,8 @@ Identifier = Annotated[str, AfterValidator(_matches(_IDENTIFIER, "identifier (le
 SysctlKey = Annotated[str, AfterValidator(_matches(_SYSCTL_KEY, "sysctl key"))]
 CpuSet = Annotated[str, AfterValidator(_matches(_CPUSET, "CPU set (example: 0,3-5)"))]
 KernelModuleName = Annotated[str, AfterValidator(_matches(_KERNEL_MODULE, "kernel module name"))]
-LabelKey = Annotated[str, AfterValidator(_label_key)]
-LabelValue = Annotated[str, AfterValidator(_matches(_LABEL_VALUE, "Kubernetes label value"))]
+LabelKey = Annotated[str, AfterValidator(_label_key), Shape("Kubernetes label key")]
+LabelValue = Annotated[str, AfterValidator(_matches(_LABEL_VALUE, "Kubernetes label value")), Shape("Kubernetes label value")]
 NonNegativeInt = Annotated[int, Field(ge=0, le=2**31 - 1)]
 InjectedByEks = Annotated[Any, AfterValidator(_set_by_eks)]
 SetOnNodeGroup = Annotated[Any, AfterValidator(_set_on_node_group)]
@@ -203,121 +203,164 @@ class _BottlerocketTable(BaseModel):
 
 class KubernetesSettings(_BottlerocketTable):
     # Bootstrap values EKS merges in for managed node groups; setting them would fight EKS.
-    api_server: InjectedByEks = None
-    cluster_certificate: InjectedByEks = None
-    cluster_name: InjectedByEks = None
-    cluster_dns_ip: InjectedByEks = None
-    node_labels: SetOnNodeGroup = None
-    node_taints: SetOnNodeGroup = None
+    api_server: InjectedByEks = Field(default=None, description=(
+        "Refused: EKS injects `settings.kubernetes.api-server` into managed node group user data."))
+    cluster_certificate: InjectedByEks = Field(default=None, description="Refused: EKS injects `settings.kubernetes.cluster-certificate`.")
+    cluster_name: InjectedByEks = Field(default=None, description="Refused: EKS injects `settings.kubernetes.cluster-name`.")
+    cluster_dns_ip: InjectedByEks = Field(default=None, description="Refused: EKS injects `settings.kubernetes.cluster-dns-ip`.")
+    node_labels: SetOnNodeGroup = Field(default=None, description=(
+        "Refused: set node labels with `nodeGroups.<g>.labels` so EKS manages them."))
+    node_taints: SetOnNodeGroup = Field(default=None, description="Refused: set taints with `nodeGroups.<g>.taints` so EKS manages them.")
 
-    max_pods: Annotated[int, Field(ge=1, le=4_294_967_295)] | None = None
-    pod_pids_limit: Annotated[int, Field(ge=-1)] | None = None
-    cluster_domain: str | None = None
-    max_parallel_image_pulls: Annotated[int, Field(ge=1)] | None = None
-    image_gc_high_threshold_percent: IntegerPercent | None = None
-    image_gc_low_threshold_percent: IntegerPercent | None = None
-    image_minimum_gc_age: Duration | None = None
-    image_maximum_gc_age: Duration | None = None
-    container_log_max_size: Quantity | None = None
-    container_log_max_files: Annotated[int, Field(ge=2)] | None = None
-    container_log_max_workers: Annotated[int, Field(ge=1)] | None = None
-    container_log_monitor_interval: Duration | None = None
-    kube_api_qps: NonNegativeInt | None = None
-    kube_api_burst: NonNegativeInt | None = None
-    registry_qps: NonNegativeInt | None = None
-    registry_burst: NonNegativeInt | None = None
-    event_qps: NonNegativeInt | None = None
-    event_burst: NonNegativeInt | None = None
+    max_pods: Annotated[int, Field(ge=1, le=4_294_967_295)] | None = Field(default=None, description=(
+        "The kubelet's `maxPods`: pods per node."))
+    pod_pids_limit: Annotated[int, Field(ge=-1)] | None = Field(default=None, description=(
+        "The kubelet's `podPidsLimit`: processes per pod (-1: unlimited)."))
+    cluster_domain: str | None = Field(default=None, description="The kubelet's `clusterDomain` (DNS suffix of Services).")
+    max_parallel_image_pulls: Annotated[int, Field(ge=1)] | None = Field(default=None, description="The kubelet's `maxParallelImagePulls`.")
+    image_gc_high_threshold_percent: IntegerPercent | None = Field(default=None, description=(
+        "The kubelet's `imageGCHighThresholdPercent`: disk use at which image garbage collection starts; above the low threshold."))
+    image_gc_low_threshold_percent: IntegerPercent | None = Field(default=None, description=(
+        "The kubelet's `imageGCLowThresholdPercent`: disk use image garbage collection frees down to."))
+    image_minimum_gc_age: Duration | None = Field(default=None, description=(
+        "The kubelet's `imageMinimumGCAge`: an unused image's minimum age before it is collected."))
+    image_maximum_gc_age: Duration | None = Field(default=None, description=(
+        "The kubelet's `imageMaximumGCAge`: how long an unused image may stay."))
+    container_log_max_size: Quantity | None = Field(default=None, description=(
+        "The kubelet's `containerLogMaxSize`: a container log file's size before rotation."))
+    container_log_max_files: Annotated[int, Field(ge=2)] | None = Field(default=None, description=(
+        "The kubelet's `containerLogMaxFiles`: rotated log files kept per container."))
+    container_log_max_workers: Annotated[int, Field(ge=1)] | None = Field(default=None, description=(
+        "The kubelet's `containerLogMaxWorkers`: concurrent log rotations."))
+    container_log_monitor_interval: Duration | None = Field(default=None, description=(
+        "The kubelet's `containerLogMonitorInterval`: how often logs are checked for rotation."))
+    kube_api_qps: NonNegativeInt | None = Field(default=None, description="The kubelet's `kubeAPIQPS` towards the API server.")
+    kube_api_burst: NonNegativeInt | None = Field(default=None, description="The kubelet's `kubeAPIBurst` towards the API server.")
+    registry_qps: NonNegativeInt | None = Field(default=None, description="The kubelet's `registryPullQPS` (0: unlimited).")
+    registry_burst: NonNegativeInt | None = Field(default=None, description="The kubelet's `registryBurst`.")
+    event_qps: NonNegativeInt | None = Field(default=None, description="The kubelet's `eventRecordQPS`.")
+    event_burst: NonNegativeInt | None = Field(default=None, description="The kubelet's `eventBurst`.")
     # `null` entries remove a default of this program (see core/user_data.py); they never reach the TOML.
-    system_reserved: dict[ReservedResource, Quantity | None] | None = None
-    kube_reserved: dict[ReservedResource, Quantity | None] | None = None
-    eviction_hard: dict[EvictionSignal, Threshold] | None = None
-    eviction_soft: dict[EvictionSignal, Threshold | None] | None = None
-    eviction_soft_grace_period: dict[EvictionSignal, Duration | None] | None = None
-    eviction_max_pod_grace_period: NonNegativeInt | None = None
-    cpu_manager_policy: Literal["none", "static"] | None = None
-    cpu_manager_reconcile_period: Duration | None = None
-    cpu_manager_policy_options: list[Literal["full-pcpus-only"]] | None = None
-    cpu_cfs_quota_enforced: bool | None = None
-    topology_manager_policy: Literal["none", "restricted", "best-effort", "single-numa-node"] | None = None
-    topology_manager_scope: Literal["container", "pod"] | None = None
-    memory_manager_policy: Literal["none", "static", "None", "Static"] | None = None
-    reserved_cpus: CpuSet | None = None
-    shutdown_grace_period: Duration | None = None
-    shutdown_grace_period_for_critical_pods: Duration | None = None
-    log_level: Annotated[int, Field(ge=0, le=255)] | None = None
-    seccomp_default: bool | None = None
-    device_ownership_from_security_context: bool | None = None
-    single_process_oom_kill: bool | None = None
-    allowed_unsafe_sysctls: list[str] | None = None
-    hostname_override_source: Literal["private-dns-name", "instance-id"] | None = None
-    server_tls_bootstrap: bool | None = None
+    system_reserved: dict[ReservedResource, Quantity | None] | None = Field(default=None, description=(
+        "The kubelet's `systemReserved`: resources kept for the OS (`null` removes a default)."))
+    kube_reserved: dict[ReservedResource, Quantity | None] | None = Field(default=None, description=(
+        "The kubelet's `kubeReserved`: resources kept for the kubelet and containerd (`null` removes a default)."))
+    eviction_hard: dict[EvictionSignal, Threshold] | None = Field(default=None, description=(
+        "The kubelet's `evictionHard`: thresholds at which pods are killed at once; must list every kubelet default signal."))
+    eviction_soft: dict[EvictionSignal, Threshold | None] | None = Field(default=None, description=(
+        "The kubelet's `evictionSoft`: thresholds at which pods are evicted after their grace period (`null` removes a default)."))
+    eviction_soft_grace_period: dict[EvictionSignal, Duration | None] | None = Field(default=None, description=(
+        "The kubelet's `evictionSoftGracePeriod`, one per `eviction-soft` signal (`null` removes a default)."))
+    eviction_max_pod_grace_period: NonNegativeInt | None = Field(default=None, description=(
+        "The kubelet's `evictionMaxPodGracePeriod`: the longest grace a pod gets on soft eviction."))
+    cpu_manager_policy: Literal["none", "static"] | None = Field(default=None, description="The kubelet's `cpuManagerPolicy`.")
+    cpu_manager_reconcile_period: Duration | None = Field(default=None, description="The kubelet's `cpuManagerReconcilePeriod`.")
+    cpu_manager_policy_options: list[Literal["full-pcpus-only"]] | None = Field(default=None, description=(
+        "The kubelet's `cpuManagerPolicyOptions`."))
+    cpu_cfs_quota_enforced: bool | None = Field(default=None, description="The kubelet's `cpuCFSQuota`: enforce CPU limits with CFS quota.")
+    topology_manager_policy: Literal["none", "restricted", "best-effort", "single-numa-node"] | None = Field(default=None, description=(
+        "The kubelet's `topologyManagerPolicy`."))
+    topology_manager_scope: Literal["container", "pod"] | None = Field(default=None, description="The kubelet's `topologyManagerScope`.")
+    memory_manager_policy: Literal["none", "static", "None", "Static"] | None = Field(default=None, description=(
+        "The kubelet's `memoryManagerPolicy`."))
+    reserved_cpus: CpuSet | None = Field(default=None, description=(
+        "The kubelet's `reservedSystemCPUs`: CPUs kept off pods (example: `0,3-5`)."))
+    shutdown_grace_period: Duration | None = Field(default=None, description=(
+        "The kubelet's `shutdownGracePeriod`: how long a node shutdown waits for pods."))
+    shutdown_grace_period_for_critical_pods: Duration | None = Field(default=None, description=(
+        "The kubelet's `shutdownGracePeriodCriticalPods`: the part of it kept for critical pods."))
+    log_level: Annotated[int, Field(ge=0, le=255)] | None = Field(default=None, description="The kubelet's log verbosity.")
+    seccomp_default: bool | None = Field(default=None, description=(
+        "The kubelet's `seccompDefault`: run every container with the runtime's default seccomp profile."))
+    device_ownership_from_security_context: bool | None = Field(default=None, description=(
+        "containerd's `device_ownership_from_security_context`: devices owned by the pod's user."))
+    single_process_oom_kill: bool | None = Field(default=None, description=(
+        "The kubelet's `singleProcessOOMKill`: the OOM killer kills one process, not the whole container."))
+    allowed_unsafe_sysctls: list[str] | None = Field(default=None, description=(
+        "The kubelet's `allowedUnsafeSysctls`: sysctls pods may set."))
+    hostname_override_source: Literal["private-dns-name", "instance-id"] | None = Field(default=None, description=(
+        "Where the node's name comes from: the private DNS name or the instance id."))
+    server_tls_bootstrap: bool | None = Field(default=None, description=(
+        "The kubelet's `serverTLSBootstrap`: request its serving certificate from the API server."))
 
 
 class KernelModule(_BottlerocketTable):
-    allowed: bool | None = None
-    autoload: bool | None = None
+    allowed: bool | None = Field(default=None, description="Whether the module may be loaded.")
+    autoload: bool | None = Field(default=None, description="Load the module at boot.")
 
 
 class KernelSettings(_BottlerocketTable):
-    lockdown: Literal["none", "integrity", "confidentiality"] | None = None
+    lockdown: Literal["none", "integrity", "confidentiality"] | None = Field(default=None, description=(
+        "The kernel lockdown mode (`integrity` by default: userspace cannot modify the running kernel)."))
     # Values are strings in Bottlerocket's model: an unquoted number is rejected on the node.
-    sysctl: dict[SysctlKey, str | None] | None = None
-    modules: dict[KernelModuleName, KernelModule] | None = None
+    sysctl: dict[SysctlKey, str | None] | None = Field(default=None, description=(
+        "Kernel parameters, each a quoted string (`null` removes a default)."))
+    modules: dict[KernelModuleName, KernelModule] | None = Field(default=None, description=(
+        "Kernel modules, by name: whether they may load and whether they load at boot."))
 
 
 class HostContainer(_BottlerocketTable):
-    enabled: bool | None = None
-    superpowered: bool | None = None
-    source: str | None = None
-    user_data: str | None = None
-    command: list[str] | None = None
+    enabled: bool | None = Field(default=None, description="Run this host container.")
+    superpowered: bool | None = Field(default=None, description="Give it root access to the host.")
+    source: str | None = Field(default=None, description="Its container image.")
+    user_data: str | None = Field(default=None, description="Base64 user data handed to it.")
+    command: list[str] | None = Field(default=None, description="Its command.")
 
 
 class BootstrapContainer(_BottlerocketTable):
-    source: str | None = None
-    mode: Literal["off", "once", "always"] | None = None
-    user_data: str | None = None
-    essential: bool | None = None
-    command: list[str] | None = None
+    source: str | None = Field(default=None, description="Its container image.")
+    mode: Literal["off", "once", "always"] | None = Field(default=None, description=(
+        "When it runs: `off`, `once` (first boot) or `always` (every boot)."))
+    user_data: str | None = Field(default=None, description="Base64 user data handed to it.")
+    essential: bool | None = Field(default=None, description="A failure stops the boot.")
+    command: list[str] | None = Field(default=None, description="Its command.")
 
 
 class BootstrapCommand(_BottlerocketTable):
-    commands: list[Annotated[list[str], AfterValidator(_apiclient_command)]] | None = None
-    mode: Literal["off", "once", "always"] | None = None
-    essential: bool | None = None
+    commands: list[Annotated[list[str], AfterValidator(_apiclient_command)]] | None = Field(default=None, description=(
+        "The `apiclient` commands to run, each a list of arguments."))
+    mode: Literal["off", "once", "always"] | None = Field(default=None, description=(
+        "When they run: `off`, `once` (first boot) or `always` (every boot)."))
+    essential: bool | None = Field(default=None, description="A failure stops the boot.")
 
 
 class NtpSettings(_BottlerocketTable):
-    time_servers: list[str] | None = None
-    options: list[str] | None = None
+    time_servers: list[str] | None = Field(default=None, description="NTP servers.")
+    options: list[str] | None = Field(default=None, description="chrony options for the servers.")
 
 
 class MetricsSettings(_BottlerocketTable):
-    metrics_url: str | None = None
-    send_metrics: bool | None = None
-    service_checks: list[str] | None = None
+    metrics_url: str | None = Field(default=None, description="Where Bottlerocket sends its anonymous metrics.")
+    send_metrics: bool | None = Field(default=None, description="Send them.")
+    service_checks: list[str] | None = Field(default=None, description="The services whose health is reported.")
 
 
 class ContainerRuntimeSettings(_BottlerocketTable):
-    max_container_log_line_size: int | None = None
-    max_concurrent_downloads: int | None = None
-    enable_unprivileged_ports: bool | None = None
-    enable_unprivileged_icmp: bool | None = None
+    max_container_log_line_size: int | None = Field(default=None, description="containerd's `max_container_log_line_size`.")
+    max_concurrent_downloads: int | None = Field(default=None, description=(
+        "containerd's `max_concurrent_downloads`: image layers pulled at once."))
+    enable_unprivileged_ports: bool | None = Field(default=None, description=(
+        "containerd's `enable_unprivileged_ports`: containers may bind ports below 1024."))
+    enable_unprivileged_icmp: bool | None = Field(default=None, description=(
+        "containerd's `enable_unprivileged_icmp`: containers may send ICMP echo without privileges."))
 
 
 class BottlerocketSettings(_BottlerocketTable):
     """The `[settings]` table. Only the tables modelled here are accepted by this program."""
 
-    kubernetes: KubernetesSettings | None = None
-    kernel: KernelSettings | None = None
-    host_containers: dict[Identifier, HostContainer] | None = None
-    bootstrap_containers: dict[Identifier, BootstrapContainer] | None = None
-    bootstrap_commands: dict[Identifier, BootstrapCommand] | None = None
-    ntp: NtpSettings | None = None
-    metrics: MetricsSettings | None = None
-    container_runtime: ContainerRuntimeSettings | None = None
-    motd: str | None = None
+    kubernetes: KubernetesSettings | None = Field(default=None, description="`settings.kubernetes`: the kubelet's configuration.")
+    kernel: KernelSettings | None = Field(default=None, description="`settings.kernel`: lockdown, sysctls and modules.")
+    host_containers: dict[Identifier, HostContainer] | None = Field(default=None, description=(
+        "`settings.host-containers`, by name (`control`: SSM access; `admin`: a root shell and `logdog`)."))
+    bootstrap_containers: dict[Identifier, BootstrapContainer] | None = Field(default=None, description=(
+        "`settings.bootstrap-containers`, by name: containers run before the kubelet starts."))
+    bootstrap_commands: dict[Identifier, BootstrapCommand] | None = Field(default=None, description=(
+        "`settings.bootstrap-commands`, by name: `apiclient` commands run at boot."))
+    ntp: NtpSettings | None = Field(default=None, description="`settings.ntp`: time synchronisation.")
+    metrics: MetricsSettings | None = Field(default=None, description="`settings.metrics`: Bottlerocket's anonymous metrics.")
+    container_runtime: ContainerRuntimeSettings | None = Field(default=None, description=(
+        "`settings.container-runtime`: containerd's options."))
+    motd: str | None = Field(default=None, description="`settings.motd`: the message of the day.")
 
 
 def settings_as_dict(settings: BottlerocketSettings) -> dict[str, Any]:

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import aws_limits
-from core.addons_config import KarpenterConfig, WorkloadConfig
+from core.config.karpenter import KarpenterConfig
+from core.config.node_groups import NodeGroupConfig
+from core.config.stack_config import StackConfig
+from core.config.workloads import WorkloadConfig
 from core.block_devices import block_device_mappings
 from core.bottlerocket_settings import settings_as_dict
 from core.karpenter import node_class_settings as karpenter_node_class_settings
 from core.release_version import ReleasePolicy, release_policy
-from core.stack_config import NodeGroupConfig, StackConfig
 from core.user_data import conntrack_max_configured, control_container_enabled, effective_settings
 
 

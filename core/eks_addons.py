@@ -31,39 +31,17 @@ account role or pod identity associations change):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Annotated
 
-from pydantic import AfterValidator
 from pydantic.alias_generators import to_camel
 
-from core.config_base import ConfigSection
+from core.config.eks_addons import EksAddonsConfig
 
 RESOLVE_CONFLICTS_ON_CREATE = "OVERWRITE"
 RESOLVE_CONFLICTS_ON_UPDATE = "OVERWRITE"
 KUBE_PROXY = "kube-proxy"
 POD_IDENTITY_AGENT = "eks-pod-identity-agent"
 VPC_CNI = "vpc-cni"
-
-
-def _addon_version(value: str) -> str:
-    if not re.fullmatch(r"v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+", value):
-        raise ValueError(f"{value!r} is not an EKS add-on version such as v1.12.1-eksbuild.2 "
-                         "(aws eks describe-addon-versions --addon-name <name> lists them)")
-    return value
-
-
-AddonVersion = Annotated[str, AfterValidator(_addon_version)]
-
-
-class AddonConfig(ConfigSection):
-    version: AddonVersion | None = None  # None: EKS' default for the cluster's Kubernetes version
-
-
-class EksAddonsConfig(ConfigSection):
-    coredns: AddonConfig = AddonConfig()
-    vpc_cni: AddonConfig = AddonConfig()
 
 
 @dataclass(frozen=True)

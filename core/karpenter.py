@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from core.addons_config import NodePoolConfig
+from core.config.karpenter import NodePoolConfig
 from core.block_devices import DATA_DEVICE
 from core.bottlerocket_settings import quantity_value
 from core.release_version import PIN_PATTERN, ReleasePolicy, ami_architecture, variant

@@ -19,8 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from core.config_base import Path, Problem
+from core.config.base import Path, Problem
 
+SUPPORTED_KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35")
 MAX_KUBELET_SKEW = 3  # minors a kubelet may lag behind the API server
 CLUSTER_VERSION_PATH: Path = ("cluster", "kubernetesVersion")
 _VERSION = re.compile(r"1\.(?P<minor>[0-9]+)")

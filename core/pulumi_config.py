@@ -8,7 +8,8 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from core.stack_config import ConfigError, StackConfig, validate_stack_config
+from core.config.base import ConfigError
+from core.config.stack_config import StackConfig, validate_stack_config
 
 
 def stack_file_name() -> str:

@@ -15,13 +15,12 @@ from typing import Any
 
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST, is_valid_pin
-from core.stack_config import COLOUR_LABEL
-from core.tags import PREFIX, PROJECT
+from core.tags import COLOUR_LABEL, PREFIX, PROJECT
 
 RETIRING_TAINT = {"key": PREFIX + "retiring", "value": "true", "effect": "NoSchedule"}
 PROJECT_KEY = PROJECT + ":"
 KUBERNETES_VERSION_KEY = "kubernetesVersion"  # cluster.kubernetesVersion and nodeGroups.<g>.kubernetesVersion
-DEFAULT_MAX_UNAVAILABLE = 1  # core/stack_config.py NodeGroupConfig.max_unavailable's default
+DEFAULT_MAX_UNAVAILABLE = 1  # core/config/node_groups.py NodeGroupConfig.max_unavailable's default
 
 
 class RolloutUsageError(ValueError):

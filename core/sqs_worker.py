@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.addons_config import WorkloadConfig
+from core.config.workloads import WorkloadConfig
 from core.tags import PROJECT
 
 SCALE_UP_PERIOD_SECONDS = 15

@@ -11,12 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from core.config_base import format_path
+from core.config.base import format_path
 from core.deployment import enabled_node_groups, group_kubernetes_version
 from core.eks_addons import MANAGED_ADDONS
 from core.kubernetes_versions import control_plane_step_problems, minor, node_group_skew_problems
 from core.release_version import ssm_parameter_name
-from core.stack_config import StackConfig
+from core.config.stack_config import StackConfig
 
 Status = Literal["ok", "blocker", "warning", "skipped"]
 

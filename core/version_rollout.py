@@ -21,12 +21,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from core.config_base import format_path
+from core.config.base import format_path
 from core.eks_addons import MANAGED_ADDONS
 from core.kubernetes_versions import control_plane_step_problems, minor
 from core.rollout import (KUBERNETES_VERSION_KEY, PROJECT_KEY, RolloutPlan, RolloutUsageError, cluster_version, is_enabled, node_groups,
                           pin_kubernetes_version)
-from core.stack_config import SUPPORTED_KUBERNETES_VERSIONS
+from core.kubernetes_versions import SUPPORTED_KUBERNETES_VERSIONS
 
 ADDONS_KEY = f"{PROJECT_KEY}eksAddons"
 

@@ -11,7 +11,8 @@ from typing import Any
 from core.deployment import enabled_node_groups, group_kubernetes_version
 from core.eks_addons import MANAGED_ADDONS
 from core.kubernetes_versions import MAX_KUBELET_SKEW, minor, next_minor
-from core.stack_config import SUPPORTED_KUBERNETES_VERSIONS, StackConfig
+from core.kubernetes_versions import SUPPORTED_KUBERNETES_VERSIONS
+from core.config.stack_config import StackConfig
 
 
 def version_report(config: StackConfig, stack: str, control_plane: str, live_groups: Mapping[str, str],

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core.access_entries import admin_entry_key, creator_listed
-from core.stack_config import ConfigError, validate_stack_config
+from core.config.base import ConfigError
+from core.config.stack_config import validate_stack_config
 from tests.conftest import make_plan, project_values
 
 ADMIN = "arn:aws:iam::444455556666:role/platform-admin"

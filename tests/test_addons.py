@@ -11,10 +11,10 @@ import tomlkit
 import yaml
 
 from core import karpenter
-from core.addons_config import NodePoolConfig
+from core.config.karpenter import NodePoolConfig
 from core.deployment import node_class_settings
 from core.release_version import release_policy
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from core.user_data import DEFAULT_SETTINGS
 from policy.rules import UNSCOPABLE_ACTIONS
 from tests.conftest import make_plan, project_values

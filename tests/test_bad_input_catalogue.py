@@ -145,7 +145,7 @@ def test_valid_variant_plans(edit, write_stack, tmp_path):
 
 def test_program_adds_at_most_its_declared_tags_per_resource(prod_plan):
     """PROGRAM_TAGS_PER_RESOURCE is what validation leaves room for under AWS's 50: it must match the plan."""
-    from core.stack_config import PROGRAM_TAGS_PER_RESOURCE
+    from core.config.tags import PROGRAM_TAGS_PER_RESOURCE
     from core.tags import STACK_TAG
     from tests.conftest import project_values
 

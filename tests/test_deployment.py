@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.block_devices import DATA_DEVICE, ROOT_DEVICE
 from core.deployment import deployment_plan, enabled_node_groups, group_release_policy, node_group_settings, stack_settings
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from core.user_data import DEFAULT_SETTINGS
 from core.tags import PROJECT
 from tests.conftest import PROJECT as PULUMI_YAML_NAME, project_values

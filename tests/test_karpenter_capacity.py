@@ -16,7 +16,7 @@ import yaml
 
 from core import karpenter
 from core.deployment import node_class_settings, node_group_settings
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from tests.conftest import project_values
 
 INSTANCE_TYPES = json.loads(gzip.open(Path(moto.__file__).parent / "ec2" / "resources" / "instance_types.json.gz").read())
@@ -93,7 +93,7 @@ def _with(stack: str, replicas: int, min_sizes: dict[str, int]) -> dict:
                      "keep minSize of at least replicas + 1"),
 ])
 def test_controller_replicas_must_fit_the_managed_nodes(replicas, min_sizes, message):
-    from core.stack_config import ConfigError
+    from core.config.base import ConfigError
 
     with pytest.raises(ConfigError) as error:
         validate_stack_config(_with("dev", replicas, min_sizes), "Pulumi.dev.yaml")

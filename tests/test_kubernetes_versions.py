@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.config_base import format_path
+from core.config.base import format_path
 from core.kubernetes_versions import control_plane_step_problems, minor, next_minor, node_group_skew_problems
 from tests.conftest import make_plan
 

@@ -10,7 +10,7 @@ import pytest
 from kubernetes import client as k8s_client
 
 from automation.node_logs import LOGDOG_COMMAND, NodeLogsError, fetch_node_logs, instance_id
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from tests.conftest import project_values
 from tests.fake_kubernetes import KubeEmulator, serve
 

@@ -13,7 +13,7 @@ import tomlkit
 
 from core.deployment import node_group_settings
 from core.kube_proxy import kube_proxy_configuration
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from core.user_data import eks_merge_problems, settings_problems
 from tests.conftest import PROJECT, project_values
 

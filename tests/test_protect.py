@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from tests.conftest import project_values
 
 PROTECTED = {

@@ -23,7 +23,8 @@ from automation.rollout import Cluster, Rollout, RolloutError, RolloutMarker, Ro
 from automation.upgrade_check import check
 from core.rollout import RETIRING_TAINT, RolloutUsageError, plan_rollout
 from core.version_rollout import check_version_request, remove_redundant_pins
-from core.stack_config import NODE_GROUP_TAG, validate_stack_config
+from core.tags import NODE_GROUP_TAG
+from core.config.stack_config import validate_stack_config
 from tests.conftest import ROOT
 from tests.fake_kubernetes import KubeEmulator, ScaledClock, serve
 

@@ -37,7 +37,7 @@ from core.burst_simulation import (
     simulate,
 )
 from core.deployment import node_group_settings
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from tests.conftest import PROJECT, ROOT, project_values
 
 TUNED_UP = ScalingRules(0, "Max", (ScalingPolicy("Pods", 30, 15),))

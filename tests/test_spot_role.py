@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from automation.lifecycle_order import Lifecycle
-from core.stack_config import ConfigError, validate_stack_config
+from core.config.base import ConfigError
+from core.config.stack_config import validate_stack_config
 from tests.conftest import project_values
 
 

@@ -10,7 +10,8 @@ import pulumi
 import pytest
 
 from automation.mock_engine import run_program
-from core.stack_config import ConfigError, format_path, validate_stack_config
+from core.config.base import ConfigError, format_path
+from core.config.stack_config import validate_stack_config
 from tests.conftest import PROJECT, ROOT, make_plan, project_values
 
 

@@ -12,7 +12,7 @@ import pytest
 from automation.status import collect_status, render_table, run_status
 from automation.version_status import collect_version_status
 from tests.aws_emulator import seed_public_parameter
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from tests.conftest import ROOT, project_values
 
 LATEST = "1.55.0-0a1b2c3d"

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from automation.upgrade_check import API_TABLE_FILE, CHART_RANGES_FILE, PINNED_CHARTS, rendered_objects, run_upgrade_check
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from core.upgrade_check import (
     RenderedObject,
     addon_findings,

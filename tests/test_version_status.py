@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from automation.version_status import collect_version_status
-from core.stack_config import validate_stack_config
+from core.config.stack_config import validate_stack_config
 from core.version_status import version_report
 from tests.conftest import project_values
 

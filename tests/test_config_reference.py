@@ -1,0 +1,141 @@
+"""The README's configuration reference and schema/stack.schema.json are generated from the config models
+(core/config/reference.py, `python -m automation.reference --write`): both up to date, every key
+documented, and the schema an editor uses accepting the shipped stack files and refusing a typo."""
+
+from __future__ import annotations
+
+import copy
+import json
+import typing
+
+import jsonschema
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from automation import reference
+from core.config import reference as config_reference
+from core.config.node_groups import NodeGroupConfig
+from core.config.stack_config import StackConfig
+from tests.conftest import ROOT
+
+SHIPPED_STACKS = sorted(ROOT.glob("Pulumi.*.yaml"))
+
+
+def _models(model: type[BaseModel]) -> set[type[BaseModel]]:
+    """`model` and every model its fields hold, at any depth."""
+    found: set[type[BaseModel]] = set()
+
+    def visit(annotation: typing.Any) -> None:
+        for argument in typing.get_args(annotation):
+            visit(argument)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel) and annotation not in found:
+            found.add(annotation)
+            for field in annotation.model_fields.values():
+                visit(field.annotation)
+
+    visit(model)
+    return found
+
+
+def test_readme_tables_and_schema_are_generated_from_the_current_models():
+    assert reference.stale() == [], "run: python -m automation.reference --write"
+
+
+def test_a_changed_description_makes_the_readme_stale(monkeypatch):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    monkeypatch.setattr(NodeGroupConfig.model_fields["freeze"], "description", "something else")
+    assert config_reference.with_tables(readme) != readme
+    assert "| `nodeGroups.<g>.freeze` | bool | `false` | something else |" in config_reference.with_tables(readme)
+
+
+def test_a_changed_description_makes_the_schema_stale(monkeypatch):
+    written = (ROOT / reference.SCHEMA).read_text(encoding="utf-8")
+    monkeypatch.setattr(StackConfig.model_fields["region"], "description", "something else")
+    StackConfig.model_rebuild(force=True)  # the JSON Schema comes from the model's compiled schema
+    try:
+        assert reference.generated()[reference.SCHEMA] != written
+        assert reference.stale() == [reference.README, reference.SCHEMA]
+    finally:
+        monkeypatch.undo()
+        StackConfig.model_rebuild(force=True)
+    assert reference.stale() == []
+
+
+def test_every_key_of_the_stack_config_says_what_it_is():
+    undocumented = [f"{model.__name__}.{name}" for model in _models(StackConfig)
+                    for name, field in model.model_fields.items() if not (field.description or "").strip()]
+    assert undocumented == []
+
+
+def test_every_key_has_its_row_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for row in config_reference.rows(StackConfig):
+        assert f"| `{row.key}` |" in readme
+    assert "| `nodeGroups.<g>.dataVolume` | volume (below) | `{sizeGiB: 100}` |" in readme
+    assert "| `sizeGiB` | integer 1..16384 | required |" in readme
+    assert "| `maxReplicas` | integer 1..1000 | `50` |" in readme
+
+
+def test_the_readme_block_must_exist():
+    with pytest.raises(ValueError, match="config table"):
+        config_reference.with_tables("no generated blocks here")
+
+
+# --- the schema, as an editor's YAML language server applies it -----------------------------------------
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft7Validator:
+    schema = json.loads((ROOT / "schema" / "stack.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+def _errors(validator: jsonschema.Draft7Validator, document: typing.Any) -> list[str]:
+    return sorted(f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(document))
+
+
+@pytest.mark.parametrize("stack_file", SHIPPED_STACKS, ids=lambda path: path.name)
+def test_the_schema_accepts_the_shipped_stack_files(validator, stack_file):
+    text = stack_file.read_text(encoding="utf-8")
+    assert text.startswith("# yaml-language-server: $schema=./schema/stack.schema.json\n")
+    assert _errors(validator, yaml.safe_load(text)) == []
+
+
+@pytest.fixture
+def prod() -> dict[str, typing.Any]:
+    return typing.cast(dict[str, typing.Any], yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text(encoding="utf-8")))
+
+
+def test_the_schema_refuses_a_typo_in_a_top_level_key(validator, prod):
+    prod["config"]["eks-bottlerocket:regoin"] = prod["config"].pop("eks-bottlerocket:region")
+    errors = _errors(validator, prod)
+    assert len(errors) == 1 and "'eks-bottlerocket:regoin' does not match" in errors[0]
+
+
+def test_the_schema_refuses_a_typo_in_a_nested_key(validator, prod):
+    groups = prod["config"]["eks-bottlerocket:nodeGroups"]
+    group = next(iter(groups.values()))
+    group["dataVolume"]["sizeGib"] = group["dataVolume"].pop("sizeGiB")
+    errors = _errors(validator, prod)
+    assert any("'sizeGib' was unexpected" in error for error in errors), errors
+
+
+def test_the_schema_checks_types_and_ranges(validator, prod):
+    broken = copy.deepcopy(prod)
+    broken["config"]["eks-bottlerocket:cluster"]["kubernetesVersion"] = 1.33
+    assert any("kubernetesVersion: 1.33 is not of type 'string'" in error for error in _errors(validator, broken))
+    broken = copy.deepcopy(prod)
+    next(iter(broken["config"]["eks-bottlerocket:nodeGroups"].values()))["metadataHopLimit"] = 3
+    assert any("metadataHopLimit: 3 is greater than the maximum of 2" in error for error in _errors(validator, broken))
+
+
+def test_the_schema_takes_other_namespaces_bare_keys_and_secrets_where_they_belong(validator, prod):
+    prod["config"]["aws:skipMetadataApiCheck"] = False
+    prod["config"]["stack"] = prod["config"].pop("eks-bottlerocket:stack")  # a bare key is this project's
+    prod["config"]["eks-bottlerocket:workloadSecrets"] = {"orders-worker": {"API_TOKEN": {"secure": "v1:abc"}}}
+    prod["encryptionsalt"] = "v1:salt"
+    assert _errors(validator, prod) == []
+    prod["config"]["stack"] = {"protect": {"secure": "v1:abc"}}
+    prod["surprise"] = 1
+    assert len(_errors(validator, prod)) == 2

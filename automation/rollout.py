@@ -39,18 +39,19 @@ from kubernetes import client as k8s_client
 from kubernetes.client.rest import ApiException
 
 from automation import yaml_round_trip
+from automation.base import STACK_ERRORS, AwsClients, load_config, stack_error_report
 from automation.eks_node_groups import live_node_groups
-from automation.stack_files import StackFileError, load_stack
+from automation.stack_files import load_stack
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST
 from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
                           max_unavailable, plan_rollout, pod_requests, source_disabled, source_tainted, taint_source,
                           cluster_version, target_enabled, waves)
-from core.stack_config import COLOUR_LABEL, ConfigError, StackConfig
+from core.stack_config import COLOUR_LABEL, StackConfig
 from core.version_rollout import (addons_follow_cluster, check_version_request, control_plane_bumped, no_redundant_pins, pin_and_bump,
                                   remove_redundant_pins, unpin_addons)
 
-from automation.exit_codes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, UsageError
+from automation.exit_codes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, UsageError, one_line
 MARKER_PARAMETER = "/eks-bottlerocket/{cluster}/rollout"
 FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 1.0, 10.0
 BUDGET_RETRY_SECONDS = 5.0  # after a 429 without Retry-After; what `kubectl drain` waits between eviction attempts
@@ -245,9 +246,8 @@ class Rollout:
             self._say(diff.rstrip("\n"))
             try:
                 validate_stack_text(self.request.stack, self.stack_file.name, new_text)
-            except (StackFileError, ConfigError) as error:
-                report = error.report() if isinstance(error, ConfigError) else str(error)
-                raise RolloutError(f"{stage} would leave an invalid stack file, nothing written: {' '.join(report.split())}") from None
+            except STACK_ERRORS as error:
+                raise RolloutError(f"{stage} would leave an invalid stack file, nothing written: {one_line(stack_error_report(error))}") from None
         if self.request.dry_run:
             self._dry_run_text = new_text
             return
@@ -555,7 +555,6 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
     from automation.engine import EngineRequest, run_engine
     from automation.kube_context import KubeContextError, check_cluster, load_api_client
     from automation.stack_files import PROJECT_ROOT
-    from automation.status import aws_clients, load_config
 
     config = load_config(request.stack, err)
     if config is None:
@@ -580,10 +579,10 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
 
     try:
         if not request.dry_run:
-            eks, ssm = aws_clients(config.region)
+            aws = AwsClients(config.region)
             api_client = load_api_client(kubeconfig)
-            check_cluster(api_client, eks, config.cluster.name)
-            cluster, marker = Cluster(config.cluster.name, eks, api_client), RolloutMarker(ssm, config.cluster.name)
+            check_cluster(api_client, aws.eks, config.cluster.name)
+            cluster, marker = Cluster(config.cluster.name, aws.eks, api_client), RolloutMarker(aws.ssm, config.cluster.name)
         rollout = Rollout(PROJECT_ROOT / f"Pulumi.{request.stack}.yaml", request, engine, cluster, marker,
                           confirm=(lambda question: input(question).strip().lower() in ("y", "yes")) if interactive else None,
                           preflight=preflight,
@@ -604,13 +603,11 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
 
 def run_rollout_guard(stack: str, clear: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """CI runs this before `up`: exit 4 while a rollout of the stack's cluster is in progress."""
-    from automation.status import aws_clients, load_config
-
     config = load_config(stack, err)
     if config is None:
         return EXIT_USAGE
     try:
-        marker = RolloutMarker(aws_clients(config.region)[1], config.cluster.name)
+        marker = RolloutMarker(AwsClients(config.region).ssm, config.cluster.name)
         recorded = marker.read()
         if clear:
             marker.clear()

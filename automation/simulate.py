@@ -362,7 +362,7 @@ def run_simulate(config: StackConfig, stack: str, *, workload_name: str | None, 
 def main(args: Any, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """The `simulate` command from parsed arguments: validate them, load the stack, run."""
     out, err = out or sys.stdout, err or sys.stderr
-    from automation.status import load_config
+    from automation.base import load_config
 
     arguments = Arguments(args.messages, args.burst_seconds, args.shape, args.processing_seconds, args.in_flight_per_pod,
                           args.runs, args.seed, args.target_drain, args.plot is not None, args.compare is not None)

@@ -266,7 +266,12 @@ def _no_project_keys(file_name: str, project: str, namespaces: list[str]) -> Non
                          f"is it another project's stack file? Keys look like {project}:cluster")
 
 
+def load_stack_source(stack: str, stack_file: Path | None = None) -> tuple[StackConfigSource, StackConfig]:
+    """The stack file as read and its validated config, as `plan` and `up` read it; StackFileError or ConfigError."""
+    source = read_stack_config(stack, stack_file)
+    return source, validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
+
+
 def load_stack(stack: str, stack_file: Path | None = None) -> StackConfig:
     """The stack file read and validated as `plan` and `up` read it; StackFileError or ConfigError."""
-    source = read_stack_config(stack, stack_file)
-    return validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
+    return load_stack_source(stack, stack_file)[1]

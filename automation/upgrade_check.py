@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from automation.stack_files import PROJECT_ROOT
 from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from automation.status import aws_clients, load_config
+from automation.base import AwsClients, load_config
 from automation.version_status import live_versions
 from core import karpenter as karpenter_data
 from core.config_base import format_path
@@ -131,7 +131,8 @@ def check(stack: str, target: str, *, config: StackConfig, stack_file: str, conf
     eks = ssm = None
     live_version = live_groups = None
     if not offline:
-        eks, ssm = aws_clients(config.region)
+        aws = AwsClients(config.region)
+        eks, ssm = aws.eks, aws.ssm
         try:
             live_version, live_groups = _live_cluster(config, eks)
         except (ClientError, BotoCoreError) as error:

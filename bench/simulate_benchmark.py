@@ -9,7 +9,7 @@ import sys
 import time
 
 from automation.simulate import DEFAULT_RUNS, PRICES_FILE, autoscaling_for, capacity_for, run_many, summarize
-from automation.status import load_config
+from automation.base import load_config
 from core.burst_simulation import Scenario
 
 RUNS = DEFAULT_RUNS

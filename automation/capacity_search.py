@@ -17,19 +17,10 @@ from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from automation.stack_files import project_name
-from automation.simulate import (
-    EXIT_IMPOSSIBLE,
-    EXIT_OK,
-    autoscaling_for,
-    capacity_for,
-    format_figure,
-    load_prices,
-    run_many,
-    select_workload,
-    summarize,
-)
+from automation.simulate import EXIT_IMPOSSIBLE, EXIT_OK, format_figure, load_prices, run_many, select_workload, summarize
 from core.addons_config import WorkloadConfig
 from core.burst_simulation import Capacity, Scenario, karpenter_node_claims, simulate
+from core.capacity import autoscaling_for, capacity_for
 from core.stack_config import StackConfig
 
 POLLING_CANDIDATES = (1, 5, 15, 30)

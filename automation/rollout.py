@@ -41,18 +41,19 @@ from kubernetes.client.rest import ApiException
 from automation import yaml_round_trip
 from automation.base import STACK_ERRORS, AwsClients, load_config, stack_error_report
 from automation.eks_node_groups import live_node_groups
-from automation.stack_files import load_stack
+from automation.stack_files import load_stack, project_name
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST
 from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
                           max_unavailable, plan_rollout, pod_requests, source_disabled, source_tainted, taint_source,
                           cluster_version, target_enabled, waves)
 from core.stack_config import COLOUR_LABEL, StackConfig
+from core.tags import PREFIX
 from core.version_rollout import (addons_follow_cluster, check_version_request, control_plane_bumped, no_redundant_pins, pin_and_bump,
                                   remove_redundant_pins, unpin_addons)
 
 from automation.exit_codes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, UsageError, one_line
-MARKER_PARAMETER = "/eks-bottlerocket/{cluster}/rollout"
+MARKER_PARAMETER = "/" + PREFIX + "{cluster}/rollout"  # the SSM parameter path, in the program's tag namespace
 FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 1.0, 10.0
 BUDGET_RETRY_SECONDS = 5.0  # after a 429 without Retry-After; what `kubectl drain` waits between eviction attempts
 API_RETRIES = 5
@@ -222,6 +223,7 @@ class Rollout:
     _cordoned: list[str] = field(default_factory=list)
     _dry_run_text: str | None = None  # a dry run's stack file after the stages so far (none is written)
     _stage_offset: int = 0  # the blue/green stages are 3-7 in a Kubernetes upgrade
+    project: str = field(default_factory=project_name)  # the namespace of the stack file's keys (Pulumi.yaml)
 
     def _say(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -367,18 +369,20 @@ class Rollout:
         _, document = self._read()
         upgrade = request.kubernetes_version
         if upgrade:
-            check_version_request(document, upgrade, self.stack_file.name)
+            check_version_request(document, self.project, upgrade, self.stack_file.name)
             self._stage_offset = 2
         plan = self._resume_or_plan(document)
         blue_green = plan is not None
         if plan is None:
-            if not upgrade or (cluster_version(document) == upgrade and no_redundant_pins(document, None)):
+            # blue/green is done; a Kubernetes upgrade may still have its last stage (the unpin) left
+            plan = RolloutPlan(request.target, request.target, "", upgrade, project=self.project)
+            if not upgrade or (cluster_version(document, self.project) == upgrade and no_redundant_pins(document, plan)):
                 self._say(f"nothing to roll out: {request.target} is enabled, untainted and has no peer left to replace")
                 return EXIT_OK
-            plan = RolloutPlan(request.target, request.target, "", upgrade)  # blue/green done; the unpin stage is left
         elif upgrade:
             plan = dataclasses.replace(plan, kubernetes_version=upgrade)
-        moving = f", Kubernetes {cluster_version(document)} -> {upgrade}" if upgrade and cluster_version(document) != upgrade else (
+        current = cluster_version(document, self.project) if upgrade else None
+        moving = f", Kubernetes {current} -> {upgrade}" if upgrade and current != upgrade else (
             f", Kubernetes {upgrade}" if upgrade else "")
         self._say(f"rollout {plan.source} -> {plan.target} at Bottlerocket {plan.version or '(done)'}{moving}"
                   f"{' (dry run)' if request.dry_run else ''}")
@@ -419,10 +423,10 @@ class Rollout:
             if request.target == recorded["to"] and request.source in (None, recorded["from"]):
                 self._say(f"resuming: {describe_marker(recorded)}")
                 return RolloutPlan(recorded["from"], recorded["to"], request.version or recorded["version"],
-                                   request.kubernetes_version or recorded.get("kubernetesVersion"))
+                                   request.kubernetes_version or recorded.get("kubernetesVersion"), project=self.project)
             source = recorded["to"]  # a rollback: the group the interrupted rollout moved to is the source now
-            return plan_rollout(document, request.target, request.source or source, request.version)
-        return plan_rollout(document, request.target, request.source, request.version)
+            return plan_rollout(document, self.project, request.target, request.source or source, request.version)
+        return plan_rollout(document, self.project, request.target, request.source, request.version)
 
     def _converge(self, stage: str, plan: RolloutPlan, edit: Callable[[Any, RolloutPlan], Any], in_file: Callable[[Any, RolloutPlan], bool],
                   live: Callable[[RolloutPlan], bool], done: str) -> None:
@@ -465,7 +469,7 @@ class Rollout:
 
     def _stage_drain(self, plan: RolloutPlan) -> None:
         _, document = self._read()
-        size = max_unavailable(document, plan.source)
+        size = max_unavailable(document, plan.project, plan.source)
         self._say(f"== stage {self._number(4)}: drain {plan.source} in waves of {size} node(s) through the Eviction API (PodDisruptionBudgets honoured)")
         if self.request.dry_run:
             return

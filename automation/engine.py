@@ -27,7 +27,8 @@ from pulumi import automation as auto
 from automation.base import STACK_ERRORS, stack_error_report
 from automation.exit_codes import (EXIT_CHANGES, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, RESULT_NAMES, CommandFailed,
                                    UsageError)
-from automation.stack_files import PROJECT_ROOT, StackFileError, load_yaml_text, mask_secrets, program_view, read_stack_config
+from automation.stack_files import (PROJECT_ROOT, StackFileError, load_yaml_text, mask_secrets, program_view, read_stack_config,
+                                    stack_file_path)
 from core.stack_config import validate_stack_config
 
 NO_CLI_MESSAGE = ("the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) to run {command}; "
@@ -350,7 +351,7 @@ class StackRunner:
             return EXIT_OK
         prepared = self.prepare(stack_name) if request.command != "outputs" else PreparedConfig({})
         stack = self._select(self._workspace(), stack_name)
-        stack_file = self.work_dir / f"Pulumi.{stack_name.rsplit('/', 1)[-1]}.yaml"
+        stack_file = stack_file_path(stack_name.rsplit("/", 1)[-1], self.work_dir)
         restore = bool(prepared.payload) and not request.save_config and stack_file.exists()
         snapshot = stack_file.read_bytes() if restore else b""
         try:

@@ -121,7 +121,7 @@ def run_node_logs(stack: str, node: str, target: Path | None, kubeconfig: str | 
                   out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from kubernetes.client.rest import ApiException
 
-    from automation.kube_context import KubeContextError, check_cluster, load_api_client
+    from automation.kube_context import KubeContextError, cluster_api_client
     from automation.base import AwsClients, load_config
 
     config = load_config(stack, err)
@@ -129,8 +129,7 @@ def run_node_logs(stack: str, node: str, target: Path | None, kubeconfig: str | 
         return EXIT_USAGE
     aws = AwsClients(config.region)
     try:
-        api_client = load_api_client(kubeconfig)
-        check_cluster(api_client, aws.eks, config.cluster.name)
+        api_client = cluster_api_client(kubeconfig, aws.eks, config.cluster.name)
     except KubeContextError as error:  # the top-level handler: one line, exit 2, --debug traceback
         raise UsageError(f"node-logs: {error}") from error
     try:

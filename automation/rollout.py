@@ -41,7 +41,7 @@ from kubernetes.client.rest import ApiException
 from automation import yaml_round_trip
 from automation.base import STACK_ERRORS, AwsClients, load_config, stack_error_report
 from automation.eks_node_groups import live_node_groups
-from automation.stack_files import load_stack, project_name
+from automation.stack_files import load_stack, project_name, stack_file_path
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST
 from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
@@ -557,12 +557,13 @@ def _quantity(values: dict[str, str] | None, name: str) -> float:
 def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_timeout: float = 1800.0, drain_timeout: float = 1800.0,
                 out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from automation.engine import EngineRequest, run_engine
-    from automation.kube_context import KubeContextError, check_cluster, load_api_client
+    from automation.kube_context import KubeContextError, cluster_api_client
     from automation.stack_files import PROJECT_ROOT
 
     config = load_config(request.stack, err)
     if config is None:
         return EXIT_USAGE
+    stack_file = stack_file_path(request.stack)
     cluster = marker = None
     interactive = sys.stdin.isatty()
     policy_packs = [str(PROJECT_ROOT / "policy")]
@@ -575,7 +576,7 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
         from automation.upgrade_check import BadInput, CheckStopped, check
 
         try:
-            return check(request.stack, version, config=config, stack_file=f"Pulumi.{request.stack}.yaml", offline=request.dry_run)["findings"]
+            return check(request.stack, version, config=config, stack_file=stack_file.name, offline=request.dry_run)["findings"]
         except BadInput as error:
             raise RolloutUsageError(str(error)) from None
         except CheckStopped as error:
@@ -584,10 +585,9 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
     try:
         if not request.dry_run:
             aws = AwsClients(config.region)
-            api_client = load_api_client(kubeconfig)
-            check_cluster(api_client, aws.eks, config.cluster.name)
+            api_client = cluster_api_client(kubeconfig, aws.eks, config.cluster.name)
             cluster, marker = Cluster(config.cluster.name, aws.eks, api_client), RolloutMarker(aws.ssm, config.cluster.name)
-        rollout = Rollout(PROJECT_ROOT / f"Pulumi.{request.stack}.yaml", request, engine, cluster, marker,
+        rollout = Rollout(stack_file, request, engine, cluster, marker,
                           confirm=(lambda question: input(question).strip().lower() in ("y", "yes")) if interactive else None,
                           preflight=preflight,
                           out=out, wait_timeout=wait_timeout, drain_timeout=drain_timeout)

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from automation.stack_files import PROJECT_ROOT
+from automation.stack_files import PROJECT_ROOT, stack_file_path
 from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from automation.base import AwsClients, load_config
 from automation.version_status import live_versions
@@ -184,7 +184,7 @@ def run_upgrade_check(stack: str, target: str, as_json: bool, *, config_file: Pa
     config = load_config(stack, err, config_file)
     if config is None:
         return EXIT_USAGE
-    stack_file = config_file.name if config_file else f"Pulumi.{stack}.yaml"
+    stack_file = (config_file or stack_file_path(stack)).name
     try:
         report = check(stack, target, config=config, stack_file=stack_file, config_file=config_file, plan_dir=plan_dir, offline=offline)
     except CheckStopped as error:

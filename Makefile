@@ -22,9 +22,11 @@ venv: $(RUNTIME)
 
 policy-venv: $(POLICY_VENV)
 
-$(POLICY_VENV): policy/requirements.txt
+# pip resolves the `-e ..` (the project, editable) of policy/requirements.txt against its working directory,
+# so it runs in policy/ as when Pulumi installs the pack's requirements.
+$(POLICY_VENV): policy/requirements.txt pyproject.toml
 	$(PYTHON) -m venv policy/venv
-	policy/venv/bin/python -m pip install --disable-pip-version-check --quiet -r policy/requirements.txt
+	cd policy && venv/bin/python -m pip install --disable-pip-version-check --quiet -r requirements.txt
 	touch $@
 
 $(RUNTIME): requirements.txt
@@ -34,11 +36,12 @@ $(RUNTIME): requirements.txt
 	touch $@
 
 # The tests evaluate the policy pack's CrossGuard objects; --no-deps keeps pulumi-policy's older
-# grpcio/protobuf pins out of this venv (the pack itself runs in policy/venv).
-$(TEST_TOOLS): $(RUNTIME) requirements-dev.txt policy/requirements.txt
+# grpcio/protobuf pins out of this venv (the pack itself runs in policy/venv). The pack's requirements
+# install the project editable (from policy/, see policy-venv).
+$(TEST_TOOLS): $(RUNTIME) requirements-dev.txt policy/requirements.txt pyproject.toml
 	@echo "Installing the test-only dependencies of requirements-dev.txt into $(VENV)/ (once)"
 	$(PIP) -r requirements-dev.txt
-	$(PIP) --no-deps -r policy/requirements.txt
+	cd policy && ../$(PIP) --no-deps -r requirements.txt
 	touch $@
 
 plan: $(RUNTIME)

@@ -18,8 +18,8 @@ import traceback
 from pathlib import Path
 from typing import NoReturn
 
-from automation.exit_codes import (EXIT_CHANGES, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, MEANING, CommandFailed, UsageError,
-                                   one_line)
+from automation.exit_codes import (EXIT_CHANGES, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, MEANING, CommandFailed,
+                                   UsageError, one_line)
 
 NO_STACK = f"{MEANING[EXIT_USAGE]}, or no such stack"
 # The exit codes each command can return, and what they mean for it. --help prints exactly these.
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run(parser().parse_args(argv))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `... | head` closed the pipe: stop quietly, like other command-line tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -17,20 +17,11 @@ from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from automation.stack_files import project_name
-from automation.simulate import (
-    EXIT_IMPOSSIBLE,
-    EXIT_OK,
-    autoscaling_for,
-    capacity_for,
-    format_figure,
-    load_prices,
-    run_many,
-    select_workload,
-    summarize,
-)
-from core.config.workloads import WorkloadConfig
+from automation.simulate import EXIT_IMPOSSIBLE, EXIT_OK, format_figure, load_prices, run_many, select_workload, summarize
 from core.burst_simulation import Capacity, Scenario, karpenter_node_claims, simulate
+from core.capacity import autoscaling_for, capacity_for
 from core.config.stack_config import StackConfig
+from core.config.workloads import WorkloadConfig
 
 POLLING_CANDIDATES = (1, 5, 15, 30)
 SEARCH_RUNS = 40  # per candidate while searching; the winner is checked with the full --runs

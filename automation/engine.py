@@ -24,10 +24,11 @@ from typing import Any, TextIO
 import yaml
 from pulumi import automation as auto
 
+from automation.base import STACK_ERRORS, stack_error_report
 from automation.exit_codes import (EXIT_CHANGES, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, RESULT_NAMES, CommandFailed,
                                    UsageError)
-from automation.stack_files import PROJECT_ROOT, StackFileError, load_yaml_text, mask_secrets, program_view, read_stack_config
-from core.config.base import ConfigError
+from automation.stack_files import (PROJECT_ROOT, StackFileError, load_yaml_text, mask_secrets, program_view, read_stack_config,
+                                    stack_file_path)
 from core.config.stack_config import validate_stack_config
 
 NO_CLI_MESSAGE = ("the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) to run {command}; "
@@ -284,10 +285,10 @@ class StackRunner:
             values = {key[len(prefix):]: program_view(mask_secrets(value)) for key, value in config.items() if key.startswith(prefix)}
             validate_stack_config(values, source.stack_file, source.project_secret_keys,
                                   sources=override_sources(self.request.overrides, source.project))
-        except (StackFileError, ValueError) as error:
+        except STACK_ERRORS as error:
+            raise UsageError(stack_error_report(error)) from None
+        except ValueError as error:  # an override that cannot apply
             raise UsageError(str(error)) from None
-        except ConfigError as error:
-            raise UsageError(error.report()) from None
         return PreparedConfig(set_all_payload(config, touched))
 
     def _workspace(self) -> auto.LocalWorkspace:
@@ -350,7 +351,7 @@ class StackRunner:
             return EXIT_OK
         prepared = self.prepare(stack_name) if request.command != "outputs" else PreparedConfig({})
         stack = self._select(self._workspace(), stack_name)
-        stack_file = self.work_dir / f"Pulumi.{stack_name.rsplit('/', 1)[-1]}.yaml"
+        stack_file = stack_file_path(stack_name.rsplit("/", 1)[-1], self.work_dir)
         restore = bool(prepared.payload) and not request.save_config and stack_file.exists()
         snapshot = stack_file.read_bytes() if restore else b""
         try:

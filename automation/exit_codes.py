@@ -11,6 +11,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CHANGES = 3
 EXIT_LOCKED = 4
+EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report a command the signal stopped
 
 # What each code means, in the words of every command's --help.
 MEANING = {

@@ -33,6 +33,13 @@ def load_api_client(kubeconfig: str | None) -> k8s_client.ApiClient:
         raise KubeContextError(f"kubeconfig {where}: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from None
 
 
+def cluster_api_client(kubeconfig: str | None, eks: Any, cluster_name: str) -> k8s_client.ApiClient:
+    """The kubeconfig's API client, once it is known to reach the stack's cluster (KubeContextError if not)."""
+    api_client = load_api_client(kubeconfig)
+    check_cluster(api_client, eks, cluster_name)
+    return api_client
+
+
 def check_cluster(api_client: k8s_client.ApiClient, eks: Any, cluster_name: str) -> None:
     """Raise unless the client's API server is `cluster_name`'s endpoint and answers."""
     server = api_client.configuration.host

@@ -122,20 +122,19 @@ def run_node_logs(stack: str, node: str, target: Path | None, kubeconfig: str | 
                   out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from kubernetes.client.rest import ApiException
 
-    from automation.kube_context import KubeContextError, check_cluster, load_api_client
-    from automation.status import aws_clients, load_config
+    from automation.kube_context import KubeContextError, cluster_api_client
+    from automation.base import AwsClients, load_config
 
     config = load_config(stack, err)
     if config is None:
         return EXIT_USAGE
-    eks, ssm = aws_clients(config.region)
+    aws = AwsClients(config.region)
     try:
-        api_client = load_api_client(kubeconfig)
-        check_cluster(api_client, eks, config.cluster.name)
+        api_client = cluster_api_client(kubeconfig, aws.eks, config.cluster.name)
     except KubeContextError as error:  # the top-level handler: one line, exit 2, --debug traceback
         raise UsageError(f"node-logs: {error}") from error
     try:
-        result = fetch_node_logs(config, node, target or Path(f"{node}-bottlerocket-logs.tar.gz"), core=k8s_client.CoreV1Api(api_client), ssm=ssm, out=out)
+        result = fetch_node_logs(config, node, target or Path(f"{node}-bottlerocket-logs.tar.gz"), core=k8s_client.CoreV1Api(api_client), ssm=aws.ssm, out=out)
     except (NodeLogsError, ApiException) as error:
         err.write(f"node-logs: {error}\n")
         return EXIT_FAILED

@@ -30,15 +30,14 @@ from typing import Any, TextIO
 
 import yaml
 
+from automation.base import STACK_ERRORS, stack_error_report
 from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # meanings: automation/__main__.py EXIT_CODES
 from automation.lifecycle_order import lifecycle_order
 from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
 from automation.plan_compare import compare_plans, comparison_json, print_comparison
 from automation.plan_summary import plan_summary, print_summary
-from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, read_stack_config
+from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, load_stack_source
 from core.release_version import HELD_UNTIL_ROLLOUT, VERSION_INPUTS
-from core.config.base import ConfigError
-from core.config.stack_config import validate_stack_config
 from policy.rules import Resource, evaluate
 
 PLAN_MARKER = ".eks-bottlerocket-plan"
@@ -293,12 +292,9 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
         return code
 
     try:
-        source = read_stack_config(stack, config_file)
-        config = validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
-    except StackFileError as error:
-        return fail(str(error), EXIT_USAGE)
-    except ConfigError as error:
-        return fail(error.report(), EXIT_USAGE)
+        source, config = load_stack_source(stack, config_file)
+    except STACK_ERRORS as error:
+        return fail(stack_error_report(error), EXIT_USAGE)
 
     try:
         run = run_program(str(PROJECT_ROOT / "__main__.py"), source.engine_config, project=source.project,

@@ -39,21 +39,21 @@ from kubernetes import client as k8s_client
 from kubernetes.client.rest import ApiException
 
 from automation import yaml_round_trip
+from automation.base import STACK_ERRORS, AwsClients, load_config, stack_error_report
 from automation.eks_node_groups import live_node_groups
-from automation.stack_files import StackFileError, load_stack
+from automation.stack_files import load_stack, project_name, stack_file_path
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST
 from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
                           max_unavailable, plan_rollout, pod_requests, source_disabled, source_tainted, taint_source,
                           cluster_version, target_enabled, waves)
-from core.config.base import ConfigError
-from core.tags import COLOUR_LABEL
 from core.config.stack_config import StackConfig
+from core.tags import COLOUR_LABEL, PREFIX
 from core.version_rollout import (addons_follow_cluster, check_version_request, control_plane_bumped, no_redundant_pins, pin_and_bump,
                                   remove_redundant_pins, unpin_addons)
 
-from automation.exit_codes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, UsageError
-MARKER_PARAMETER = "/eks-bottlerocket/{cluster}/rollout"
+from automation.exit_codes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, UsageError, one_line
+MARKER_PARAMETER = "/" + PREFIX + "{cluster}/rollout"  # the SSM parameter path, in the program's tag namespace
 FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 1.0, 10.0
 BUDGET_RETRY_SECONDS = 5.0  # after a 429 without Retry-After; what `kubectl drain` waits between eviction attempts
 API_RETRIES = 5
@@ -223,6 +223,7 @@ class Rollout:
     _cordoned: list[str] = field(default_factory=list)
     _dry_run_text: str | None = None  # a dry run's stack file after the stages so far (none is written)
     _stage_offset: int = 0  # the blue/green stages are 3-7 in a Kubernetes upgrade
+    project: str = field(default_factory=project_name)  # the namespace of the stack file's keys (Pulumi.yaml)
 
     def _say(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -247,9 +248,8 @@ class Rollout:
             self._say(diff.rstrip("\n"))
             try:
                 validate_stack_text(self.request.stack, self.stack_file.name, new_text)
-            except (StackFileError, ConfigError) as error:
-                report = error.report() if isinstance(error, ConfigError) else str(error)
-                raise RolloutError(f"{stage} would leave an invalid stack file, nothing written: {' '.join(report.split())}") from None
+            except STACK_ERRORS as error:
+                raise RolloutError(f"{stage} would leave an invalid stack file, nothing written: {one_line(stack_error_report(error))}") from None
         if self.request.dry_run:
             self._dry_run_text = new_text
             return
@@ -369,18 +369,20 @@ class Rollout:
         _, document = self._read()
         upgrade = request.kubernetes_version
         if upgrade:
-            check_version_request(document, upgrade, self.stack_file.name)
+            check_version_request(document, self.project, upgrade, self.stack_file.name)
             self._stage_offset = 2
         plan = self._resume_or_plan(document)
         blue_green = plan is not None
         if plan is None:
-            if not upgrade or (cluster_version(document) == upgrade and no_redundant_pins(document, None)):
+            # blue/green is done; a Kubernetes upgrade may still have its last stage (the unpin) left
+            plan = RolloutPlan(request.target, request.target, "", upgrade, project=self.project)
+            if not upgrade or (cluster_version(document, self.project) == upgrade and no_redundant_pins(document, plan)):
                 self._say(f"nothing to roll out: {request.target} is enabled, untainted and has no peer left to replace")
                 return EXIT_OK
-            plan = RolloutPlan(request.target, request.target, "", upgrade)  # blue/green done; the unpin stage is left
         elif upgrade:
             plan = dataclasses.replace(plan, kubernetes_version=upgrade)
-        moving = f", Kubernetes {cluster_version(document)} -> {upgrade}" if upgrade and cluster_version(document) != upgrade else (
+        current = cluster_version(document, self.project) if upgrade else None
+        moving = f", Kubernetes {current} -> {upgrade}" if upgrade and current != upgrade else (
             f", Kubernetes {upgrade}" if upgrade else "")
         self._say(f"rollout {plan.source} -> {plan.target} at Bottlerocket {plan.version or '(done)'}{moving}"
                   f"{' (dry run)' if request.dry_run else ''}")
@@ -421,10 +423,10 @@ class Rollout:
             if request.target == recorded["to"] and request.source in (None, recorded["from"]):
                 self._say(f"resuming: {describe_marker(recorded)}")
                 return RolloutPlan(recorded["from"], recorded["to"], request.version or recorded["version"],
-                                   request.kubernetes_version or recorded.get("kubernetesVersion"))
+                                   request.kubernetes_version or recorded.get("kubernetesVersion"), project=self.project)
             source = recorded["to"]  # a rollback: the group the interrupted rollout moved to is the source now
-            return plan_rollout(document, request.target, request.source or source, request.version)
-        return plan_rollout(document, request.target, request.source, request.version)
+            return plan_rollout(document, self.project, request.target, request.source or source, request.version)
+        return plan_rollout(document, self.project, request.target, request.source, request.version)
 
     def _converge(self, stage: str, plan: RolloutPlan, edit: Callable[[Any, RolloutPlan], Any], in_file: Callable[[Any, RolloutPlan], bool],
                   live: Callable[[RolloutPlan], bool], done: str) -> None:
@@ -467,7 +469,7 @@ class Rollout:
 
     def _stage_drain(self, plan: RolloutPlan) -> None:
         _, document = self._read()
-        size = max_unavailable(document, plan.source)
+        size = max_unavailable(document, plan.project, plan.source)
         self._say(f"== stage {self._number(4)}: drain {plan.source} in waves of {size} node(s) through the Eviction API (PodDisruptionBudgets honoured)")
         if self.request.dry_run:
             return
@@ -555,13 +557,13 @@ def _quantity(values: dict[str, str] | None, name: str) -> float:
 def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_timeout: float = 1800.0, drain_timeout: float = 1800.0,
                 out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from automation.engine import EngineRequest, run_engine
-    from automation.kube_context import KubeContextError, check_cluster, load_api_client
+    from automation.kube_context import KubeContextError, cluster_api_client
     from automation.stack_files import PROJECT_ROOT
-    from automation.status import aws_clients, load_config
 
     config = load_config(request.stack, err)
     if config is None:
         return EXIT_USAGE
+    stack_file = stack_file_path(request.stack)
     cluster = marker = None
     interactive = sys.stdin.isatty()
     policy_packs = [str(PROJECT_ROOT / "policy")]
@@ -574,7 +576,7 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
         from automation.upgrade_check import BadInput, CheckStopped, check
 
         try:
-            return check(request.stack, version, config=config, stack_file=f"Pulumi.{request.stack}.yaml", offline=request.dry_run)["findings"]
+            return check(request.stack, version, config=config, stack_file=stack_file.name, offline=request.dry_run)["findings"]
         except BadInput as error:
             raise RolloutUsageError(str(error)) from None
         except CheckStopped as error:
@@ -582,11 +584,10 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
 
     try:
         if not request.dry_run:
-            eks, ssm = aws_clients(config.region)
-            api_client = load_api_client(kubeconfig)
-            check_cluster(api_client, eks, config.cluster.name)
-            cluster, marker = Cluster(config.cluster.name, eks, api_client), RolloutMarker(ssm, config.cluster.name)
-        rollout = Rollout(PROJECT_ROOT / f"Pulumi.{request.stack}.yaml", request, engine, cluster, marker,
+            aws = AwsClients(config.region)
+            api_client = cluster_api_client(kubeconfig, aws.eks, config.cluster.name)
+            cluster, marker = Cluster(config.cluster.name, aws.eks, api_client), RolloutMarker(aws.ssm, config.cluster.name)
+        rollout = Rollout(stack_file, request, engine, cluster, marker,
                           confirm=(lambda question: input(question).strip().lower() in ("y", "yes")) if interactive else None,
                           preflight=preflight,
                           out=out, wait_timeout=wait_timeout, drain_timeout=drain_timeout)
@@ -606,13 +607,11 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
 
 def run_rollout_guard(stack: str, clear: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """CI runs this before `up`: exit 4 while a rollout of the stack's cluster is in progress."""
-    from automation.status import aws_clients, load_config
-
     config = load_config(stack, err)
     if config is None:
         return EXIT_USAGE
     try:
-        marker = RolloutMarker(aws_clients(config.region)[1], config.cluster.name)
+        marker = RolloutMarker(AwsClients(config.region).ssm, config.cluster.name)
         recorded = marker.read()
         if clear:
             marker.clear()

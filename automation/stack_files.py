@@ -218,11 +218,16 @@ def program_view(value: Any) -> Any:
     return value if isinstance(value, (dict, list)) else _engine_value(value)
 
 
+def stack_file_path(stack: str, root: Path = PROJECT_ROOT) -> Path:
+    """Where the Pulumi CLI keeps a stack's config: `Pulumi.<stack>.yaml` beside `Pulumi.yaml`."""
+    return root / f"Pulumi.{stack}.yaml"
+
+
 def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = PROJECT_ROOT) -> StackConfigSource:
-    """`stack_file` defaults to `Pulumi.<stack>.yaml` beside `Pulumi.yaml`."""
+    """`stack_file` defaults to the stack's own file (stack_file_path)."""
     check_stack_name(stack)
     project = project_name(root)
-    path = stack_file or root / f"Pulumi.{stack}.yaml"
+    path = stack_file or stack_file_path(stack, root)
     document = _load_yaml(path)
     if document is None:
         raise StackFileError(f"{path.name}: the file is empty; it needs a 'config:' map")
@@ -266,7 +271,12 @@ def _no_project_keys(file_name: str, project: str, namespaces: list[str]) -> Non
                          f"is it another project's stack file? Keys look like {project}:cluster")
 
 
+def load_stack_source(stack: str, stack_file: Path | None = None) -> tuple[StackConfigSource, StackConfig]:
+    """The stack file as read and its validated config, as `plan` and `up` read it; StackFileError or ConfigError."""
+    source = read_stack_config(stack, stack_file)
+    return source, validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
+
+
 def load_stack(stack: str, stack_file: Path | None = None) -> StackConfig:
     """The stack file read and validated as `plan` and `up` read it; StackFileError or ConfigError."""
-    source = read_stack_config(stack, stack_file)
-    return validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
+    return load_stack_source(stack, stack_file)[1]

@@ -3,8 +3,8 @@
 Node groups are matched to the stack config through the `eks-bottlerocket/node-group` tag the program
 puts on every managed node group. Versions are compared as Bottlerocket versions (semver, then the build
 commit); an SSM or EKS error (missing parameter, access denied, throttling after boto3's retries) is exit
-code 1 with the parameter or cluster it concerns, never a silent "?". boto3 takes endpoint and credentials from the standard AWS settings
-(AWS_ENDPOINT_URL, AWS_PROFILE, ...); the region is the stack's.
+code 1 with the parameter or cluster it concerns, never a silent "?". The AWS clients are the stack
+region's (automation/base.py).
 Kubernetes versions (control plane, each group's version and kubelet skew, EKS add-ons against EKS'
 default for the cluster's version, what is due) come from automation/version_status.py, under "versions".
 """
@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from automation.base import AwsClients, load_config
 from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandFailed, one_line
 from automation.eks_node_groups import live_node_groups
-from automation.stack_files import StackFileError, load_stack
 from automation.version_status import collect_version_status
 from core.deployment import group_kubernetes_version, group_release_policy
 from core.release_version import LATEST, NEWER, GroupVersions, compare_releases, held_until_rollout, ssm_parameter_name
-from core.config.base import ConfigError
 from core.config.stack_config import StackConfig
 
 
@@ -147,33 +144,14 @@ def render_table(status: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_config(stack: str, err: TextIO, stack_file: Path | None = None) -> StackConfig | None:
-    try:
-        return load_stack(stack, stack_file)
-    except StackFileError as error:
-        err.write(f"{error}\n")
-    except ConfigError as error:
-        err.write(f"{error.report()}\n")
-    return None
-
-
-def aws_clients(region: str) -> tuple[Any, Any]:
-    session = boto3.Session(region_name=region)
-    return session.client("eks"), session.client("ssm")
-
-
-def ec2_client(region: str) -> Any:
-    return boto3.Session(region_name=region).client("ec2")
-
-
 def run_status(stack: str, as_json: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     config = load_config(stack, err)
     if config is None:
         return EXIT_USAGE
-    eks, ssm = aws_clients(config.region)
+    aws = AwsClients(config.region)
     try:
-        status = collect_status(config, eks, ssm, ec2_client(config.region))
-        status["versions"] = collect_version_status(config, stack, eks)
+        status = collect_status(config, aws.eks, aws.ssm, aws.ec2)
+        status["versions"] = collect_version_status(config, stack, aws.eks)
     except CommandFailed as error:
         err.write(f"{error}\n")
         return EXIT_FAILED

@@ -24,9 +24,9 @@ from typing import Any, TextIO
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from automation.stack_files import PROJECT_ROOT
+from automation.stack_files import PROJECT_ROOT, stack_file_path
 from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from automation.status import aws_clients, load_config
+from automation.base import AwsClients, load_config
 from automation.version_status import live_versions
 from core import karpenter as karpenter_data
 from core.config.base import format_path
@@ -132,7 +132,8 @@ def check(stack: str, target: str, *, config: StackConfig, stack_file: str, conf
     eks = ssm = None
     live_version = live_groups = None
     if not offline:
-        eks, ssm = aws_clients(config.region)
+        aws = AwsClients(config.region)
+        eks, ssm = aws.eks, aws.ssm
         try:
             live_version, live_groups = _live_cluster(config, eks)
         except (ClientError, BotoCoreError) as error:
@@ -184,7 +185,7 @@ def run_upgrade_check(stack: str, target: str, as_json: bool, *, config_file: Pa
     config = load_config(stack, err, config_file)
     if config is None:
         return EXIT_USAGE
-    stack_file = config_file.name if config_file else f"Pulumi.{stack}.yaml"
+    stack_file = (config_file or stack_file_path(stack)).name
     try:
         report = check(stack, target, config=config, stack_file=stack_file, config_file=config_file, plan_dir=plan_dir, offline=offline)
     except CheckStopped as error:

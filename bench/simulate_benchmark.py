@@ -8,9 +8,10 @@ import json
 import sys
 import time
 
-from automation.simulate import DEFAULT_RUNS, PRICES_FILE, autoscaling_for, capacity_for, run_many, summarize
-from automation.status import load_config
+from automation.simulate import DEFAULT_RUNS, PRICES_FILE, run_many, summarize
+from automation.base import load_config
 from core.burst_simulation import Scenario
+from core.capacity import autoscaling_for, capacity_for
 
 RUNS = DEFAULT_RUNS
 SECOND_SEED_BLOCK = 10_001

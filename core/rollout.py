@@ -3,22 +3,22 @@ each stage, what each stage's completion looks like in the stack file, drain wav
 target's capacity covers the pods that will move. automation/rollout.py does the I/O.
 
 The stack file is handled as the mapping a YAML round trip gives (`config` -> `<project>:nodeGroups`),
-so the edits keep comments and formatting.
+so the edits keep comments and formatting. The project (Pulumi.yaml's `name`, the keys' namespace) is
+given by the caller: automation/stack_files.py reads it.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST, is_valid_pin
-from core.tags import COLOUR_LABEL, PREFIX, PROJECT
+from core.tags import COLOUR_LABEL, PREFIX
 
 RETIRING_TAINT = {"key": PREFIX + "retiring", "value": "true", "effect": "NoSchedule"}
-PROJECT_KEY = PROJECT + ":"
 KUBERNETES_VERSION_KEY = "kubernetesVersion"  # cluster.kubernetesVersion and nodeGroups.<g>.kubernetesVersion
 DEFAULT_MAX_UNAVAILABLE = 1  # core/config/node_groups.py NodeGroupConfig.max_unavailable's default
 
@@ -36,20 +36,26 @@ class RolloutPlan:
     target: str
     version: str
     kubernetes_version: str | None = None
+    project: str = field(kw_only=True)  # the namespace of the stack file's keys
 
 
-def node_groups(document: Any) -> Any:
-    return document["config"][f"{PROJECT_KEY}nodeGroups"]
+def project_key(project: str, name: str) -> str:
+    """A stack-file key of the project's namespace: `<project>:<name>`."""
+    return f"{project}:{name}"
 
 
-def cluster_version(document: Any) -> str:
-    return str(document["config"][f"{PROJECT_KEY}cluster"][KUBERNETES_VERSION_KEY])
+def node_groups(document: Any, project: str) -> Any:
+    return document["config"][project_key(project, "nodeGroups")]
 
 
-def group_kubernetes_version(document: Any, name: str) -> str:
+def cluster_version(document: Any, project: str) -> str:
+    return str(document["config"][project_key(project, "cluster")][KUBERNETES_VERSION_KEY])
+
+
+def group_kubernetes_version(document: Any, project: str, name: str) -> str:
     """The Kubernetes version a group gets: its pin, else the cluster's."""
-    pinned = node_groups(document)[name].get(KUBERNETES_VERSION_KEY)
-    return str(pinned) if pinned is not None else cluster_version(document)
+    pinned = node_groups(document, project)[name].get(KUBERNETES_VERSION_KEY)
+    return str(pinned) if pinned is not None else cluster_version(document, project)
 
 
 def pin_kubernetes_version(group: Any, version: str) -> None:
@@ -77,10 +83,10 @@ def role(group: Mapping[str, Any]) -> tuple:
     return str(group.get("amiType", "")), tuple(sorted(labels.items())), tuple(taints)
 
 
-def plan_rollout(document: Any, target: str, source: str | None, version: str | None) -> RolloutPlan | None:
+def plan_rollout(document: Any, project: str, target: str, source: str | None, version: str | None) -> RolloutPlan | None:
     """None when there is nothing left to do: the target is enabled, untainted and no group of its role
     is enabled besides it."""
-    groups = node_groups(document)
+    groups = node_groups(document, project)
     for flag, name in (("--to", target), ("--from", source)):
         if name is not None and name not in groups:
             raise RolloutUsageError(f"{flag} {name}: nodeGroups has no such group (known: {', '.join(groups)})")
@@ -103,7 +109,7 @@ def plan_rollout(document: Any, target: str, source: str | None, version: str | 
         if is_enabled(groups[target]) and not has_retiring_taint(groups[target]):
             return None  # the source is gone already: the rollout finished
         raise RolloutUsageError(f"--from {source}: the group is not enabled, there is nothing to roll from")
-    return RolloutPlan(source, target, wanted)
+    return RolloutPlan(source, target, wanted, project=project)
 
 
 # --- stack-file edits per stage, and whether the stack file already says a stage is done ---------------
@@ -113,7 +119,7 @@ def enable_target(document: Any, plan: RolloutPlan) -> Any:
     source's sizes, without the retiring taint (a rollback re-enables a tainted group); Karpenter's nodes
     follow the target's version."""
     edited = copy.deepcopy(document)
-    groups = node_groups(edited)
+    groups = node_groups(edited, plan.project)
     target = groups[plan.target]
     target["enabled"] = True
     target["releaseVersion"] = plan.version
@@ -121,7 +127,7 @@ def enable_target(document: Any, plan: RolloutPlan) -> Any:
         pin_kubernetes_version(target, plan.kubernetes_version)
     target["scaling"] = copy.deepcopy(groups[plan.source]["scaling"])
     _remove_retiring_taint(target)
-    karpenter = edited["config"].get(f"{PROJECT_KEY}karpenter")
+    karpenter = edited["config"].get(project_key(plan.project, "karpenter"))
     if karpenter is not None:
         karpenter.setdefault("nodeClass", {})["versionFrom"] = plan.target
     return edited
@@ -130,7 +136,7 @@ def enable_target(document: Any, plan: RolloutPlan) -> Any:
 def taint_source(document: Any, plan: RolloutPlan) -> Any:
     """Stage 3: no new pod lands on the source."""
     edited = copy.deepcopy(document)
-    source = node_groups(edited)[plan.source]
+    source = node_groups(edited, plan.project)[plan.source]
     source.setdefault("taints", [])
     source["taints"].append(dict(RETIRING_TAINT))
     return edited
@@ -139,7 +145,7 @@ def taint_source(document: Any, plan: RolloutPlan) -> Any:
 def disable_source(document: Any, plan: RolloutPlan) -> Any:
     """Stage 5: the drained source is deleted."""
     edited = copy.deepcopy(document)
-    source = node_groups(edited)[plan.source]
+    source = node_groups(edited, plan.project)[plan.source]
     source["enabled"] = False
     _remove_retiring_taint(source)
     return edited
@@ -153,21 +159,21 @@ def _remove_retiring_taint(group: Any) -> None:
 
 
 def target_enabled(document: Any, plan: RolloutPlan) -> bool:
-    target = node_groups(document)[plan.target]
+    target = node_groups(document, plan.project)[plan.target]
     return (is_enabled(target) and str(target.get("releaseVersion", LATEST)) == plan.version and not has_retiring_taint(target)
-            and plan.kubernetes_version in (None, group_kubernetes_version(document, plan.target)))
+            and plan.kubernetes_version in (None, group_kubernetes_version(document, plan.project, plan.target)))
 
 
 def source_tainted(document: Any, plan: RolloutPlan) -> bool:
-    return has_retiring_taint(node_groups(document)[plan.source])
+    return has_retiring_taint(node_groups(document, plan.project)[plan.source])
 
 
 def source_disabled(document: Any, plan: RolloutPlan) -> bool:
-    return not is_enabled(node_groups(document)[plan.source])
+    return not is_enabled(node_groups(document, plan.project)[plan.source])
 
 
-def max_unavailable(document: Any, group: str) -> int:
-    return int(node_groups(document)[group].get("maxUnavailable", DEFAULT_MAX_UNAVAILABLE))
+def max_unavailable(document: Any, project: str, group: str) -> int:
+    return int(node_groups(document, project)[group].get("maxUnavailable", DEFAULT_MAX_UNAVAILABLE))
 
 
 # --- the drain ------------------------------------------------------------------------------------------

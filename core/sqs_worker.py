@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.config.workloads import WorkloadConfig
-from core.tags import PROJECT
+from core.tags import KEY_NAMESPACE
 
 SCALE_UP_PERIOD_SECONDS = 15
 # Environment variables the worker's container gets from the program (QUEUE_URL, AWS_REGION,
@@ -36,7 +36,7 @@ def termination_grace_period(workload: WorkloadConfig, eviction_max_pod_grace_pe
 
 
 def labels(workload: WorkloadConfig) -> dict[str, str]:
-    return {"app.kubernetes.io/name": workload.name, "app.kubernetes.io/part-of": PROJECT}
+    return {"app.kubernetes.io/name": workload.name, "app.kubernetes.io/part-of": KEY_NAMESPACE}
 
 
 def metadata(workload: WorkloadConfig, name: str | None = None) -> dict[str, Any]:

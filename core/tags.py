@@ -8,8 +8,11 @@ plan and a CrossGuard preview alike.
 
 from __future__ import annotations
 
-PROJECT = "eks-bottlerocket"  # Pulumi.yaml's `name` (tests/test_deployment.py checks they agree)
-PREFIX = PROJECT + "/"
+# The namespace of every tag, label and taint key the program writes (and of the workers' part-of label):
+# the project's name as shipped, but a constant, not Pulumi.yaml's `name` (automation/stack_files.py reads
+# that for the stack file's keys): renaming a fork's project must not re-tag and re-label what is deployed.
+KEY_NAMESPACE = "eks-bottlerocket"
+PREFIX = KEY_NAMESPACE + "/"
 
 COLOUR_LABEL = PREFIX + "colour"  # Kubernetes node label: the node group (blue, green, ...) a node belongs to
 NODE_POOL_LABEL = PREFIX + "node-pool"  # Kubernetes node label on Karpenter's nodes: their NodePool

@@ -24,23 +24,23 @@ from typing import Any
 from core.config.base import format_path
 from core.eks_addons import MANAGED_ADDONS
 from core.kubernetes_versions import control_plane_step_problems, minor
-from core.rollout import (KUBERNETES_VERSION_KEY, PROJECT_KEY, RolloutPlan, RolloutUsageError, cluster_version, is_enabled, node_groups,
-                          pin_kubernetes_version)
+from core.rollout import (KUBERNETES_VERSION_KEY, RolloutPlan, RolloutUsageError, cluster_version, is_enabled, node_groups,
+                          pin_kubernetes_version, project_key)
 from core.kubernetes_versions import SUPPORTED_KUBERNETES_VERSIONS
 
-ADDONS_KEY = f"{PROJECT_KEY}eksAddons"
+ADDONS_SECTION = "eksAddons"
 
 
-def check_version_request(document: Any, version: str, stack_file: str) -> None:
+def check_version_request(document: Any, project: str, version: str, stack_file: str) -> None:
     """RolloutUsageError (exit 2) unless `version` is supported and the stack file's control plane is at it
     (a rerun) or one minor below it, and no group is pinned newer than it."""
     if version not in SUPPORTED_KUBERNETES_VERSIONS:
         raise RolloutUsageError(f"--kubernetes-version {version!r}: not a supported Kubernetes version "
                                 f"({', '.join(SUPPORTED_KUBERNETES_VERSIONS)})")
-    current = cluster_version(document)
+    current = cluster_version(document, project)
     for problem in control_plane_step_problems(current, version):
         raise RolloutUsageError(f"--kubernetes-version {version}: {stack_file}: {format_path(problem.path)} is {current!r}; {problem.message}")
-    for name, group in node_groups(document).items():
+    for name, group in node_groups(document, project).items():
         pinned = group.get(KUBERNETES_VERSION_KEY)
         if pinned is not None and minor(str(pinned)) > minor(version):
             raise RolloutUsageError(f"--kubernetes-version {version}: {stack_file}: nodeGroups.{name}.kubernetesVersion is {str(pinned)!r}, "
@@ -51,23 +51,24 @@ def check_version_request(document: Any, version: str, stack_file: str) -> None:
 
 def pin_and_bump(document: Any, plan: RolloutPlan) -> Any:
     edited = copy.deepcopy(document)
-    current = cluster_version(edited)
-    for group in node_groups(edited).values():
+    current = cluster_version(edited, plan.project)
+    for group in node_groups(edited, plan.project).values():
         if is_enabled(group) and group.get(KUBERNETES_VERSION_KEY) is None:
             pin_kubernetes_version(group, current)
-    edited["config"][f"{PROJECT_KEY}cluster"][KUBERNETES_VERSION_KEY] = plan.kubernetes_version
+    edited["config"][project_key(plan.project, "cluster")][KUBERNETES_VERSION_KEY] = plan.kubernetes_version
     return edited
 
 
 def control_plane_bumped(document: Any, plan: RolloutPlan) -> bool:
-    return cluster_version(document) == plan.kubernetes_version
+    return cluster_version(document, plan.project) == plan.kubernetes_version
 
 
 # --- stage 2: EKS add-ons to the new version's defaults ---------------------------------------------------
 
 def unpin_addons(document: Any, plan: RolloutPlan) -> Any:
     edited = copy.deepcopy(document)
-    addons = edited["config"][ADDONS_KEY]
+    key = project_key(plan.project, ADDONS_SECTION)
+    addons = edited["config"][key]
     for addon in MANAGED_ADDONS:
         section = addons.get(addon.key)
         if section is not None and section.get("version") is not None:
@@ -75,30 +76,30 @@ def unpin_addons(document: Any, plan: RolloutPlan) -> Any:
             if not section:
                 del addons[addon.key]
     if not addons:
-        del edited["config"][ADDONS_KEY]
+        del edited["config"][key]
     return edited
 
 
 def addons_follow_cluster(document: Any, plan: RolloutPlan) -> bool:
-    addons = document["config"].get(ADDONS_KEY) or {}
+    addons = document["config"].get(project_key(plan.project, ADDONS_SECTION)) or {}
     return all((addons.get(addon.key) or {}).get("version") is None for addon in MANAGED_ADDONS)
 
 
 # --- the last stage: the pins that say nothing any more go ---------------------------------------------
 
-def _redundant_pins(document: Any) -> list[str]:
-    current = cluster_version(document)
-    return [name for name, group in node_groups(document).items()
+def _redundant_pins(document: Any, project: str) -> list[str]:
+    current = cluster_version(document, project)
+    return [name for name, group in node_groups(document, project).items()
             if group.get(KUBERNETES_VERSION_KEY) is not None and (str(group[KUBERNETES_VERSION_KEY]) == current or not is_enabled(group))]
 
 
 def remove_redundant_pins(document: Any, plan: RolloutPlan) -> Any:
     edited = copy.deepcopy(document)
-    for name in _redundant_pins(edited):
-        del node_groups(edited)[name][KUBERNETES_VERSION_KEY]
+    for name in _redundant_pins(edited, plan.project):
+        del node_groups(edited, plan.project)[name][KUBERNETES_VERSION_KEY]
     return edited
 
 
 def no_redundant_pins(document: Any, plan: RolloutPlan) -> bool:
-    return not _redundant_pins(document)
+    return not _redundant_pins(document, plan.project)
 

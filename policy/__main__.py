@@ -1,13 +1,9 @@
-"""`pulumi preview --policy-pack policy`: the guardrails as a CrossGuard policy pack."""
+"""`pulumi preview --policy-pack policy`: the guardrails as a CrossGuard policy pack.
 
-import sys
-from pathlib import Path
+The rules import core/ through the project's editable install in policy/venv (policy/requirements.txt)."""
 
-# The pack runs from this folder; the rules reuse the program's Bottlerocket settings model.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pulumi_policy import PolicyPack
 
-from pulumi_policy import PolicyPack  # noqa: E402
-
-from policy.pack import POLICIES  # noqa: E402
+from policy.pack import POLICIES
 
 PolicyPack(name="eks-bottlerocket-guardrails", policies=POLICIES)

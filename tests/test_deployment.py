@@ -6,8 +6,7 @@ from core.block_devices import DATA_DEVICE, ROOT_DEVICE
 from core.deployment import deployment_plan, enabled_node_groups, group_release_policy, node_group_settings, stack_settings
 from core.config.stack_config import validate_stack_config
 from core.user_data import DEFAULT_SETTINGS
-from core.tags import PROJECT
-from tests.conftest import PROJECT as PULUMI_YAML_NAME, project_values
+from tests.conftest import project_values
 
 
 def _config(stack: str, edit=None):
@@ -110,8 +109,3 @@ def test_node_wide_facts_come_from_the_groups_settings():
 
     edited = deployment_plan(_config("prod", opt_out))
     assert not edited.nodes_need_ssm and not edited.conntrack_left_to_nodes
-
-
-def test_the_project_name_is_pulumi_yamls():
-    """core/tags.py's PROJECT (the part-of label of workers, the tag prefix, the rollout's config keys) is Pulumi.yaml's name."""
-    assert PROJECT == PULUMI_YAML_NAME

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from components.eks_addons import pulumi_eks_vpc_cni_urn
-from tests.conftest import make_plan
+from tests.conftest import PROJECT, make_plan
 
 
 @pytest.fixture(params=["dev", "prod"])
@@ -50,7 +50,7 @@ def test_a_pinned_version_is_used_as_written(write_stack, tmp_path):
 
 def test_the_vpc_cni_takes_over_pulumi_eks_add_on_by_alias():
     """pulumi-eks named it `<cluster>-vpc-cni`, an aws.eks.Addon inside an eks:index:VpcCniAddon."""
-    eks_cluster = "urn:pulumi:prod::eks-bottlerocket::eks-bottlerocket:index:Cluster$eks:index:Cluster::cluster"
+    eks_cluster = f"urn:pulumi:prod::{PROJECT}::eks-bottlerocket:index:Cluster$eks:index:Cluster::cluster"
     assert pulumi_eks_vpc_cni_urn(eks_cluster) == (
-        "urn:pulumi:prod::eks-bottlerocket::eks-bottlerocket:index:Cluster$eks:index:Cluster$eks:index:VpcCniAddon"
+        f"urn:pulumi:prod::{PROJECT}::eks-bottlerocket:index:Cluster$eks:index:Cluster$eks:index:VpcCniAddon"
         "$aws:eks/addon:Addon::cluster-vpc-cni")

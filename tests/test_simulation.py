@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from automation.__main__ import main
-from automation.simulate import PRICES_FILE, autoscaling_for, capacity_for, pods_per_node, run_many, summarize
+from automation.simulate import PRICES_FILE, run_many, summarize
 from core import burst_simulation
 from core.burst_simulation import (
     DEFAULT_SCALE_DOWN,
@@ -36,6 +36,7 @@ from core.burst_simulation import (
     scale_limit,
     simulate,
 )
+from core.capacity import autoscaling_for, capacity_for, cpu_milli, duration_seconds, memory_mib, node_pools_for, pods_per_node
 from core.deployment import node_group_settings
 from core.config.stack_config import validate_stack_config
 from tests.conftest import PROJECT, ROOT, project_values
@@ -237,6 +238,28 @@ def test_stack_values_feed_the_simulation():
     # Karpenter's memory for limits: 16 GiB less its 7.5 % VM overhead estimate
     (m6i,) = [o for o in default.options if o.name == "m6i.xlarge"]
     assert (m6i.cpu_milli, m6i.memory_mib) == (4000, 16384 - 1229)
+
+
+def test_capacity_maths_over_a_hand_made_price_list():
+    """core/capacity.py over plain data: the quantity and duration helpers, the instance types a NodePool
+    allows (category, generation, architecture), and the room the controllers leave on managed nodes."""
+    assert (cpu_milli("250m"), cpu_milli("2"), memory_mib("1Gi"), memory_mib("512Mi")) == (250, 2000, 1024, 512)
+    assert [duration_seconds(t) for t in ("900", "15m", "1h30m", "90s", "soon", "")] == [900, 900, 5400, 90, None, None]
+    config = validate_stack_config(project_values("prod"), "Pulumi.prod.yaml")
+    workload = config.workloads[0]
+    # prod's pools allow amd64 c/m(/r) of generation 6 or later: m5 (generation 5), t3 (category), m6g and
+    # c7g (arm64) and x2idn (category) are left out
+    prices = {"m6i.xlarge": 0.192, "m5.xlarge": 0.192, "t3.xlarge": 0.1664, "m6g.xlarge": 0.154, "c7g.large": 0.0725,
+              "x2idn.16xlarge": 6.669}
+    pools = node_pools_for(config, workload, prices)
+    assert [(pool.name, [o.name for o in pool.options], pool.consolidate_after_seconds) for pool in pools] == [
+        ("default", ["m6i.xlarge"], 300), ("burst", ["m6i.xlarge"], 60)]
+    # on Karpenter's nodes kube-reserved is Karpenter's (core/karpenter.py): 4000m - 250m DaemonSets -> 7 pods of 500m
+    assert pools[0].options[0].pods == 7
+    # blue's 3 m6i.xlarge: 3450m each for workers (test above), less a third of the controllers' 2 x 1 CPU
+    # (Karpenter) and 2 x 200m (KEDA) = 2650m -> 5 pods per node
+    capacity = capacity_for(config, workload, prices)
+    assert (capacity.managed_nodes, capacity.managed_free_pod_slots, round(capacity.managed_price_per_hour, 3)) == (3, 15, 0.576)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -201,11 +201,11 @@ def test_invalid_config_plan_exits_2_and_writes_nothing(write_stack, tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     (b"", "the file is empty"),
-    (b"config:\n  eks-bottlerocket:region: [eu-west-1\n", "YAML syntax error at line"),
-    (b"config:\n  eks-bottlerocket:region: \xff\xfe\n", "not UTF-8 text"),
+    (f"config:\n  {PROJECT}:region: [eu-west-1\n".encode(), "YAML syntax error at line"),
+    (f"config:\n  {PROJECT}:region: ".encode() + b"\xff\xfe\n", "not UTF-8 text"),
     (b"- just\n- a list\n", "top level must be a map"),
     (b"config: 3\n", "config: must be a map"),
-    (b"config:\n  eks-bottlerocket:nodeGroups:\n    blue: {}\n    blue: {}\n", "duplicate key 'blue' (first at line 3)"),
+    (f"config:\n  {PROJECT}:nodeGroups:\n    blue: {{}}\n    blue: {{}}\n".encode(), "duplicate key 'blue' (first at line 3)"),
 ])
 def test_unreadable_stack_files(tmp_path, content, message):
     path = tmp_path / "Pulumi.dev.yaml"

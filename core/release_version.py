@@ -25,7 +25,7 @@ from typing import Literal
 
 import semver
 
-from core.tags import FROZEN_TAG, PINNED, RELEASE_TAG
+from core.tags import FROZEN_TAG, FROZEN_TAG_VALUES, PINNED, RELEASE_TAG
 
 LATEST = "latest"
 PIN_PATTERN = re.compile(r"(?P<semver>[0-9]+\.[0-9]+\.[0-9]+)-(?P<build>[0-9a-f]{7,40})")
@@ -37,6 +37,8 @@ VERSION_INPUTS = {
     "version": "Kubernetes version",
     "launchTemplate.version": "launch template version (Bottlerocket settings, volumes or tags)",
 }
+# What a pinned group that is not frozen holds: its pin is sent as written, the rest waits for a rollout.
+HELD_BY_A_PIN = tuple(field for field in VERSION_INPUTS if field != "releaseVersion")
 HELD_UNTIL_ROLLOUT = "held until rollout"
 
 BOTTLEROCKET_AMI_TYPES = (
@@ -92,14 +94,14 @@ class ReleasePolicy:
         if self.frozen:
             return list(VERSION_INPUTS)
         if not self.tracks_latest:
-            return [field for field in VERSION_INPUTS if field != "releaseVersion"]
+            return list(HELD_BY_A_PIN)
         return []
 
     @property
     def tags(self) -> dict[str, str]:
         """The policy as facts on the node group, for the guardrails (policy/rules.py): its inputs do not
         tell a pin from `latest` once the SSM parameter is read, and `freeze` is a resource option."""
-        return {RELEASE_TAG: LATEST if self.tracks_latest else PINNED, FROZEN_TAG: "true" if self.frozen else "false"}
+        return {RELEASE_TAG: LATEST if self.tracks_latest else PINNED, FROZEN_TAG: FROZEN_TAG_VALUES[self.frozen]}
 
     def describe(self) -> str:
         source = f"latest from {self.ssm_parameter}" if self.tracks_latest else f"pinned {self.requested}"

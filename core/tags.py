@@ -22,6 +22,7 @@ STACK_TAG = PREFIX + "stack"  # on every AWS resource, through the provider's de
 RELEASE_TAG = PREFIX + "release"
 PINNED = "pinned"  # the release tag's value for a pin (`latest` for the rest)
 FROZEN_TAG = PREFIX + "frozen"
+FROZEN_TAG_VALUES = {True: "true", False: "false"}  # the frozen tag's value by `freeze`
 # On a dead-letter queue, by the component that creates it: the name of the queue it takes the failures of.
 DEAD_LETTER_QUEUE_TAG = PREFIX + "dead-letter-queue-of"
 # A tag or annotation `policy.eks-bottlerocket/<rule>: <reason>` suppresses a guardrail on its resource.

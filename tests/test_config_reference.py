@@ -17,6 +17,7 @@ from automation import reference
 from core.config import reference as config_reference
 from core.config.node_groups import NodeGroupConfig
 from core.config.stack_config import StackConfig
+from core.release_version import release_policy
 from tests.conftest import ROOT
 
 SHIPPED_STACKS = sorted(ROOT.glob("Pulumi.*.yaml"))
@@ -139,3 +140,18 @@ def test_the_schema_takes_other_namespaces_bare_keys_and_secrets_where_they_belo
     prod["config"]["stack"] = {"protect": {"secure": "v1:abc"}}
     prod["surprise"] = 1
     assert len(_errors(validator, prod)) == 2
+
+
+def test_freeze_and_release_version_describe_what_the_policy_holds_and_tags():
+    """The descriptions name every input ReleasePolicy.ignore_changes holds for a frozen group and for a
+    pinned one, and the tags the guardrails read."""
+    freeze = NodeGroupConfig.model_fields["freeze"].description or ""
+    release_version = NodeGroupConfig.model_fields["release_version"].description or ""
+    frozen = release_policy("1.33", "BOTTLEROCKET_x86_64", "1.54.0-5043decc", frozen=True)
+    pinned = release_policy("1.33", "BOTTLEROCKET_x86_64", "1.54.0-5043decc", frozen=False)
+    assert all(f"`{field}`" in freeze for field in frozen.ignore_changes)
+    assert all(f"`{field}`" in release_version for field in pinned.ignore_changes)
+    assert "`releaseVersion`," not in release_version  # a pin sends releaseVersion: it is not held
+    for description, policy in ((freeze, frozen), (release_version, pinned)):
+        tag, value = next((key, value) for key, value in policy.tags.items() if f"`{key}:" in description)
+        assert f"`{tag}: " in description and value in description

@@ -12,11 +12,11 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from core import aws_limits, instance_types
 from core.block_devices import DATA_DEVICE, MINIMUM_DATA_VOLUME_GIB, MINIMUM_ROOT_VOLUME_GIB, ROOT_DEVICE
 from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValue, reserved_node_label, settings_as_dict
-from core.config.base import ConfigSection, Path, Problem, Shape, pattern, quote, validate_part
+from core.config.base import ConfigSection, Path, Problem, Shape, code_list, pattern, quote, validate_part
 from core.config.cluster import KubernetesVersion
 from core.config.kubernetes import TaintConfig
-from core.release_version import BOTTLEROCKET_AMI_TYPES, LATEST, ami_architecture, is_nvidia, is_valid_pin
-from core.tags import COLOUR_LABEL
+from core.release_version import BOTTLEROCKET_AMI_TYPES, HELD_BY_A_PIN, LATEST, VERSION_INPUTS, ami_architecture, is_nvidia, is_valid_pin
+from core.tags import COLOUR_LABEL, FROZEN_TAG, FROZEN_TAG_VALUES, PINNED, RELEASE_TAG
 from core.user_data import SettingsProblem, effective_settings, eks_merge_problems, render_user_data, settings_problems
 
 
@@ -54,9 +54,15 @@ class NodeGroupConfig(ConfigSection):
     max_unavailable: Annotated[int, Field(ge=1, le=100)] = Field(default=1, description=(
         "`updateConfig.maxUnavailable` during node replacements; at most `maxSize`."))
     release_version: str = Field(default=LATEST, description=(
-        "`releaseVersion`: `latest` or a pin like `1.54.0-5043decc`; `latest` reads "
-        "`/aws/service/bottlerocket/aws-k8s-<v>/<arch>/latest/image_version`."))
-    freeze: bool = Field(default=False, description="`ignoreChanges: [releaseVersion]` on the node group.")
+        f"`releaseVersion`: `{LATEST}` or a pin like `1.54.0-5043decc`. `{LATEST}` reads "
+        "`/aws/service/bottlerocket/aws-k8s-<v>/<arch>/latest/image_version`; a pin is sent as is, and its group also "
+        f"holds {code_list(HELD_BY_A_PIN)} at their deployed values (`ignoreChanges`), so its nodes change only through "
+        "an edit of the pin or a blue/green rollout ([Version freeze and bump](#version-freeze-and-bump)). "
+        f"The node group carries the tag `{RELEASE_TAG}: {LATEST}` or `{PINNED}`."))
+    freeze: bool = Field(default=False, description=(
+        f"Holds {code_list(VERSION_INPUTS)} at their deployed values (`ignoreChanges`): the group's nodes change only "
+        "through a blue/green rollout ([Version freeze and bump](#version-freeze-and-bump)). The node group carries the "
+        f"tag `{FROZEN_TAG}: {FROZEN_TAG_VALUES[True]}` or `{FROZEN_TAG_VALUES[False]}`."))
     kubernetes_version: KubernetesVersion | None = Field(default=None, description=(
         "Node group `version` and the SSM parameter of `latest` (`aws-k8s-<this>`); at most 3 minors older than "
         "`cluster.kubernetesVersion`, never newer. Unset: the cluster's. Keeps a group on the old version while the control "

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from core.bottlerocket_settings import BottlerocketSettings
-from core.config.base import Shape, unwrap
+from core.config.base import Shape, code_list, unwrap
 from core.config.kubernetes import Resources, TaintConfig
 from core.config.node_groups import VolumeConfig
 from core.config.stack_config import StackConfig
@@ -95,8 +95,7 @@ def _type_text(annotation: Any) -> str:
         members = [member for member in typing.get_args(annotation) if member is not type(None)]
         return " or ".join(_type_text(member) for member in members)
     if origin is Literal:
-        values = [f"`{value}`" for value in typing.get_args(annotation)]
-        return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
+        return code_list(typing.get_args(annotation), last="or")
     if origin is list:
         item = typing.get_args(annotation)[0]
         return "list of sections (keys below)" if _is_model(item) and not _documented_elsewhere(item) else f"list of {_type_text(item)}"

@@ -29,7 +29,7 @@ from core.config.stack_settings import StackSettings
 from core.config.tags import PROGRAM_TAGS_PER_RESOURCE, TagKey, TagValue, tag_problems
 from core.config.workload_secrets import EnvName, SecretText, secret_problems
 from core.config.workloads import WorkloadConfig, workload_problems
-from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, controller_replica_problem, split_node_class_settings
+from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, controller_replica_problem, node_class_settings, split_node_class_settings
 from core.keda import KEDA_NAMESPACE
 from core.kubernetes_versions import node_group_skew_problems
 from core.sqs_worker import INJECTED_ENV
@@ -107,7 +107,7 @@ def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGro
         return problems
     own_path: Path = ("karpenter", "nodeClass", "bottlerocket")
     stack_dict, own = settings_as_dict(stack_settings), settings_as_dict(karpenter.node_class.bottlerocket)
-    merged = effective_settings(stack_dict, own)
+    merged = node_class_settings(effective_settings(stack_dict), own)  # what the EC2NodeClass gets (core/deployment.py)
     for problem in settings_problems(merged, None):
         problems.append(Problem(settings_origin(problem, stack_dict, own, own_path), problem.message))
     _, _, dropped = split_node_class_settings(merged)

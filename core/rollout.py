@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.bottlerocket_settings import quantity_value
-from core.release_version import LATEST, is_valid_pin
+from core.release_version import LATEST, pin_problem
 from core.tags import COLOUR_LABEL, PREFIX
 
 RETIRING_TAINT = {"key": PREFIX + "retiring", "value": "true", "effect": "NoSchedule"}
@@ -93,8 +93,8 @@ def plan_rollout(document: Any, project: str, target: str, source: str | None, v
     if source == target:
         raise RolloutUsageError(f"--from and --to are both {target!r}; name two different groups")
     wanted = version or str(groups[target].get("releaseVersion", LATEST))
-    if wanted != LATEST and not is_valid_pin(wanted):
-        raise RolloutUsageError(f"--version {wanted!r} is neither 'latest' nor a Bottlerocket version such as 1.54.0-5043decc")
+    if problem := pin_problem(wanted):
+        raise RolloutUsageError(f"--version {wanted!r} {problem}")
     if source is None:
         peers = [name for name, group in groups.items()
                  if name != target and is_enabled(group) and role(group) == role(groups[target])]

@@ -15,7 +15,8 @@ from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValu
 from core.config.base import ConfigSection, Path, Problem, Shape, code_list, pattern, quote, validate_part
 from core.config.cluster import KubernetesVersion
 from core.config.kubernetes import TaintConfig
-from core.release_version import BOTTLEROCKET_AMI_TYPES, HELD_BY_A_PIN, LATEST, VERSION_INPUTS, ami_architecture, is_nvidia, is_valid_pin
+from core.release_version import (BOTTLEROCKET_AMI_TYPES, HELD_BY_A_PIN, LATEST, PIN_EXAMPLE, VERSION_INPUTS, ami_architecture,
+                                  is_nvidia, pin_problem)
 from core.tags import COLOUR_LABEL, FROZEN_TAG, FROZEN_TAG_VALUES, PINNED, RELEASE_TAG
 from core.user_data import SettingsProblem, effective_settings, eks_merge_problems, render_user_data, settings_problems
 
@@ -54,7 +55,7 @@ class NodeGroupConfig(ConfigSection):
     max_unavailable: Annotated[int, Field(ge=1, le=100)] = Field(default=1, description=(
         "`updateConfig.maxUnavailable` during node replacements; at most `maxSize`."))
     release_version: str = Field(default=LATEST, description=(
-        f"`releaseVersion`: `{LATEST}` or a pin like `1.54.0-5043decc`. `{LATEST}` reads "
+        f"`releaseVersion`: `{LATEST}` or a pin like `{PIN_EXAMPLE}`. `{LATEST}` reads "
         "`/aws/service/bottlerocket/aws-k8s-<v>/<arch>/latest/image_version`; a pin is sent as is, and its group also "
         f"holds {code_list(HELD_BY_A_PIN)} at their deployed values (`ignoreChanges`), so its nodes change only through "
         "an edit of the pin or a blue/green rollout ([Version freeze and bump](#version-freeze-and-bump)). "
@@ -111,8 +112,8 @@ def node_group_problems(name: str, group: NodeGroupConfig, stack_settings: Bottl
         problems.append(Problem((*base, "scaling", "desiredSize"), f"{scaling.desired_size} is outside minSize..maxSize ({scaling.min_size}..{scaling.max_size})"))
     if group.max_unavailable > scaling.max_size:
         problems.append(Problem((*base, "maxUnavailable"), f"{group.max_unavailable} is larger than the group (maxSize {scaling.max_size})"))
-    if group.release_version != LATEST and not is_valid_pin(group.release_version):
-        problems.append(Problem((*base, "releaseVersion"), f"{group.release_version!r} is neither 'latest' nor a Bottlerocket version such as 1.54.0-5043decc"))
+    if pin := pin_problem(group.release_version):
+        problems.append(Problem((*base, "releaseVersion"), f"{quote(group.release_version)} {pin}"))
 
     wanted_architecture = ami_architecture(group.ami_type)
     for index, instance_type in enumerate(group.instance_types):

@@ -17,8 +17,9 @@ from automation import reference
 from core.config import reference as config_reference
 from core.config.node_groups import NodeGroupConfig
 from core.config.stack_config import StackConfig
-from core.release_version import release_policy
-from tests.conftest import ROOT
+from core.config.tags import MAX_STACK_TAGS, tag_problems
+from core.release_version import PIN_EXAMPLE, release_policy
+from tests.conftest import PROJECT, ROOT
 
 SHIPPED_STACKS = sorted(ROOT.glob("Pulumi.*.yaml"))
 
@@ -129,6 +130,32 @@ def test_the_schema_checks_types_and_ranges(validator, prod):
     broken = copy.deepcopy(prod)
     next(iter(broken["config"]["eks-bottlerocket:nodeGroups"].values()))["metadataHopLimit"] = 3
     assert any("metadataHopLimit: 3 is greater than the maximum of 2" in error for error in _errors(validator, broken))
+
+
+def test_the_schema_checks_release_versions_and_the_tag_count_as_validation_does(validator, prod):
+    group = next(iter(prod["config"][f"{PROJECT}:nodeGroups"].values()))
+    group["releaseVersion"] = "v1.54"
+    assert any("releaseVersion: 'v1.54' does not match" in error for error in _errors(validator, prod))
+    group["releaseVersion"] = "1.55.0-0a1b2c3d"
+    assert _errors(validator, prod) == []
+    prod["config"][f"{PROJECT}:tags"] = {f"team-{index}": "x" for index in range(MAX_STACK_TAGS)}
+    assert _errors(validator, prod) == [] and tag_problems(prod["config"][f"{PROJECT}:tags"]) == []
+    prod["config"][f"{PROJECT}:tags"]["one-more"] = "x"
+    assert any("has too many properties" in error for error in _errors(validator, prod))
+    assert [problem.path for problem in tag_problems(prod["config"][f"{PROJECT}:tags"])] == [("tags",)]
+
+
+def test_the_type_column_says_what_a_key_takes():
+    """What a plain `string` would hide: the allowed values and shapes (the facts the hand-written table had)."""
+    types = {row.key: row.type for row in config_reference.rows(StackConfig)}
+    for key in ("nodeGroups.<g>.taints", "karpenter.nodePools.<p>.taints"):
+        assert types[key] == "list of `{key, value, effect: NoSchedule|PreferNoSchedule|NoExecute}`"
+    assert types["nodeGroups.<g>.releaseVersion"] == f"`latest` or a pin like `{PIN_EXAMPLE}`"
+    assert types["karpenter.nodeClass.versionFrom"] == "an enabled node group's name"
+    assert types["network.availabilityZones"].startswith("list of AZ name of `region`")
+    assert types["nodeGroups.<g>.instanceTypes"].startswith("list of EC2 instance type")
+    assert types["karpenter.nodePools.<p>.instanceCategories"].startswith("list of instance family letter")
+    assert f"At most {MAX_STACK_TAGS}:" in (StackConfig.model_fields["tags"].description or "")
 
 
 def test_the_schema_takes_other_namespaces_bare_keys_and_secrets_where_they_belong(validator, prod):

@@ -15,7 +15,8 @@ from core.bottlerocket_settings import BottlerocketSettings, LabelKey, LabelValu
 from core.config.base import ConfigSection, Path, Problem, Shape, code_list, pattern, quote, validate_part
 from core.config.cluster import KubernetesVersion
 from core.config.kubernetes import TaintConfig
-from core.release_version import (BOTTLEROCKET_AMI_TYPES, HELD_BY_A_PIN, LATEST, PIN_EXAMPLE, VERSION_INPUTS, ami_architecture,
+from core.release_version import (BOTTLEROCKET_AMI_TYPES, HELD_BY_A_PIN, LATEST, PIN_EXAMPLE, RELEASE_VERSION_PATTERN,
+                                  VERSION_INPUTS, ami_architecture,
                                   is_nvidia, pin_problem)
 from core.tags import COLOUR_LABEL, FROZEN_TAG, FROZEN_TAG_VALUES, PINNED, RELEASE_TAG
 from core.user_data import SettingsProblem, effective_settings, eks_merge_problems, render_user_data, settings_problems
@@ -47,15 +48,16 @@ class NodeGroupConfig(ConfigSection):
     enabled: bool = Field(default=True, description="Disabled groups are validated but not deployed (destroyed if they existed).")
     ami_type: Literal[BOTTLEROCKET_AMI_TYPES] = Field(description=(  # type: ignore[valid-type]
         "Node group `amiType`; picks the SSM variant (`aws-k8s-<v>[-nvidia|-fips]`) and architecture."))
-    instance_types: list[str] = Field(min_length=1, description=(
+    instance_types: list[Annotated[str, Shape("EC2 instance type (`m6i.large`)")]] = Field(min_length=1, description=(
         "`instanceTypes`, each once; each must be in `data/ec2-instance-types.json` with facts, match the AMI's architecture "
         "(and have an NVIDIA GPU for `_NVIDIA`)."))
     capacity_type: Literal["ON_DEMAND", "SPOT"] = Field(default="ON_DEMAND", description="`capacityType`.")
     scaling: NodeGroupScaling = Field(description="The group's size.")
     max_unavailable: Annotated[int, Field(ge=1, le=100)] = Field(default=1, description=(
         "`updateConfig.maxUnavailable` during node replacements; at most `maxSize`."))
-    release_version: str = Field(default=LATEST, description=(
-        f"`releaseVersion`: `{LATEST}` or a pin like `{PIN_EXAMPLE}`. `{LATEST}` reads "
+    release_version: Annotated[str, Shape(f"`{LATEST}` or a pin like `{PIN_EXAMPLE}`")] = Field(
+        default=LATEST, json_schema_extra={"pattern": RELEASE_VERSION_PATTERN}, description=(
+        f"`releaseVersion`. `{LATEST}` reads "
         "`/aws/service/bottlerocket/aws-k8s-<v>/<arch>/latest/image_version`; a pin is sent as is, and its group also "
         f"holds {code_list(HELD_BY_A_PIN)} at their deployed values (`ignoreChanges`), so its nodes change only through "
         "an edit of the pin or a blue/green rollout ([Version freeze and bump](#version-freeze-and-bump)). "

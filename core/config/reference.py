@@ -113,12 +113,17 @@ def _type_text(annotation: Any) -> str:
 
 
 def _shape_of(model: type[BaseModel]) -> str:
-    """A section as its keys: `{key, value, effect}`, nested sections spelled out when they are small."""
+    """A section as its keys: `{key, value, effect: NoSchedule|PreferNoSchedule|NoExecute}`, with the values
+    a key takes when they are a few names, and nested sections spelled out when they are small."""
     parts = []
     for name, field in model.model_fields.items():
-        inner = unwrap(field.annotation)
-        nested = _is_model(inner) and len(inner.model_fields) <= 3
-        parts.append(f"{field.alias or name}: {_shape_of(inner).strip('`')}" if nested else (field.alias or name))
+        key, inner = field.alias or name, unwrap(field.annotation)
+        if _is_model(inner) and len(inner.model_fields) <= 3:
+            parts.append(f"{key}: {_shape_of(inner).strip('`')}")
+        elif typing.get_origin(inner) is Literal:
+            parts.append(f"{key}: {'|'.join(str(value) for value in typing.get_args(inner))}")
+        else:
+            parts.append(key)
     return "`{" + ", ".join(parts) + "}`"
 
 

@@ -26,7 +26,7 @@ from core.config.network import NetworkConfig, network_problems
 from core.config.node_groups import NodeGroupConfig, NodeGroupName, node_group_problems, settings_origin, validate_node_groups
 from core.config.region import Region
 from core.config.stack_settings import StackSettings
-from core.config.tags import PROGRAM_TAGS_PER_RESOURCE, TagKey, TagValue, tag_problems
+from core.config.tags import MAX_STACK_TAGS, PROGRAM_TAGS_PER_RESOURCE, TagKey, TagValue, tag_problems
 from core.config.workload_secrets import EnvName, SecretText, secret_problems
 from core.config.workloads import WorkloadConfig, workload_problems
 from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, controller_replica_problem, node_class_settings, split_node_class_settings
@@ -45,8 +45,9 @@ class StackConfig(ConfigSection):
         "One `BottlerocketNodeGroup` per enabled entry, named by its key; at least one enabled."))
     bottlerocket: BottlerocketSettings = Field(default=BottlerocketSettings(), description=(
         "Bottlerocket settings merged over the [defaults](#bottlerocket-defaults) into every node group's user data."))
-    tags: dict[TagKey, TagValue] = Field(default={}, description=(
-        f"The AWS provider's `defaultTags` (every taggable resource), plus `{STACK_TAG}=<stack>`. At most AWS's tags per "
+    tags: dict[TagKey, TagValue] = Field(default={}, json_schema_extra={"maxProperties": MAX_STACK_TAGS}, description=(
+        f"The AWS provider's `defaultTags` (every taggable resource), plus `{STACK_TAG}=<stack>`. At most "
+        f"{MAX_STACK_TAGS}: AWS's {aws_limits.max_tags_per_resource()} tags per "
         f"resource less the {PROGRAM_TAGS_PER_RESOURCE} the program adds; keys may not start with `{SUPPRESSION_PREFIX}` "
         "(a suppression belongs on one resource)."))
     stack: StackSettings = Field(default=StackSettings(), description="How Pulumi treats the stack's resources.")

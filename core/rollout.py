@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.bottlerocket_settings import quantity_value
+from core.config.node_groups import NodeGroupConfig
 from core.release_version import LATEST, pin_problem
 from core.tags import COLOUR_LABEL, PREFIX
 
 RETIRING_TAINT = {"key": PREFIX + "retiring", "value": "true", "effect": "NoSchedule"}
 KUBERNETES_VERSION_KEY = "kubernetesVersion"  # cluster.kubernetesVersion and nodeGroups.<g>.kubernetesVersion
-DEFAULT_MAX_UNAVAILABLE = 1  # core/config/node_groups.py NodeGroupConfig.max_unavailable's default
+DEFAULT_MAX_UNAVAILABLE: int = NodeGroupConfig.model_fields["max_unavailable"].default
 
 
 class RolloutUsageError(ValueError):

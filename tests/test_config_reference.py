@@ -15,7 +15,13 @@ from pydantic import BaseModel
 
 from automation import reference
 from core.config import reference as config_reference
-from core.config.node_groups import NodeGroupConfig
+from core import sqs_worker
+from core.block_devices import MINIMUM_ROOT_VOLUME_GIB
+from core.config.node_groups import GP3_IOPS, GP3_THROUGHPUT_MIB_S, NodeGroupConfig, VolumeConfig
+from core.config.workloads import TAKEN_NAMESPACES, WorkloadConfig, WorkloadScaling
+from core.karpenter import INTERRUPTION_QUEUE_RETENTION_SECONDS
+from core.rollout import DEFAULT_MAX_UNAVAILABLE
+from core.sqs_worker import INJECTED_ENV
 from core.config.stack_config import StackConfig
 from core.config.tags import MAX_STACK_TAGS, tag_problems
 from core.release_version import PIN_EXAMPLE, release_policy
@@ -182,3 +188,21 @@ def test_freeze_and_release_version_describe_what_the_policy_holds_and_tags():
     for description, policy in ((freeze, frozen), (release_version, pinned)):
         tag, value = next((key, value) for key, value in policy.tags.items() if f"`{key}:" in description)
         assert f"`{tag}: " in description and value in description
+
+
+def test_descriptions_state_the_constants_the_program_uses():
+    """Built from the constants (f-strings), so they cannot drift from what validation and rendering use."""
+    described = {row.key: row.description for row in config_reference.rows(StackConfig)}
+    volume = {row.key: row.description for row in config_reference.rows(VolumeConfig)}
+    assert all(f"`{name}`" in described["workloads[i].env"] for name in INJECTED_ENV)
+    assert all(f"`{namespace}`" in described["workloads[i].namespace"] for namespace in TAKEN_NAMESPACES)
+    assert f"{INTERRUPTION_QUEUE_RETENTION_SECONDS} s" in described["stack.protect"]
+    assert all(f"{size} GiB" in volume["sizeGiB"] for size in MINIMUM_ROOT_VOLUME_GIB.values())
+    assert f"{GP3_IOPS[0]} to {GP3_IOPS[1]}" in volume["iops"]
+    assert f"{GP3_THROUGHPUT_MIB_S[0]} to {GP3_THROUGHPUT_MIB_S[1]}" in volume["throughput"]
+    scaled = sqs_worker.scaled_object(WorkloadConfig.model_validate({"name": "w", "image": "repo/app:1"}), "https://queue", "eu-west-1")
+    down = scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["policies"][0]
+    scaling = {row.key: row.description for row in config_reference.rows(WorkloadScaling)}
+    assert f"{down['value']} % of pods per {down['periodSeconds']} s" in scaling["scaleDownStabilizationSeconds"]
+    assert f"fails {scaled['spec']['fallback']['failureThreshold']} times" in scaling["fallbackReplicas"]
+    assert DEFAULT_MAX_UNAVAILABLE == NodeGroupConfig.model_fields["max_unavailable"].get_default() == 1

@@ -28,9 +28,8 @@ from core.config.region import Region
 from core.config.stack_settings import StackSettings
 from core.config.tags import MAX_STACK_TAGS, PROGRAM_TAGS_PER_RESOURCE, TagKey, TagValue, tag_problems
 from core.config.workload_secrets import EnvName, SecretText, secret_problems
-from core.config.workloads import WorkloadConfig, workload_problems
-from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, controller_replica_problem, node_class_settings, split_node_class_settings
-from core.keda import KEDA_NAMESPACE
+from core.config.workloads import INJECTED_ENV_MESSAGE, WorkloadConfig, workload_problems
+from core.karpenter import controller_replica_problem, node_class_settings, split_node_class_settings
 from core.kubernetes_versions import node_group_skew_problems
 from core.sqs_worker import INJECTED_ENV
 from core.tags import STACK_TAG, SUPPRESSION_PREFIX
@@ -120,15 +119,6 @@ def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGro
     return problems
 
 
-_INJECTED_MESSAGE = f"is set for every worker by the program or EKS Pod Identity ({', '.join(INJECTED_ENV)}); choose another name"
-
-
-# Namespaces that exist before the program creates the workloads' (Kubernetes' own, and the add-ons'
-# Helm releases): creating one again fails with AlreadyExists, and deleting it would take the others.
-TAKEN_NAMESPACES = {KEDA_NAMESPACE: "KEDA", KARPENTER_NAMESPACE: "Karpenter", "default": "Kubernetes",
-                    "kube-system": "Kubernetes", "kube-public": "Kubernetes", "kube-node-lease": "Kubernetes"}
-
-
 def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: Iterable[str | Path] = (),
                           sources: Mapping[Path, str] | None = None) -> StackConfig:
     """The typed configuration of a stack, or ConfigError with every problem in `raw`.
@@ -183,17 +173,14 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
                 continue
             for variable in variables:
                 if variable in INJECTED_ENV:
-                    problems.append(Problem(("workloadSecrets", workload, variable), _INJECTED_MESSAGE))
+                    problems.append(Problem(("workloadSecrets", workload, variable), INJECTED_ENV_MESSAGE))
                 elif variable in names[workload].env:
                     problems.append(Problem(("workloadSecrets", workload, variable), "is also set as a plain environment variable"))
     if parsed.get("karpenter") is not None:
         broken_groups = {str(name) for name in raw["nodeGroups"]} - set(groups) if isinstance(raw.get("nodeGroups"), Mapping) else set()
         problems += _karpenter_problems(parsed["karpenter"], groups, broken_groups, stack_settings)
     if "workloads" in parsed:
-        problems += workload_problems(parsed["workloads"], has_keda=raw.get("keda") is not None,
-                                      taken_namespaces=TAKEN_NAMESPACES)
-        for index, workload in enumerate(parsed["workloads"]):
-            problems += [Problem(("workloads", index, "env", name), _INJECTED_MESSAGE) for name in workload.env if name in INJECTED_ENV]
+        problems += workload_problems(parsed["workloads"], has_keda=raw.get("keda") is not None)
     if "nodeGroups" in raw and isinstance(raw["nodeGroups"], Mapping) and groups and len(groups) == len(raw["nodeGroups"]):
         if not any(group.enabled for group in groups.values()):
             problems.append(Problem(("nodeGroups",), "no node group is enabled; keep at least one (a blue/green rollout disables the old one only after the new one is Ready)"))

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel
 
 from automation import reference
+from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from core.config import reference as config_reference
 from core import sqs_worker
 from core.block_devices import MINIMUM_ROOT_VOLUME_GIB
@@ -206,3 +207,42 @@ def test_descriptions_state_the_constants_the_program_uses():
     assert f"{down['value']} % of pods per {down['periodSeconds']} s" in scaling["scaleDownStabilizationSeconds"]
     assert f"fails {scaled['spec']['fallback']['failureThreshold']} times" in scaling["fallbackReplicas"]
     assert DEFAULT_MAX_UNAVAILABLE == NodeGroupConfig.model_fields["max_unavailable"].get_default() == 1
+
+
+def _clone_files(tmp_path, *names: str):
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text((ROOT / name).read_text(encoding="utf-8"), encoding="utf-8")
+    return tmp_path
+
+
+def test_the_command_checks_writes_and_exits_with_the_documented_codes(tmp_path, capsys):
+    root = _clone_files(tmp_path, "Pulumi.yaml", "README.md")  # no schema yet
+    assert reference.main([], root=root) == EXIT_FAILED
+    assert "out of date with the config models: schema/stack.schema.json" in capsys.readouterr().err
+    assert reference.main(["--write"], root=root) == EXIT_OK
+    assert reference.main([], root=root) == EXIT_OK
+    assert (root / reference.SCHEMA).read_text(encoding="utf-8") == (ROOT / reference.SCHEMA).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("broken, message", [
+    (lambda root: (root / "Pulumi.yaml").unlink(), "Pulumi.yaml"),
+    (lambda root: (root / "Pulumi.yaml").write_text("name: [", encoding="utf-8"), "Pulumi.yaml"),
+    (lambda root: (root / "README.md").unlink(), "README.md: No such file or directory"),
+    (lambda root: (root / "README.md").write_text("# no markers\n", encoding="utf-8"), "README.md has no <!-- generated: config table"),
+])
+def test_unreadable_project_files_are_one_line_and_exit_2(tmp_path, capsys, broken, message):
+    root = _clone_files(tmp_path, "Pulumi.yaml", "README.md", str(reference.SCHEMA))
+    broken(root)
+    for argv in ([], ["--write"]):
+        assert reference.main(argv, root=root) == EXIT_USAGE
+        err = capsys.readouterr().err
+        assert err.startswith("reference: ") and message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_file_that_cannot_be_written_is_one_line_and_exit_1(tmp_path, capsys):
+    root = _clone_files(tmp_path, "Pulumi.yaml", "README.md")
+    (root / "schema").write_text("a file where the folder goes", encoding="utf-8")
+    assert reference.main(["--write"], root=root) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert err.startswith("reference: cannot write schema/stack.schema.json: ") and err.count("\n") == 1

@@ -76,7 +76,11 @@ def has_retiring_taint(group: Mapping[str, Any]) -> bool:
     return any(dict(taint) == RETIRING_TAINT for taint in group.get("taints", []) or [])
 
 
-def role(group: Mapping[str, Any]) -> tuple:
+# (amiType, sorted labels, sorted taints as sorted (field, value) pairs): comparable and hashable.
+Role = tuple[str, tuple[tuple[str, str], ...], tuple[tuple[tuple[str, Any], ...], ...]]
+
+
+def role(group: Mapping[str, Any]) -> Role:
     """What decides which pods a group can take: AMI type, labels (the colour aside) and taints (the
     retiring one aside). Groups of the same role can replace each other."""
     labels = {k: str(v) for k, v in (group.get("labels") or {}).items() if k != COLOUR_LABEL}

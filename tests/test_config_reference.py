@@ -117,13 +117,13 @@ def prod() -> dict[str, typing.Any]:
 
 
 def test_the_schema_refuses_a_typo_in_a_top_level_key(validator, prod):
-    prod["config"]["eks-bottlerocket:regoin"] = prod["config"].pop("eks-bottlerocket:region")
+    prod["config"][f"{PROJECT}:regoin"] = prod["config"].pop(f"{PROJECT}:region")
     errors = _errors(validator, prod)
-    assert len(errors) == 1 and "'eks-bottlerocket:regoin' does not match" in errors[0]
+    assert len(errors) == 1 and f"'{PROJECT}:regoin' does not match" in errors[0]
 
 
 def test_the_schema_refuses_a_typo_in_a_nested_key(validator, prod):
-    groups = prod["config"]["eks-bottlerocket:nodeGroups"]
+    groups = prod["config"][f"{PROJECT}:nodeGroups"]
     group = next(iter(groups.values()))
     group["dataVolume"]["sizeGib"] = group["dataVolume"].pop("sizeGiB")
     errors = _errors(validator, prod)
@@ -132,10 +132,10 @@ def test_the_schema_refuses_a_typo_in_a_nested_key(validator, prod):
 
 def test_the_schema_checks_types_and_ranges(validator, prod):
     broken = copy.deepcopy(prod)
-    broken["config"]["eks-bottlerocket:cluster"]["kubernetesVersion"] = 1.33
+    broken["config"][f"{PROJECT}:cluster"]["kubernetesVersion"] = 1.33
     assert any("kubernetesVersion: 1.33 is not of type 'string'" in error for error in _errors(validator, broken))
     broken = copy.deepcopy(prod)
-    next(iter(broken["config"]["eks-bottlerocket:nodeGroups"].values()))["metadataHopLimit"] = 3
+    next(iter(broken["config"][f"{PROJECT}:nodeGroups"].values()))["metadataHopLimit"] = 3
     assert any("metadataHopLimit: 3 is greater than the maximum of 2" in error for error in _errors(validator, broken))
 
 
@@ -167,8 +167,8 @@ def test_the_type_column_says_what_a_key_takes():
 
 def test_the_schema_takes_other_namespaces_bare_keys_and_secrets_where_they_belong(validator, prod):
     prod["config"]["aws:skipMetadataApiCheck"] = False
-    prod["config"]["stack"] = prod["config"].pop("eks-bottlerocket:stack")  # a bare key is this project's
-    prod["config"]["eks-bottlerocket:workloadSecrets"] = {"orders-worker": {"API_TOKEN": {"secure": "v1:abc"}}}
+    prod["config"]["stack"] = prod["config"].pop(f"{PROJECT}:stack")  # a bare key is this project's
+    prod["config"][f"{PROJECT}:workloadSecrets"] = {"orders-worker": {"API_TOKEN": {"secure": "v1:abc"}}}
     prod["encryptionsalt"] = "v1:salt"
     assert _errors(validator, prod) == []
     prod["config"]["stack"] = {"protect": {"secure": "v1:abc"}}

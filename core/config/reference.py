@@ -179,9 +179,10 @@ def with_tables(readme: str) -> str:
 
 # --- the stack file's JSON Schema ---------------------------------------------------------------------
 
-# A Pulumi stack file (pulumi/pulumi sdk/go/common/workspace/project.go, type ProjectStack, stored commit
-# 73a66f48): the secrets manager's keys, the config bag and ESC environments. The CLI writes the first
-# three itself.
+# A Pulumi stack file (pulumi/pulumi sdk/go/common/workspace/project.go, type ProjectStack, line 1229): the
+# secrets manager's keys, the config bag and ESC environments. The CLI writes the first three itself. Read
+# at commit 1b5949891b (2026-08-21, v3.259.0 and 14 commits), the newest pulumi/pulumi in the store: the
+# pinned v3.272.0 tag is not there.
 STACK_FILE_KEYS: dict[str, dict[str, Any]] = {
     "secretsprovider": {"type": "string", "description": "The stack's secrets provider (written by `pulumi stack init` / `change-secrets-provider`)."},
     "encryptedkey": {"type": "string", "description": "The KMS-encrypted data key of a cloud secrets provider (written by the CLI)."},

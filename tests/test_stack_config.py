@@ -13,7 +13,7 @@ from automation.mock_engine import run_program
 from core.config.base import ConfigError, format_path
 from core import deployment
 from core.config import stack_config
-from core.config.stack_config import validate_stack_config
+from core.config.stack_config import StackConfig, validate_stack_config
 from tests.conftest import PROJECT, ROOT, make_plan, project_values
 
 
@@ -22,6 +22,17 @@ def test_shipped_stacks_validate():
     prod = validate_stack_config(project_values("prod"), "Pulumi.prod.yaml")
     assert len(prod.network.availability_zones) == 3 and prod.node_groups["blue"].scaling.min_size >= 2
     assert prod.node_groups["blue"].data_volume.size_gib > dev.node_groups["blue"].data_volume.size_gib
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_config_assembled_from_its_sections_is_the_model_of_the_whole_stack(stack):
+    """validate_stack_config builds StackConfig from the sections it validated (no second validation of the
+    whole stack): the same model, defaults and which keys were set included."""
+    values = project_values(stack)
+    assembled = validate_stack_config(values, f"Pulumi.{stack}.yaml")
+    whole = StackConfig.model_validate(values)
+    assert assembled == whole and assembled.model_fields_set == whole.model_fields_set
+    assert assembled.model_dump() == whole.model_dump()
 
 
 def _set(path: str, value: Any) -> Callable[[dict], None]:

@@ -110,6 +110,9 @@ def validate_node_groups(raw_groups: Any, root: type[BaseModel]) -> tuple[dict[s
         problems += group_problems
         if group is not None:
             groups[name] = group
+    if len(groups) == len(raw_groups) and not any(group.enabled for group in groups.values()):  # a broken group may be enabled
+        problems.append(Problem(("nodeGroups",), "no node group is enabled; keep at least one (a blue/green rollout disables the "
+                                                 "old one only after the new one is Ready)"))
     return groups, problems
 
 

@@ -181,11 +181,10 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
         problems += _karpenter_problems(parsed["karpenter"], groups, broken_groups, stack_settings)
     if "workloads" in parsed:
         problems += workload_problems(parsed["workloads"], has_keda=raw.get("keda") is not None)
-    if "nodeGroups" in raw and isinstance(raw["nodeGroups"], Mapping) and groups and len(groups) == len(raw["nodeGroups"]):
-        if not any(group.enabled for group in groups.values()):
-            problems.append(Problem(("nodeGroups",), "no node group is enabled; keep at least one (a blue/green rollout disables the old one only after the new one is Ready)"))
 
     if problems:
         # A stack-wide setting shared by several node groups breaks a rule once, not once per group.
         raise ConfigError(stack_file, list(dict.fromkeys(problems)), sources)
-    return StackConfig.model_validate(dict(raw))
+    # Every key of `raw` is validated above, section by section; the model is assembled from those parts
+    # (absent keys take their defaults) rather than validating the whole stack a second time.
+    return StackConfig.model_construct(**parsed)

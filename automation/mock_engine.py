@@ -297,11 +297,12 @@ def run_program(program: str, config: dict[str, str], *, project: str, stack: st
                 secret_keys: list[str] | None = None) -> ProgramRun:
     """Run `program` (a __main__.py) under the mock engine with `config` ({"project:key": str})."""
     # On every registration the SDK walks the whole Python stack, each frame's source line included
-    # (traceback.extract_stack in _get_stack_trace, pulumi 3.272.0 pulumi/runtime/resource.py:741, called at
-    # :833 and :1160), to tell the engine where the resource was declared: 0.15-0.2 s of a prod plan. The
-    # mock monitor never reads sourcePosition or stackTrace (MockMonitor.RegisterResource,
-    # pulumi/runtime/mocks.py:308-334), so the plan hands the SDK the empty trace it sends itself when it
-    # finds no user frame (resource.py:770). Only this run is affected; the SDK's own function is put back.
+    # (traceback.extract_stack in _get_stack_trace, pulumi 3.272.0 pulumi/runtime/resource.py:741, called by
+    # read_resource at :833 and :837 and by register_resource at :1160), to tell the engine where the
+    # resource was declared: 0.15-0.2 s of a prod plan. The mock monitor never reads sourcePosition or
+    # stackTrace (MockMonitor.RegisterResource, pulumi/runtime/mocks.py:308-334), so the plan hands the SDK
+    # the empty trace it sends itself when it finds no user frame (resource.py:770). Only this run is
+    # affected; the SDK's own function is put back.
     capture_stack_trace = sdk_registration._get_stack_trace
     sdk_registration._get_stack_trace = _no_stack_trace
     loop = asyncio.new_event_loop()

@@ -15,7 +15,7 @@ from components.node_role import NodeRole
 from core import aws_limits, karpenter
 from core.deployment import KarpenterPlan
 from core.iam_documents import partition, pod_identity_trust_policy
-from core.tags import COLOUR_LABEL
+from core.tags import COLOUR_LABEL, DISCOVERY_TAG, SQS_ENCRYPTED_WITH_DLQ_RULE, suppression
 from core.user_data import control_container_enabled, render_user_data
 
 NODE_CLASS_NAME = "bottlerocket"
@@ -44,8 +44,8 @@ class Karpenter(pulumi.ComponentResource):
         queue = aws.sqs.Queue(f"{name}-interruption", name=aws_limits.interruption_queue_name(cluster_name),
                               message_retention_seconds=karpenter.INTERRUPTION_QUEUE_RETENTION_SECONDS,
                               sqs_managed_sse_enabled=True,
-                              tags={"policy.eks-bottlerocket/sqs-encrypted-with-dlq":
-                                    "Interruption events expire after 300 s as upstream sets it. A DLQ would only keep stale events"},
+                              tags={suppression(SQS_ENCRYPTED_WITH_DLQ_RULE):
+                                    f"Interruption events expire after {karpenter.INTERRUPTION_QUEUE_RETENTION_SECONDS} s as upstream sets it. A DLQ would only keep stale events"},
                               opts=child)
         # Everything the controller needs while it runs, finalizers included: on destroy the engine deletes a
         # resource only after all that depend on it (automation/lifecycle_order.py), so the controller depends
@@ -74,7 +74,7 @@ class Karpenter(pulumi.ComponentResource):
                                      type="EC2_LINUX", opts=child)
         needed.append(node_role)
         needed.append(aws.ec2.Tag(f"{name}-security-group-discovery", resource_id=cluster.security_group_id,
-                                  key="karpenter.sh/discovery", value=cluster_name, opts=child))
+                                  key=DISCOVERY_TAG, value=cluster_name, opts=child))
 
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         controller_role = aws.iam.Role(

@@ -8,8 +8,8 @@ import pulumi_aws as aws
 from components.context import DeploymentContext
 from core.network_plan import plan_subnets
 from core.config.network import NetworkConfig
+from core.tags import DISCOVERY_TAG
 
-DISCOVERY_TAG = "karpenter.sh/discovery"
 INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb"
 PUBLIC_ELB_TAG = "kubernetes.io/role/elb"
 

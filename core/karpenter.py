@@ -15,7 +15,7 @@ from core.config.karpenter import NodePoolConfig
 from core.block_devices import DATA_DEVICE
 from core.bottlerocket_settings import quantity_value
 from core.release_version import PIN_PATTERN, ReleasePolicy, ami_architecture, variant
-from core.tags import NODE_POOL_LABEL
+from core.tags import DISCOVERY_TAG, NODE_POOL_LABEL
 from core.user_data import deep_merge
 
 NAMESPACE = "kube-system"
@@ -192,7 +192,7 @@ def _threshold_mib(signal: str, capacity_mib: float) -> float:
 
 def ec2_node_class(*, name: str, cluster_name: str, ami_selector: Mapping[str, str], family: str | None, node_role_name: str,
                    user_data: str, kubelet: Mapping[str, Any], block_devices: list[dict[str, Any]], tags: Mapping[str, str]) -> dict[str, Any]:
-    discovery = [{"tags": {"karpenter.sh/discovery": cluster_name}}]
+    discovery = [{"tags": {DISCOVERY_TAG: cluster_name}}]
     return {
         "apiVersion": "karpenter.k8s.aws/v1",
         "kind": "EC2NodeClass",

@@ -25,7 +25,7 @@ from typing import Literal
 
 import semver
 
-from core.tags import FROZEN_TAG, PINNED, RELEASE_TAG
+from core.tags import FROZEN, FROZEN_TAG, NOT_FROZEN, PINNED, RELEASE_TAG
 
 LATEST = "latest"
 PIN_PATTERN = re.compile(r"(?P<semver>[0-9]+\.[0-9]+\.[0-9]+)-(?P<build>[0-9a-f]{7,40})")
@@ -99,7 +99,7 @@ class ReleasePolicy:
     def tags(self) -> dict[str, str]:
         """The policy as facts on the node group, for the guardrails (policy/rules.py): its inputs do not
         tell a pin from `latest` once the SSM parameter is read, and `freeze` is a resource option."""
-        return {RELEASE_TAG: LATEST if self.tracks_latest else PINNED, FROZEN_TAG: "true" if self.frozen else "false"}
+        return {RELEASE_TAG: LATEST if self.tracks_latest else PINNED, FROZEN_TAG: FROZEN if self.frozen else NOT_FROZEN}
 
     def describe(self) -> str:
         source = f"latest from {self.ssm_parameter}" if self.tracks_latest else f"pinned {self.requested}"

@@ -14,7 +14,7 @@ from typing import Any
 from core.config.karpenter import NodePoolConfig
 from core.block_devices import DATA_DEVICE
 from core.bottlerocket_settings import quantity_value
-from core.release_version import PIN_PATTERN, ReleasePolicy, ami_architecture, variant
+from core.release_version import PIN_PATTERN, ReleasePolicy, bottlerocket_parameter
 from core.tags import DISCOVERY_TAG, NODE_POOL_LABEL
 from core.user_data import deep_merge
 
@@ -109,7 +109,7 @@ def ami_selector_term(policy: ReleasePolicy, effective_version: str, ami_type: s
     if ami_family(ami_type) is None:
         return {"alias": alias}
     version = alias.split("@", 1)[1].removeprefix("v")
-    return {"ssmParameter": f"/aws/service/bottlerocket/{variant(kubernetes_version, ami_type)}/{ami_architecture(ami_type)}/{version}/image_id"}
+    return {"ssmParameter": bottlerocket_parameter(kubernetes_version, ami_type, version, "image_id")}
 
 
 def block_device_mappings(mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -63,11 +63,15 @@ def variant(kubernetes_version: str, ami_type: str) -> str:
     return f"aws-k8s-{kubernetes_version}{suffix}"
 
 
+def bottlerocket_parameter(kubernetes_version: str, ami_type: str, version: str, leaf: str) -> str:
+    """A public SSM parameter Bottlerocket publishes per variant, architecture and release: `version` is a
+    release without the `v` (`1.54.0`) or `latest`, `leaf` e.g. `image_id` or `image_version`."""
+    return f"/aws/service/bottlerocket/{variant(kubernetes_version, ami_type)}/{ami_architecture(ami_type)}/{version}/{leaf}"
+
+
 def ssm_parameter_name(kubernetes_version: str, ami_type: str) -> str:
-    return (
-        f"/aws/service/bottlerocket/{variant(kubernetes_version, ami_type)}/"
-        f"{ami_architecture(ami_type)}/latest/image_version"
-    )
+    """The newest release of a variant and architecture: what a `latest` group follows."""
+    return bottlerocket_parameter(kubernetes_version, ami_type, LATEST, "image_version")
 
 
 def is_valid_pin(version: str) -> bool:

@@ -16,27 +16,14 @@ from core.config.karpenter import NodePoolConfig
 from core.config.kubernetes import Resources
 from core.config.stack_config import StackConfig
 from core.config.workloads import WorkloadConfig
-from core.bottlerocket_settings import quantity_value
+from core.bottlerocket_settings import cpu_milli, memory_mib
+from core.karpenter import memory_after_vm_overhead
 from core.deployment import enabled_node_groups, node_class_settings, node_group_settings
 from core.burst_simulation import Autoscaling, Capacity, InstanceOption, NodePool, ScalingPolicy, ScalingRules
 from core.user_data import reserved_memory_mib
 
 # What DaemonSets (VPC CNI, kube-proxy, Pod Identity agent) take on every node.
 DAEMONSET_CPU_MILLI, DAEMONSET_MEMORY_MIB = 250, 300
-# Karpenter counts an instance type's memory against pool limits less its VM overhead estimate:
-# VM_MEMORY_OVERHEAD_PERCENT 0.075 (aws/karpenter-provider-aws v1.14.1 pkg/operator/options/options.go:58,
-# applied in pkg/providers/instancetype/types.go:364).
-KARPENTER_VM_MEMORY_OVERHEAD = 0.075
-
-
-def cpu_milli(quantity: str) -> float:
-    """A Kubernetes CPU quantity (`250m`, `2`) in millicores."""
-    return quantity_value(quantity) * 1000
-
-
-def memory_mib(quantity: str) -> float:
-    """A Kubernetes memory quantity (`512Mi`, `1Gi`) in MiB."""
-    return quantity_value(quantity) / 2**20
 
 
 def duration_seconds(text: str) -> int | None:
@@ -106,9 +93,9 @@ def node_pools_for(config: StackConfig, workload: WorkloadConfig, prices: dict[s
         for instance_type, price in prices.items():
             slots = pods_per_node(instance_type, settings, workload) if _allowed(instance_type, pool) else 0
             if slots:
-                memory = instance_types.memory_mib(instance_type) or 0
+                # Karpenter counts an instance type's memory against pool limits less its VM overhead.
                 options.append(InstanceOption(instance_type, price, slots, (instance_types.vcpus(instance_type) or 0) * 1000,
-                                              memory - math.ceil(memory * KARPENTER_VM_MEMORY_OVERHEAD)))
+                                              memory_after_vm_overhead(instance_types.memory_mib(instance_type) or 0)))
         pools.append(NodePool(name, tuple(sorted(options, key=lambda o: (o.price_per_hour, o.name))),
                               _limit(pool, "cpu", cpu_milli), _limit(pool, "memory", memory_mib),
                               duration_seconds(pool.disruption.consolidate_after) or 0))

@@ -23,6 +23,7 @@ from core.iam_documents import (
 )
 from core.kube_proxy import KUBE_PROXY_CONFIG_MAP, render_kube_proxy_config
 from core.config.cluster import ClusterConfig
+from core.tags import COMPONENT_TYPE_PREFIX
 
 
 class Cluster(pulumi.ComponentResource):
@@ -44,7 +45,7 @@ class Cluster(pulumi.ComponentResource):
     def __init__(self, name: str, config: ClusterConfig, context: DeploymentContext, *, network: Network,
                  node_role_arn: pulumi.Input[str], leave_conntrack_to_nodes: bool, opts: pulumi.ResourceOptions | None = None):
         """`leave_conntrack_to_nodes`: a node group sets conntrack itself (core/deployment.py DeploymentPlan.conntrack_left_to_nodes)."""
-        super().__init__("eks-bottlerocket:index:Cluster", name, None, opts)
+        super().__init__(COMPONENT_TYPE_PREFIX + "Cluster", name, None, opts)
         region, protect = context.region, context.protect
         self.kubernetes_version = config.kubernetes_version
         child = pulumi.ResourceOptions(parent=self)

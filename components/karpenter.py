@@ -15,7 +15,7 @@ from components.node_role import NodeRole
 from core import aws_limits, karpenter
 from core.deployment import KarpenterPlan
 from core.iam_documents import partition, pod_identity_trust_policy
-from core.tags import COLOUR_LABEL, DISCOVERY_TAG, SQS_ENCRYPTED_WITH_DLQ_RULE, suppression
+from core.tags import COLOUR_LABEL, COMPONENT_TYPE_PREFIX, DISCOVERY_TAG, SQS_ENCRYPTED_WITH_DLQ_RULE, suppression
 from core.user_data import control_container_enabled, render_user_data
 
 NODE_CLASS_NAME = "bottlerocket"
@@ -34,7 +34,7 @@ class Karpenter(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         """`followed_release_version`: the release the followed node group (plan.followed) runs, as EKS reports it:
         a frozen group's nodes keep theirs, and Karpenter's must match."""
-        super().__init__("eks-bottlerocket:index:Karpenter", name, None, opts)
+        super().__init__(COMPONENT_TYPE_PREFIX + "Karpenter", name, None, opts)
         config, followed, node_settings = plan.config, plan.followed, plan.settings
         cluster, cluster_name, region = context.cluster, context.cluster_name, context.region
         self.ami_selector = pulumi.Output.from_input(followed_release_version).apply(lambda version: karpenter.ami_selector_term(

@@ -8,7 +8,7 @@ import pulumi_aws as aws
 from components.context import DeploymentContext
 from core.network_plan import plan_subnets
 from core.config.network import NetworkConfig
-from core.tags import DISCOVERY_TAG
+from core.tags import COMPONENT_TYPE_PREFIX, DISCOVERY_TAG
 
 INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb"
 PUBLIC_ELB_TAG = "kubernetes.io/role/elb"
@@ -23,7 +23,7 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: pulumi.Output[list[str]]
 
     def __init__(self, name: str, config: NetworkConfig, context: DeploymentContext, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("eks-bottlerocket:index:Network", name, None, opts)
+        super().__init__(COMPONENT_TYPE_PREFIX + "Network", name, None, opts)
         self._name, self._cluster_name, self._protect_vpc = name, context.cluster_name, context.protect
         if config.existing_vpc is not None:
             self._adopt_existing(config)

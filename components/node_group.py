@@ -14,7 +14,7 @@ from pydantic.alias_generators import to_snake
 from components.context import ClusterContext
 from core.deployment import NodeGroupPlan
 from core.release_version import GroupVersions, held_until_rollout
-from core.tags import COLOUR_LABEL, NODE_GROUP_TAG
+from core.tags import COLOUR_LABEL, COMPONENT_TYPE_PREFIX, NODE_GROUP_TAG
 from core.user_data import render_user_data
 
 _TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
@@ -49,7 +49,7 @@ class BottlerocketNodeGroup(pulumi.ComponentResource):
 
     def __init__(self, name: str, plan: NodeGroupPlan, context: ClusterContext, *, node_role_arn: pulumi.Input[str],
                  subnet_ids: pulumi.Input[list[str]], opts: pulumi.ResourceOptions | None = None):
-        super().__init__("eks-bottlerocket:index:BottlerocketNodeGroup", name, None, opts)
+        super().__init__(COMPONENT_TYPE_PREFIX + "BottlerocketNodeGroup", name, None, opts)
         self.plan = plan
         config, release, kubernetes_version = plan.config, plan.release, plan.kubernetes_version
         child = pulumi.ResourceOptions(parent=self)

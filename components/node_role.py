@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from components.context import DeploymentContext
 from core.iam_documents import NODE_MANAGED_POLICIES, SSM_MANAGED_POLICY, managed_policy_arn, service_assume_role_policy
+from core.tags import COMPONENT_TYPE_PREFIX
 
 
 class NodeRole(pulumi.ComponentResource):
@@ -20,7 +21,7 @@ class NodeRole(pulumi.ComponentResource):
 
     def __init__(self, name: str, ssm: bool, context: DeploymentContext, opts: pulumi.ResourceOptions | None = None):
         """`ssm`: the nodes run Bottlerocket's control host container (core/deployment.py DeploymentPlan.nodes_need_ssm)."""
-        super().__init__("eks-bottlerocket:index:NodeRole", name, None, opts)
+        super().__init__(COMPONENT_TYPE_PREFIX + "NodeRole", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.role = aws.iam.Role(name, assume_role_policy=json.dumps(service_assume_role_policy("ec2.amazonaws.com")),
                                  description="Bottlerocket managed node groups", opts=child)

@@ -13,6 +13,11 @@ from __future__ import annotations
 # that for the stack file's keys): renaming a fork's project must not re-tag and re-label what is deployed.
 KEY_NAMESPACE = "eks-bottlerocket"
 PREFIX = KEY_NAMESPACE + "/"
+# The type token of each component, `eks-bottlerocket:index:<Component>`, is part of the URN of the component
+# and of every resource below it (a child's URN carries its parent's type chain: pulumi v3.272.0
+# sdk/python/lib/pulumi/runtime/resource.py, create_urn). A changed token is a new resource to the engine,
+# so, like the key namespace, it is the project's name as shipped and never changes.
+COMPONENT_TYPE_PREFIX = KEY_NAMESPACE + ":index:"
 
 COLOUR_LABEL = PREFIX + "colour"  # Kubernetes node label: the node group (blue, green, ...) a node belongs to
 NODE_POOL_LABEL = PREFIX + "node-pool"  # Kubernetes node label on Karpenter's nodes: their NodePool

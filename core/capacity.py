@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from core import instance_types, sqs_worker
@@ -18,7 +18,7 @@ from core.config.stack_config import StackConfig
 from core.config.workloads import WorkloadConfig
 from core.bottlerocket_settings import cpu_milli, memory_mib
 from core.karpenter import memory_after_vm_overhead
-from core.deployment import enabled_node_groups, node_class_settings, node_group_settings
+from core.deployment import KarpenterPlan, deployment_plan
 from core.burst_simulation import Autoscaling, Capacity, InstanceOption, NodePool, ScalingPolicy, ScalingRules
 from core.user_data import reserved_memory_mib
 
@@ -50,7 +50,7 @@ def autoscaling_for(workload: WorkloadConfig) -> Autoscaling:
                        rules(behavior["scaleUp"]), rules(behavior["scaleDown"]))
 
 
-def pods_per_node(instance_type: str, settings: dict[str, Any], workload: WorkloadConfig, taken_cpu_milli: float = 0,
+def pods_per_node(instance_type: str, settings: Mapping[str, Any], workload: WorkloadConfig, taken_cpu_milli: float = 0,
                   taken_memory_mib: float = 0) -> int:
     """Worker pods that fit by requests, after reserved resources, the hard eviction threshold and DaemonSets."""
     cpus, memory = instance_types.vcpus(instance_type), instance_types.memory_mib(instance_type)
@@ -78,20 +78,19 @@ def _limit(pool: NodePoolConfig, resource: str, to_unit: Callable[[str], float])
     return to_unit(pool.limits[resource]) if resource in pool.limits else math.inf
 
 
-def node_pools_for(config: StackConfig, workload: WorkloadConfig, prices: dict[str, float]) -> tuple[NodePool, ...]:
-    """The stack's NodePools in Karpenter's order (weight descending, then name descending:
+def node_pools_for(karpenter: KarpenterPlan | None, workload: WorkloadConfig, prices: dict[str, float]) -> tuple[NodePool, ...]:
+    """The stack's NodePools (of its deployment plan's Karpenter, core/deployment.py) in Karpenter's order (weight descending, then name descending:
     kubernetes-sigs/karpenter v1.14.1 pkg/utils/nodepool/nodepool.go:161 OrderByWeight), each with the priced
     instance types it allows that fit a worker pod, cheapest first. Spot pools are priced on demand: the
     price file has no spot prices, so their cost is an upper bound."""
-    if not config.karpenter:
+    if karpenter is None:
         return ()
-    settings = node_class_settings(config)
-    ordered = sorted(config.karpenter.node_pools.items(), key=lambda item: (item[1].weight or 0, item[0]), reverse=True)
+    ordered = sorted(karpenter.config.node_pools.items(), key=lambda item: (item[1].weight or 0, item[0]), reverse=True)
     pools = []
     for name, pool in ordered:
         options = []
         for instance_type, price in prices.items():
-            slots = pods_per_node(instance_type, settings, workload) if _allowed(instance_type, pool) else 0
+            slots = pods_per_node(instance_type, karpenter.settings, workload) if _allowed(instance_type, pool) else 0
             if slots:
                 # Karpenter counts an instance type's memory against pool limits less its VM overhead.
                 options.append(InstanceOption(instance_type, price, slots, (instance_types.vcpus(instance_type) or 0) * 1000,
@@ -105,8 +104,9 @@ def node_pools_for(config: StackConfig, workload: WorkloadConfig, prices: dict[s
 def capacity_for(config: StackConfig, workload: WorkloadConfig, prices: dict[str, float]) -> Capacity:
     """Karpenter's pools, and the room the enabled managed node groups (at their `desiredSize`, first
     instance type) leave for workers after the Karpenter and KEDA controllers."""
-    pools = node_pools_for(config, workload, prices)
-    groups = enabled_node_groups(config)
+    plan = deployment_plan(config)
+    pools = node_pools_for(plan.karpenter, workload, prices)
+    groups = {name: group.config for name, group in plan.node_groups.items()}  # the enabled ones
     managed_nodes = sum(group.scaling.desired_size for group in groups.values())
     controllers_cpu = controllers_memory = 0.0
     for replicas, resources in _controllers(config):
@@ -116,7 +116,7 @@ def capacity_for(config: StackConfig, workload: WorkloadConfig, prices: dict[str
     for name, group in groups.items():
         instance_type = group.instance_types[0]
         share = group.scaling.desired_size / managed_nodes if managed_nodes else 0
-        per_node = pods_per_node(instance_type, node_group_settings(config, name), workload,
+        per_node = pods_per_node(instance_type, plan.node_groups[name].settings, workload,
                                  controllers_cpu * share / max(group.scaling.desired_size, 1),
                                  controllers_memory * share / max(group.scaling.desired_size, 1))
         free += per_node * group.scaling.desired_size

@@ -92,15 +92,15 @@ class Karpenter(pulumi.ComponentResource):
         identity = aws.eks.PodIdentityAssociation(f"{name}-controller", cluster_name=cluster.name, namespace=karpenter.NAMESPACE,
                                                   service_account=karpenter.SERVICE_ACCOUNT, role_arn=controller_role.arn, opts=child)
 
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
         crds = k8s.helm.v3.Release(f"{name}-crd", name="karpenter-crd", chart=karpenter.CRD_CHART, version=karpenter.CHART_VERSION,
-                                   namespace=karpenter.NAMESPACE, opts=on_cluster)
+                                   namespace=karpenter.NAMESPACE, opts=in_cluster)
         controller = k8s.helm.v3.Release(
             name, name=karpenter.RELEASE_NAME, chart=karpenter.CHART, version=karpenter.CHART_VERSION,
             namespace=karpenter.NAMESPACE, skip_crds=True, atomic=True,
             values=karpenter.helm_values(cluster_name=cluster_name, queue_name=aws_limits.interruption_queue_name(cluster_name), replicas=config.controller.replicas,
                                          resources=config.controller.resources.model_dump(), managed_node_label=COLOUR_LABEL),
-            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, identity, access, *needed])),
+            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[crds, identity, access, *needed])),
         )
 
         toml_settings, kubelet, _ = karpenter.split_node_class_settings(node_settings)
@@ -108,7 +108,7 @@ class Karpenter(pulumi.ComponentResource):
             "Bottlerocket settings of Karpenter's nodes, rendered by eks-bottlerocket.",
             "Kubelet values Karpenter models live in the EC2NodeClass spec.kubelet, not here.",
         ])
-        after_crds = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, controller]))
+        after_crds = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[crds, controller]))
         node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, ami_selector=self.ami_selector,  # type: ignore[arg-type]
                                               family=karpenter.ami_family(followed.config.ami_type),
                                               node_role_name=node_role.role.name, user_data=user_data, kubelet=kubelet,

@@ -19,7 +19,7 @@ from core.config.stack_config import StackConfig
 from core.config.workloads import WorkloadConfig
 from core.block_devices import block_device_mappings
 from core.bottlerocket_settings import settings_as_dict
-from core.karpenter import node_class_settings as karpenter_node_class_settings
+from core.karpenter import node_class_settings
 from core.release_version import ReleasePolicy, release_policy
 from core.user_data import conntrack_max_configured, control_container_enabled, effective_settings
 
@@ -38,7 +38,7 @@ def group_release_policy(config: StackConfig, name: str) -> ReleasePolicy:
     return release_policy(group_kubernetes_version(config, name), group.ami_type, group.release_version, group.freeze)
 
 
-def stack_settings(config: StackConfig) -> dict[str, Any]:
+def shared_bottlerocket_settings(config: StackConfig) -> dict[str, Any]:
     """Bottlerocket settings every node shares: defaults <- the stack's `bottlerocket`."""
     return effective_settings(settings_as_dict(config.bottlerocket))
 
@@ -48,11 +48,11 @@ def node_group_settings(config: StackConfig, name: str) -> dict[str, Any]:
     return effective_settings(settings_as_dict(config.bottlerocket), settings_as_dict(config.node_groups[name].bottlerocket))
 
 
-def node_class_settings(config: StackConfig) -> dict[str, Any]:
-    """Karpenter's nodes: the stack's settings <- karpenter.nodeClass.bottlerocket (core/karpenter.py says what
-    is left out)."""
+def karpenter_node_settings(config: StackConfig) -> dict[str, Any]:
+    """Effective Bottlerocket settings of Karpenter's nodes: the stack's settings <- karpenter.nodeClass.bottlerocket
+    (core/karpenter.py node_class_settings merges them and says what is left out)."""
     assert config.karpenter is not None
-    return karpenter_node_class_settings(stack_settings(config), settings_as_dict(config.karpenter.node_class.bottlerocket))
+    return node_class_settings(shared_bottlerocket_settings(config), settings_as_dict(config.karpenter.node_class.bottlerocket))
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,8 @@ def deployment_plan(config: StackConfig) -> DeploymentPlan:
     karpenter = None
     if config.karpenter is not None:
         followed = config.karpenter.node_class.version_from or sorted(node_groups)[0]
-        karpenter = KarpenterPlan(config.karpenter, node_groups[followed], node_class_settings(config))
-    eviction_cap = stack_settings(config)["kubernetes"].get("eviction-max-pod-grace-period")
+        karpenter = KarpenterPlan(config.karpenter, node_groups[followed], karpenter_node_settings(config))
+    eviction_cap = shared_bottlerocket_settings(config)["kubernetes"].get("eviction-max-pod-grace-period")
     workers = {workload.name: WorkerPlan(workload, config.workload_secrets.get(workload.name, {}), eviction_cap)
                for workload in config.workloads}
     return DeploymentPlan(node_groups, karpenter, workers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.block_devices import DATA_DEVICE, ROOT_DEVICE
-from core.deployment import deployment_plan, enabled_node_groups, group_release_policy, node_group_settings, stack_settings
+from core.deployment import deployment_plan, enabled_node_groups, group_release_policy, node_group_settings, shared_bottlerocket_settings
 from core.config.stack_config import validate_stack_config
 from core.user_data import DEFAULT_SETTINGS
 from tests.conftest import project_values
@@ -28,15 +28,15 @@ def test_settings_merge_defaults_stack_and_group():
     dev, prod = _config("dev"), _config("prod")
     assert node_group_settings(dev, "blue")["host-containers"]["admin"]["enabled"] is True
     assert node_group_settings(prod, "blue")["host-containers"]["admin"]["enabled"] is False
-    assert stack_settings(prod)["kubernetes"]["eviction-hard"]["memory.available"] == "1Gi"  # the stack's own value
-    assert stack_settings(prod)["kubernetes"]["pod-pids-limit"] == DEFAULT_SETTINGS["kubernetes"]["pod-pids-limit"]
+    assert shared_bottlerocket_settings(prod)["kubernetes"]["eviction-hard"]["memory.available"] == "1Gi"  # the stack's own value
+    assert shared_bottlerocket_settings(prod)["kubernetes"]["pod-pids-limit"] == DEFAULT_SETTINGS["kubernetes"]["pod-pids-limit"]
 
     def group_override(values):
         values["nodeGroups"]["blue"]["bottlerocket"] = {"kubernetes": {"pod-pids-limit": 2048}}
 
     edited = _config("prod", group_override)
     assert node_group_settings(edited, "blue")["kubernetes"]["pod-pids-limit"] == 2048
-    assert stack_settings(edited)["kubernetes"]["pod-pids-limit"] == DEFAULT_SETTINGS["kubernetes"]["pod-pids-limit"]
+    assert shared_bottlerocket_settings(edited)["kubernetes"]["pod-pids-limit"] == DEFAULT_SETTINGS["kubernetes"]["pod-pids-limit"]
 
 
 def test_the_plan_holds_each_enabled_group_once():

@@ -29,9 +29,8 @@ context = DeploymentContext(cluster_name=config.cluster.name, region=config.regi
                           aws_provider=aws_provider)
 
 network = Network("network", config.network, context, opts=in_account)
-node_role = NodeRole("nodes", plan.nodes_need_ssm, context, opts=in_account)
-cluster = Cluster("cluster", config.cluster, context, network=network, node_role_arn=node_role.arn,
-                  leave_conntrack_to_nodes=plan.conntrack_left_to_nodes, opts=in_account)
+node_role = NodeRole("nodes", plan.node_role, context, opts=in_account)
+cluster = Cluster("cluster", plan.cluster, context, network=network, node_role_arn=node_role.arn, opts=in_account)
 cluster_context = context.with_cluster(cluster)
 
 node_groups = {

@@ -16,7 +16,7 @@ from core import aws_limits, karpenter
 from core.deployment import KarpenterPlan
 from core.iam_documents import partition, pod_identity_trust_policy
 from core.tags import COLOUR_LABEL, COMPONENT_TYPE_PREFIX, DISCOVERY_TAG, SQS_ENCRYPTED_WITH_DLQ_RULE, suppression
-from core.user_data import control_container_enabled, render_user_data
+from core.user_data import render_user_data
 
 NODE_CLASS_NAME = "bottlerocket"
 
@@ -69,7 +69,7 @@ class Karpenter(pulumi.ComponentResource):
                                                     description="EC2 Spot, for Karpenter's spot node pools",
                                                     opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True)))
 
-        node_role = NodeRole(f"{name}-nodes", control_container_enabled(node_settings), context, opts=child)
+        node_role = NodeRole(f"{name}-nodes", plan.node_role, context, opts=child)
         access = aws.eks.AccessEntry(f"{name}-nodes", cluster_name=cluster.name, principal_arn=node_role.arn,
                                      type="EC2_LINUX", opts=child)
         needed.append(node_role)

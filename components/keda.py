@@ -29,7 +29,7 @@ class Keda(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     operator_role: aws.iam.Role
 
-    def __init__(self, name: str, config: KedaConfig, context: ClusterContext, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, config: KedaConfig, context: ClusterContext, *, opts: pulumi.ResourceOptions | None = None):
         super().__init__(COMPONENT_TYPE_PREFIX + "Keda", name, None, opts)
         cluster = context.cluster
         self._name = name

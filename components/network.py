@@ -22,7 +22,7 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, config: NetworkConfig, context: DeploymentContext, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, config: NetworkConfig, context: DeploymentContext, *, opts: pulumi.ResourceOptions | None = None):
         super().__init__(COMPONENT_TYPE_PREFIX + "Network", name, None, opts)
         self._name, self._cluster_name, self._protect_vpc = name, context.cluster_name, context.protect
         if config.existing_vpc is not None:

@@ -8,11 +8,12 @@ the components and automation/ reads the same functions, so each fact is derived
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from core import aws_limits
+from core.config.cluster import ClusterConfig
 from core.config.karpenter import KarpenterConfig
 from core.config.node_groups import NodeGroupConfig
 from core.config.stack_config import StackConfig
@@ -79,12 +80,37 @@ def node_group_plan(config: StackConfig, name: str) -> NodeGroupPlan:
 
 
 @dataclass(frozen=True)
+class NodeRolePlan:
+    """An EC2 node role: what its nodes need beyond a worker node's managed policies."""
+
+    ssm: bool  # some node runs Bottlerocket's control host container, which reaches SSM
+
+
+def node_role_plan(settings: Iterable[Mapping[str, Any]]) -> NodeRolePlan:
+    """The role of nodes with these effective Bottlerocket settings."""
+    return NodeRolePlan(ssm=any(control_container_enabled(one) for one in settings))
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    """The cluster as deployed: its section, and what the node groups' settings ask of it."""
+
+    config: ClusterConfig
+    leave_conntrack_to_nodes: bool  # some node group sets conntrack itself, so kube-proxy must leave it alone
+
+
+@dataclass(frozen=True)
 class KarpenterPlan:
     """Karpenter as deployed: its nodes follow one managed group's variant, release and volumes."""
 
     config: KarpenterConfig
     followed: NodeGroupPlan  # karpenter.nodeClass.versionFrom, else the first enabled group by name
     settings: Mapping[str, Any]  # the EC2NodeClass's Bottlerocket settings, before Karpenter's split into spec.kubelet
+
+    @property
+    def node_role(self) -> NodeRolePlan:
+        """The role of Karpenter's nodes, by the node class's settings."""
+        return node_role_plan([self.settings])
 
 
 @dataclass(frozen=True)
@@ -98,19 +124,11 @@ class WorkerPlan:
 
 @dataclass(frozen=True)
 class DeploymentPlan:
+    cluster: ClusterPlan
+    node_role: NodeRolePlan  # of the managed node groups' nodes
     node_groups: dict[str, NodeGroupPlan]  # the enabled ones, in stack-file order
     karpenter: KarpenterPlan | None
     workers: dict[str, WorkerPlan]
-
-    @property
-    def nodes_need_ssm(self) -> bool:
-        """Some managed node runs Bottlerocket's control host container, which reaches SSM."""
-        return any(control_container_enabled(group.settings) for group in self.node_groups.values())
-
-    @property
-    def conntrack_left_to_nodes(self) -> bool:
-        """Some node group sets conntrack itself, so kube-proxy must leave it alone."""
-        return any(conntrack_max_configured(group.settings) for group in self.node_groups.values())
 
 
 def deployment_plan(config: StackConfig) -> DeploymentPlan:
@@ -123,4 +141,7 @@ def deployment_plan(config: StackConfig) -> DeploymentPlan:
     eviction_cap = shared_bottlerocket_settings(config)["kubernetes"].get("eviction-max-pod-grace-period")
     workers = {workload.name: WorkerPlan(workload, config.workload_secrets.get(workload.name, {}), eviction_cap)
                for workload in config.workloads}
-    return DeploymentPlan(node_groups, karpenter, workers)
+    cluster = ClusterPlan(config.cluster, leave_conntrack_to_nodes=any(
+        conntrack_max_configured(group.settings) for group in node_groups.values()))
+    node_role = node_role_plan(group.settings for group in node_groups.values())
+    return DeploymentPlan(cluster, node_role, node_groups, karpenter, workers)

@@ -101,11 +101,14 @@ def test_workers_get_their_secrets_and_the_nodes_eviction_cap():
 
 def test_node_wide_facts_come_from_the_groups_settings():
     prod = deployment_plan(_config("prod"))
-    assert prod.nodes_need_ssm and prod.conntrack_left_to_nodes  # the defaults run the control container and set conntrack
+    assert prod.node_role.ssm and prod.cluster.leave_conntrack_to_nodes  # the defaults run the control container and set conntrack
 
     def opt_out(values):
         values["nodeGroups"]["blue"]["bottlerocket"] = {"host-containers": {"control": {"enabled": False}},
                                                         "kernel": {"sysctl": {"net.netfilter.nf_conntrack_max": None}}}
 
     edited = deployment_plan(_config("prod", opt_out))
-    assert not edited.nodes_need_ssm and not edited.conntrack_left_to_nodes
+    assert not edited.node_role.ssm and not edited.cluster.leave_conntrack_to_nodes
+    # Karpenter's nodes have their own role, by the node class's settings (the shared ones, here with the control container)
+    assert edited.karpenter is not None and edited.karpenter.node_role.ssm
+    assert edited.cluster.config == _config("prod", opt_out).cluster

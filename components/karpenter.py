@@ -109,7 +109,7 @@ class Karpenter(pulumi.ComponentResource):
             "Kubelet values Karpenter models live in the EC2NodeClass spec.kubelet, not here.",
         ])
         after_crds = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[crds, controller]))
-        node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, ami_selector=self.ami_selector,  # type: ignore[arg-type]
+        node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, ami_selector=self.ami_selector,
                                               family=karpenter.ami_family(followed.config.ami_type),
                                               node_role_name=node_role.role.name, user_data=user_data, kubelet=kubelet,
                                               block_devices=karpenter.block_device_mappings(followed.block_devices), tags=context.tags)

@@ -196,8 +196,13 @@ def _threshold_mib(signal: str, capacity_mib: float) -> float:
     return memory_mib(signal)
 
 
-def ec2_node_class(*, name: str, cluster_name: str, ami_selector: Mapping[str, str], family: str | None, node_role_name: str,
+def ec2_node_class(*, name: str, cluster_name: str, ami_selector: object, family: str | None, node_role_name: object,
                    user_data: str, kubelet: Mapping[str, Any], block_devices: list[dict[str, Any]], tags: Mapping[str, str]) -> dict[str, Any]:
+    """The EC2NodeClass manifest. `ami_selector` (an amiSelectorTerm, ami_selector_term) and `node_role_name` are
+    placed as given, never read: plain values, or the component's outputs, which the engine resolves field by field.
+    Building the whole manifest inside an apply instead would make all of its spec unknown in a preview while the
+    role's name is (Output.apply runs only on known values: pulumi v3.272.0 sdk/python/lib/pulumi/output.py,
+    Output.apply, `if not (is_known or run_with_unknowns)`), so a guardrail could not read spec.metadataOptions."""
     discovery = [{"tags": {DISCOVERY_TAG: cluster_name}}]
     return {
         "apiVersion": "karpenter.k8s.aws/v1",

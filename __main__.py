@@ -13,7 +13,6 @@ from components.network import Network
 from components.node_group import BottlerocketNodeGroup
 from components.node_role import NodeRole
 from components.sqs_worker import SqsWorker
-from core import aws_limits
 from core.deployment import deployment_plan
 from core.pulumi_config import load_stack_config
 from core.tags import STACK_TAG
@@ -50,13 +49,15 @@ if plan.karpenter:
     karpenter = Karpenter("karpenter", plan.karpenter, cluster_context,
                           followed_release_version=node_groups[plan.karpenter.followed.name].release_version, opts=after_node_groups)
 
+# A namespace may hold several workers, so no worker owns it; each is the stack's own child (moving it
+# under a component would change its URN, and the engine would replace it).
 namespaces = {
     namespace: k8s.core.v1.Namespace(f"namespace-{namespace}", metadata={"name": namespace},
                                      opts=pulumi.ResourceOptions(provider=cluster.provider))
     for namespace in sorted({worker.workload.namespace for worker in plan.workers.values()})
 }
 workers = {  # validation guarantees a `keda` section when there are workloads
-    name: SqsWorker(aws_limits.worker_resource_name(name), worker, cluster_context, keda=keda,
+    name: SqsWorker(worker.resource_name, worker, cluster_context, keda=keda,
                     namespace=namespaces[worker.workload.namespace], opts=in_account)
     for name, worker in plan.workers.items()
 }

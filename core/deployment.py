@@ -1,8 +1,9 @@
 """What the validated stack configuration means for each thing deployed, computed once as plain values.
 
 `deployment_plan` turns a `StackConfig` into the per-node-group facts every consumer needs (Kubernetes
-version, release policy, merged Bottlerocket settings, block devices, physical name prefix), Karpenter's
-(the group it follows, its node class settings) and each worker's. `__main__.py` passes these values to
+version, release policy, merged Bottlerocket settings, block devices, physical name prefix), the cluster's
+(whether kube-proxy leaves conntrack to the nodes), the node role's (whether the nodes reach SSM), Karpenter's
+(the group it follows, its node class settings) and each worker's (its resource name, secrets, grace cap). `__main__.py` passes these values to
 the components and automation/ reads the same functions, so each fact is derived in one place.
 """
 
@@ -118,6 +119,7 @@ class WorkerPlan:
     """One SQS worker as deployed."""
 
     workload: WorkloadConfig
+    resource_name: str  # the component's name, that of its resources (core/aws_limits.py worker_resource_name)
     secret_env: Mapping[str, str]  # workloadSecrets of this worker (Pulumi secrets)
     eviction_max_pod_grace_period: int | None  # the nodes' kubelet cap on its termination grace period
 
@@ -139,7 +141,8 @@ def deployment_plan(config: StackConfig) -> DeploymentPlan:
         followed = config.karpenter.node_class.version_from or sorted(node_groups)[0]
         karpenter = KarpenterPlan(config.karpenter, node_groups[followed], karpenter_node_settings(config))
     eviction_cap = shared_bottlerocket_settings(config)["kubernetes"].get("eviction-max-pod-grace-period")
-    workers = {workload.name: WorkerPlan(workload, config.workload_secrets.get(workload.name, {}), eviction_cap)
+    workers = {workload.name: WorkerPlan(workload, aws_limits.worker_resource_name(workload.name),
+                                         config.workload_secrets.get(workload.name, {}), eviction_cap)
                for workload in config.workloads}
     cluster = ClusterPlan(config.cluster, leave_conntrack_to_nodes=any(
         conntrack_max_configured(group.settings) for group in node_groups.values()))

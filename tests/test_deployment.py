@@ -95,6 +95,7 @@ def test_workers_get_their_secrets_and_the_nodes_eviction_cap():
                                                  "Pulumi.prod.yaml", secret_keys=["workloadSecrets"]))
     worker = plan.workers["orders-worker"]
     assert worker.secret_env == {"API_TOKEN": "x"}
+    assert worker.resource_name == "worker-orders-worker"  # the SqsWorker's name and its resources' (core/aws_limits.py)
     assert worker.eviction_max_pod_grace_period == DEFAULT_SETTINGS["kubernetes"]["eviction-max-pod-grace-period"]
     assert deployment_plan(_config("prod")).workers["orders-worker"].secret_env == {}
 

@@ -13,7 +13,6 @@ from components.network import Network
 from components.node_group import BottlerocketNodeGroup
 from components.node_role import NodeRole
 from components.sqs_worker import SqsWorker
-from core import aws_limits
 from core.deployment import deployment_plan
 from core.pulumi_config import load_stack_config
 from core.tags import STACK_TAG
@@ -25,39 +24,40 @@ stack_tags = {**config.tags, STACK_TAG: pulumi.get_stack()}
 aws_provider = aws.Provider("aws", region=config.region, default_tags={"tags": stack_tags})
 in_account = pulumi.ResourceOptions(providers=[aws_provider])
 # Each component: (name, its stack-file section or plan, this context, wiring to other components, opts).
-stack = DeploymentContext(cluster_name=config.cluster.name, region=config.region, tags=stack_tags, protect=config.stack.protect,
+context = DeploymentContext(cluster_name=config.cluster.name, region=config.region, tags=stack_tags, protect=config.stack.protect,
                           aws_provider=aws_provider)
 
-network = Network("network", config.network, stack, opts=in_account)
-node_role = NodeRole("nodes", plan.nodes_need_ssm, stack, opts=in_account)
-cluster = Cluster("cluster", config.cluster, stack, network=network, node_role_arn=node_role.arn,
-                  leave_conntrack_to_nodes=plan.conntrack_left_to_nodes, opts=in_account)
-on_cluster = stack.with_cluster(cluster)
+network = Network("network", config.network, context, opts=in_account)
+node_role = NodeRole("nodes", plan.node_role, context, opts=in_account)
+cluster = Cluster("cluster", plan.cluster, context, network=network, node_role_arn=node_role.arn, opts=in_account)
+cluster_context = context.with_cluster(cluster)
 
 node_groups = {
-    name: BottlerocketNodeGroup(name, group, on_cluster, node_role_arn=node_role.arn, subnet_ids=network.private_subnet_ids,
+    name: BottlerocketNodeGroup(name, group, cluster_context, node_role_arn=node_role.arn, subnet_ids=network.private_subnet_ids,
                                 opts=pulumi.ResourceOptions(providers=[aws_provider], depends_on=cluster.node_prerequisites))
     for name, group in plan.node_groups.items()
 }
-eks_addons = EksAddons("eks-addons", config.eks_addons, on_cluster, node_groups=list(node_groups.values()), opts=in_account)
+eks_addons = EksAddons("eks-addons", config.eks_addons, cluster_context, node_groups=list(node_groups.values()), opts=in_account)
 
 # KEDA's atomic release waits for its pods; they need nodes (lifecycle rule in tests/test_lifecycle_order.py).
 after_node_groups = pulumi.ResourceOptions(providers=[aws_provider], depends_on=list(node_groups.values()))
-keda = Keda("keda", config.keda, on_cluster, opts=after_node_groups) if config.keda else None
+keda = Keda("keda", config.keda, cluster_context, opts=after_node_groups) if config.keda else None
 
 karpenter = None
 if plan.karpenter:
     # Karpenter's nodes follow one group's variant, release and volumes (core/deployment.py KarpenterPlan).
-    karpenter = Karpenter("karpenter", plan.karpenter, on_cluster,
+    karpenter = Karpenter("karpenter", plan.karpenter, cluster_context,
                           followed_release_version=node_groups[plan.karpenter.followed.name].release_version, opts=after_node_groups)
 
+# A namespace may hold several workers, so no worker owns it; each is the stack's own child (moving it
+# under a component would change its URN, and the engine would replace it).
 namespaces = {
     namespace: k8s.core.v1.Namespace(f"namespace-{namespace}", metadata={"name": namespace},
                                      opts=pulumi.ResourceOptions(provider=cluster.provider))
     for namespace in sorted({worker.workload.namespace for worker in plan.workers.values()})
 }
 workers = {  # validation guarantees a `keda` section when there are workloads
-    name: SqsWorker(aws_limits.worker_resource_name(name), worker, on_cluster, keda=keda,
+    name: SqsWorker(worker.resource_name, worker, cluster_context, keda=keda,
                     namespace=namespaces[worker.workload.namespace], opts=in_account)
     for name, worker in plan.workers.items()
 }

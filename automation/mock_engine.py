@@ -21,7 +21,9 @@ from collections.abc import Callable
 
 import pulumi
 from google.protobuf import struct_pb2
+from pulumi.runtime import resource as sdk_registration
 from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.proto import source_pb2
 
 from core.iam_documents import partition
 
@@ -287,10 +289,33 @@ class ProgramRun:
     secret_outputs: set[str]
 
 
+def _no_stack_trace() -> source_pb2.StackTrace:
+    return source_pb2.StackTrace()
+
+
 def run_program(program: str, config: dict[str, str], *, project: str, stack: str, region: str,
                 secret_keys: list[str] | None = None) -> ProgramRun:
     """Run `program` (a __main__.py) under the mock engine with `config` ({"project:key": str})."""
+    # On every registration the SDK walks the whole Python stack, each frame's source line included
+    # (traceback.extract_stack in _get_stack_trace, pulumi 3.272.0 pulumi/runtime/resource.py:741, called by
+    # read_resource at :833 and :837 and by register_resource at :1160), to tell the engine where the
+    # resource was declared: 0.15-0.2 s of a prod plan. The mock monitor never reads sourcePosition or
+    # stackTrace (MockMonitor.RegisterResource, pulumi/runtime/mocks.py:308-334), so the plan hands the SDK
+    # the empty trace it sends itself when it finds no user frame (resource.py:770). Only this run is
+    # affected; the SDK's own function is put back.
+    capture_stack_trace = sdk_registration._get_stack_trace
+    sdk_registration._get_stack_trace = _no_stack_trace
     loop = asyncio.new_event_loop()
+    try:
+        return _run_on(loop, program, config, project=project, stack=stack, region=region, secret_keys=secret_keys or [])
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+        sdk_registration._get_stack_trace = capture_stack_trace
+
+
+def _run_on(loop: asyncio.AbstractEventLoop, program: str, config: dict[str, str], *, project: str, stack: str, region: str,
+            secret_keys: list[str]) -> ProgramRun:
     asyncio.set_event_loop(loop)
     loop.set_default_executor(_InlineExecutor())
     mocks = PlanMocks(project, stack, region)
@@ -301,7 +326,7 @@ def run_program(program: str, config: dict[str, str], *, project: str, stack: st
     # to the first plan's stack.
     pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config(config, secret_keys or [])
+    pulumi.runtime.set_all_config(config, secret_keys)
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
 
@@ -318,11 +343,7 @@ def run_program(program: str, config: dict[str, str], *, project: str, stack: st
         exported = dict(pulumi.runtime.settings.get_root_resource().outputs)
         return pulumi.Output.from_input(asyncio.ensure_future(collect_outputs(exported)))
 
-    try:
-        execute()
-    finally:
-        loop.close()
-        asyncio.set_event_loop(None)
+    execute()
     return ProgramRun(list(mocks.resources.values()), mocks.invokes, outputs, secret_outputs)
 
 

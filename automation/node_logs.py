@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from kubernetes import client as k8s_client
 
-from core.deployment import node_class_settings, node_group_settings, stack_settings
+from core.deployment import karpenter_node_settings, node_group_settings, shared_bottlerocket_settings
 from core.config.stack_config import StackConfig
 from core.tags import COLOUR_LABEL
 
@@ -47,9 +47,9 @@ def admin_container_enabled(config: StackConfig, labels: dict[str, str]) -> tupl
     if group in config.node_groups:
         settings, source = node_group_settings(config, group), f"node group {group}"
     elif labels.get("karpenter.sh/nodepool") and config.karpenter is not None:
-        settings, source = node_class_settings(config), "Karpenter's EC2NodeClass"
+        settings, source = karpenter_node_settings(config), "Karpenter's EC2NodeClass"
     else:
-        settings, source = stack_settings(config), "the stack's bottlerocket settings"
+        settings, source = shared_bottlerocket_settings(config), "the stack's bottlerocket settings"
     return bool(settings.get("host-containers", {}).get("admin", {}).get("enabled")), source
 
 

@@ -21,8 +21,8 @@ from automation.base import AwsClients, load_config
 from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandFailed, one_line
 from automation.eks_node_groups import live_node_groups
 from automation.version_status import collect_version_status
-from core.deployment import group_kubernetes_version, group_release_policy
-from core.release_version import LATEST, NEWER, GroupVersions, compare_releases, held_until_rollout, ssm_parameter_name
+from core.deployment import NodeGroupPlan, node_group_plan
+from core.release_version import NEWER, GroupVersions, compare_releases, held_until_rollout, ssm_parameter_name
 from core.config.stack_config import StackConfig
 
 
@@ -38,11 +38,11 @@ def latest_template_version(ec2: Any, group: dict[str, Any]) -> str | None:
     return str(found[0]["LatestVersionNumber"]) if found else None
 
 
-def held_changes(config: StackConfig, name: str, group: dict[str, Any], newest: str | None, ec2: Any) -> list[str]:
+def held_changes(plan: NodeGroupPlan, group: dict[str, Any], newest: str | None, ec2: Any) -> list[str]:
     """What the stack wants for a live group that its freeze or pin keeps off the nodes."""
-    policy = group_release_policy(config, name)
+    policy = plan.release
     deployed = GroupVersions(group.get("releaseVersion"), group.get("version"), (group.get("launchTemplate") or {}).get("version"))
-    wanted = GroupVersions(newest if policy.requested == LATEST else policy.requested, group_kubernetes_version(config, name),
+    wanted = GroupVersions(newest if policy.tracks_latest else policy.requested, plan.kubernetes_version,
                            latest_template_version(ec2, group))
     return held_until_rollout(policy, deployed, wanted)
 
@@ -79,9 +79,10 @@ def collect_status(config: StackConfig, eks: Any, ssm: Any, ec2: Any = None) -> 
     rows = []
     for name, group_config in sorted(config.node_groups.items()):
         group = live.get(name)
+        plan = node_group_plan(config, name)  # a disabled group's too: it may still be live
         # the group's own Kubernetes version picks its Bottlerocket variant (aws-k8s-<version>)
-        newest = latest(group_config.ami_type, group["version"] if group else group_kubernetes_version(config, name))
-        policy = group_release_policy(config, name)
+        newest = latest(group_config.ami_type, group["version"] if group else plan.kubernetes_version)
+        policy = plan.release
         release = group.get("releaseVersion") if group else None
         flags = []
         if group and not group_config.enabled:
@@ -101,7 +102,7 @@ def collect_status(config: StackConfig, eks: Any, ssm: Any, ec2: Any = None) -> 
             "release": _release_state(release, newest if policy.tracks_latest else policy.requested, policy.tracks_latest, policy.frozen),
             "desiredSize": group["scalingConfig"]["desiredSize"] if group else None,
             "inConfig": True,
-            "heldUntilRollout": held_changes(config, name, group, newest, ec2) if group else [],
+            "heldUntilRollout": held_changes(plan, group, newest, ec2) if group else [],
             "flags": flags,
         })
     for group in unknown:

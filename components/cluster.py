@@ -22,7 +22,8 @@ from core.iam_documents import (
     pod_identity_trust_policy,
 )
 from core.kube_proxy import KUBE_PROXY_CONFIG_MAP, render_kube_proxy_config
-from core.config.cluster import ClusterConfig
+from core.deployment import ClusterPlan
+from core.tags import COMPONENT_TYPE_PREFIX
 
 
 class Cluster(pulumi.ComponentResource):
@@ -41,10 +42,10 @@ class Cluster(pulumi.ComponentResource):
     kubernetes_version: str
     node_prerequisites: list[pulumi.Resource]
 
-    def __init__(self, name: str, config: ClusterConfig, context: DeploymentContext, *, network: Network,
-                 node_role_arn: pulumi.Input[str], leave_conntrack_to_nodes: bool, opts: pulumi.ResourceOptions | None = None):
-        """`leave_conntrack_to_nodes`: a node group sets conntrack itself (core/deployment.py DeploymentPlan.conntrack_left_to_nodes)."""
-        super().__init__("eks-bottlerocket:index:Cluster", name, None, opts)
+    def __init__(self, name: str, plan: ClusterPlan, context: DeploymentContext, *, network: Network,
+                 node_role_arn: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None):
+        super().__init__(COMPONENT_TYPE_PREFIX + "Cluster", name, None, opts)
+        config = plan.config
         region, protect = context.region, context.protect
         self.kubernetes_version = config.kubernetes_version
         child = pulumi.ResourceOptions(parent=self)
@@ -63,7 +64,7 @@ class Cluster(pulumi.ComponentResource):
                     access_scope={"type": "cluster"})})
 
         # PRESERVE keeps EKS add-on updates from reverting the kube-proxy ConfigMap this program owns.
-        kube_proxy_options = eks.KubeProxyAddonOptionsArgs(resolve_conflicts_on_update="PRESERVE") if leave_conntrack_to_nodes else None
+        kube_proxy_options = eks.KubeProxyAddonOptionsArgs(resolve_conflicts_on_update="PRESERVE") if plan.leave_conntrack_to_nodes else None
         self.eks_cluster = eks.Cluster(
             name,
             name=config.name,
@@ -118,7 +119,7 @@ class Cluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.eks_cluster.kubeconfig_json,
                                      enable_server_side_apply=True, opts=child)
         self.kube_proxy_config = None
-        if leave_conntrack_to_nodes:
+        if plan.leave_conntrack_to_nodes:
             self.kube_proxy_config = k8s.core.v1.ConfigMapPatch(
                 f"{name}-{KUBE_PROXY_CONFIG_MAP}",
                 metadata={"name": KUBE_PROXY_CONFIG_MAP, "namespace": "kube-system",

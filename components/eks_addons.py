@@ -13,6 +13,7 @@ import pulumi_aws as aws
 from components.context import ClusterContext
 from core.config.eks_addons import EksAddonsConfig
 from core.eks_addons import MANAGED_ADDONS, RESOLVE_CONFLICTS_ON_CREATE, RESOLVE_CONFLICTS_ON_UPDATE, VPC_CNI
+from core.tags import COMPONENT_TYPE_PREFIX
 
 # Before this component existed pulumi-eks created the VPC CNI add-on as a child of its Cluster
 # (pulumi/pulumi-eks nodejs/eks/cluster/cluster.ts, main @7bf0c1b1, lines 1089-1108: `${name}-vpc-cni`,
@@ -33,7 +34,7 @@ class EksAddons(pulumi.ComponentResource):
 
     def __init__(self, name: str, config: EksAddonsConfig, context: ClusterContext, *, node_groups: Sequence[pulumi.Resource],
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("eks-bottlerocket:index:EksAddons", name, None, opts)
+        super().__init__(COMPONENT_TYPE_PREFIX + "EksAddons", name, None, opts)
         cluster = context.cluster
         self.addons = {}
         for addon in MANAGED_ADDONS:

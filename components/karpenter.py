@@ -15,8 +15,8 @@ from components.node_role import NodeRole
 from core import aws_limits, karpenter
 from core.deployment import KarpenterPlan
 from core.iam_documents import partition, pod_identity_trust_policy
-from core.tags import COLOUR_LABEL
-from core.user_data import control_container_enabled, render_user_data
+from core.tags import COLOUR_LABEL, COMPONENT_TYPE_PREFIX, DISCOVERY_TAG, SQS_ENCRYPTED_WITH_DLQ_RULE, suppression
+from core.user_data import render_user_data
 
 NODE_CLASS_NAME = "bottlerocket"
 
@@ -34,7 +34,7 @@ class Karpenter(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         """`followed_release_version`: the release the followed node group (plan.followed) runs, as EKS reports it:
         a frozen group's nodes keep theirs, and Karpenter's must match."""
-        super().__init__("eks-bottlerocket:index:Karpenter", name, None, opts)
+        super().__init__(COMPONENT_TYPE_PREFIX + "Karpenter", name, None, opts)
         config, followed, node_settings = plan.config, plan.followed, plan.settings
         cluster, cluster_name, region = context.cluster, context.cluster_name, context.region
         self.ami_selector = pulumi.Output.from_input(followed_release_version).apply(lambda version: karpenter.ami_selector_term(
@@ -44,8 +44,8 @@ class Karpenter(pulumi.ComponentResource):
         queue = aws.sqs.Queue(f"{name}-interruption", name=aws_limits.interruption_queue_name(cluster_name),
                               message_retention_seconds=karpenter.INTERRUPTION_QUEUE_RETENTION_SECONDS,
                               sqs_managed_sse_enabled=True,
-                              tags={"policy.eks-bottlerocket/sqs-encrypted-with-dlq":
-                                    "Interruption events expire after 300 s as upstream sets it. A DLQ would only keep stale events"},
+                              tags={suppression(SQS_ENCRYPTED_WITH_DLQ_RULE):
+                                    f"Interruption events expire after {karpenter.INTERRUPTION_QUEUE_RETENTION_SECONDS} s as upstream sets it. A DLQ would only keep stale events"},
                               opts=child)
         # Everything the controller needs while it runs, finalizers included: on destroy the engine deletes a
         # resource only after all that depend on it (automation/lifecycle_order.py), so the controller depends
@@ -69,12 +69,12 @@ class Karpenter(pulumi.ComponentResource):
                                                     description="EC2 Spot, for Karpenter's spot node pools",
                                                     opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True)))
 
-        node_role = NodeRole(f"{name}-nodes", control_container_enabled(node_settings), context, opts=child)
+        node_role = NodeRole(f"{name}-nodes", plan.node_role, context, opts=child)
         access = aws.eks.AccessEntry(f"{name}-nodes", cluster_name=cluster.name, principal_arn=node_role.arn,
                                      type="EC2_LINUX", opts=child)
         needed.append(node_role)
         needed.append(aws.ec2.Tag(f"{name}-security-group-discovery", resource_id=cluster.security_group_id,
-                                  key="karpenter.sh/discovery", value=cluster_name, opts=child))
+                                  key=DISCOVERY_TAG, value=cluster_name, opts=child))
 
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         controller_role = aws.iam.Role(
@@ -92,15 +92,15 @@ class Karpenter(pulumi.ComponentResource):
         identity = aws.eks.PodIdentityAssociation(f"{name}-controller", cluster_name=cluster.name, namespace=karpenter.NAMESPACE,
                                                   service_account=karpenter.SERVICE_ACCOUNT, role_arn=controller_role.arn, opts=child)
 
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
         crds = k8s.helm.v3.Release(f"{name}-crd", name="karpenter-crd", chart=karpenter.CRD_CHART, version=karpenter.CHART_VERSION,
-                                   namespace=karpenter.NAMESPACE, opts=on_cluster)
+                                   namespace=karpenter.NAMESPACE, opts=in_cluster)
         controller = k8s.helm.v3.Release(
             name, name=karpenter.RELEASE_NAME, chart=karpenter.CHART, version=karpenter.CHART_VERSION,
             namespace=karpenter.NAMESPACE, skip_crds=True, atomic=True,
             values=karpenter.helm_values(cluster_name=cluster_name, queue_name=aws_limits.interruption_queue_name(cluster_name), replicas=config.controller.replicas,
                                          resources=config.controller.resources.model_dump(), managed_node_label=COLOUR_LABEL),
-            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, identity, access, *needed])),
+            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[crds, identity, access, *needed])),
         )
 
         toml_settings, kubelet, _ = karpenter.split_node_class_settings(node_settings)
@@ -108,8 +108,8 @@ class Karpenter(pulumi.ComponentResource):
             "Bottlerocket settings of Karpenter's nodes, rendered by eks-bottlerocket.",
             "Kubelet values Karpenter models live in the EC2NodeClass spec.kubelet, not here.",
         ])
-        after_crds = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[crds, controller]))
-        node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, ami_selector=self.ami_selector,  # type: ignore[arg-type]
+        after_crds = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[crds, controller]))
+        node_class = karpenter.ec2_node_class(name=NODE_CLASS_NAME, cluster_name=cluster_name, ami_selector=self.ami_selector,
                                               family=karpenter.ami_family(followed.config.ami_type),
                                               node_role_name=node_role.role.name, user_data=user_data, kubelet=kubelet,
                                               block_devices=karpenter.block_device_mappings(followed.block_devices), tags=context.tags)

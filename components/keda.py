@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components.context import ClusterContext
 from core.config.keda import KedaConfig
-from core.tags import COLOUR_LABEL
+from core.tags import COLOUR_LABEL, COMPONENT_TYPE_PREFIX
 from core.keda import (
     KEDA_CHART,
     KEDA_CHART_REPOSITORY,
@@ -29,8 +29,8 @@ class Keda(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     operator_role: aws.iam.Role
 
-    def __init__(self, name: str, config: KedaConfig, context: ClusterContext, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("eks-bottlerocket:index:Keda", name, None, opts)
+    def __init__(self, name: str, config: KedaConfig, context: ClusterContext, *, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(COMPONENT_TYPE_PREFIX + "Keda", name, None, opts)
         cluster = context.cluster
         self._name = name
         trust = pulumi.Output.all(cluster.oidc_provider_arn, cluster.oidc_issuer).apply(

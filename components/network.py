@@ -8,8 +8,8 @@ import pulumi_aws as aws
 from components.context import DeploymentContext
 from core.network_plan import plan_subnets
 from core.config.network import NetworkConfig
+from core.tags import COMPONENT_TYPE_PREFIX, DISCOVERY_TAG
 
-DISCOVERY_TAG = "karpenter.sh/discovery"
 INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb"
 PUBLIC_ELB_TAG = "kubernetes.io/role/elb"
 
@@ -22,8 +22,8 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
 
-    def __init__(self, name: str, config: NetworkConfig, context: DeploymentContext, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("eks-bottlerocket:index:Network", name, None, opts)
+    def __init__(self, name: str, config: NetworkConfig, context: DeploymentContext, *, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(COMPONENT_TYPE_PREFIX + "Network", name, None, opts)
         self._name, self._cluster_name, self._protect_vpc = name, context.cluster_name, context.protect
         if config.existing_vpc is not None:
             self._adopt_existing(config)

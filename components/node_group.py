@@ -9,25 +9,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from pydantic.alias_generators import to_snake
-
 from components.context import ClusterContext
 from core.deployment import NodeGroupPlan
+from core.node_group import launch_template_block_devices, node_group_taints
 from core.release_version import GroupVersions, held_until_rollout
-from core.tags import COLOUR_LABEL, NODE_GROUP_TAG
+from core.tags import COLOUR_LABEL, COMPONENT_TYPE_PREFIX, NODE_GROUP_TAG
 from core.user_data import render_user_data
-
-_TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
-
-
-def launch_template_block_devices(mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Both Bottlerocket volumes (core/block_devices.py, NodeGroupPlan.block_devices) as the launch template's
-    arguments: snake_case, and the flags as the strings pulumi-aws types them (LaunchTemplateBlockDeviceMappingEbsArgs)."""
-    def flag_or_value(value: Any) -> Any:
-        return str(value).lower() if isinstance(value, bool) else value
-
-    return [{"device_name": mapping["deviceName"], "ebs": {to_snake(key): flag_or_value(value) for key, value in mapping["ebs"].items()}}
-            for mapping in mappings]
 
 
 def _template_version(template: Any) -> str | None:
@@ -49,7 +36,7 @@ class BottlerocketNodeGroup(pulumi.ComponentResource):
 
     def __init__(self, name: str, plan: NodeGroupPlan, context: ClusterContext, *, node_role_arn: pulumi.Input[str],
                  subnet_ids: pulumi.Input[list[str]], opts: pulumi.ResourceOptions | None = None):
-        super().__init__("eks-bottlerocket:index:BottlerocketNodeGroup", name, None, opts)
+        super().__init__(COMPONENT_TYPE_PREFIX + "BottlerocketNodeGroup", name, None, opts)
         self.plan = plan
         config, release, kubernetes_version = plan.config, plan.release, plan.kubernetes_version
         child = pulumi.ResourceOptions(parent=self)
@@ -104,7 +91,7 @@ class BottlerocketNodeGroup(pulumi.ComponentResource):
             },
             update_config={"max_unavailable": config.max_unavailable},
             labels={**config.labels, COLOUR_LABEL: name},
-            taints=[{"key": t.key, "value": t.value or None, "effect": _TAINT_EFFECTS[t.effect]} for t in config.taints],
+            taints=node_group_taints(config.taints),
             launch_template={"id": launch_template.id, "version": launch_template.latest_version.apply(str)},
             # The release policy's tags only here, not on the launch template: a tag change of the node group
             # is a tagging call, while a launch template change is a new version that replaces every node

@@ -8,7 +8,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import DeploymentContext
+from core.deployment import NodeRolePlan
 from core.iam_documents import NODE_MANAGED_POLICIES, SSM_MANAGED_POLICY, managed_policy_arn, service_assume_role_policy
+from core.tags import COMPONENT_TYPE_PREFIX
 
 
 class NodeRole(pulumi.ComponentResource):
@@ -18,13 +20,12 @@ class NodeRole(pulumi.ComponentResource):
     role: aws.iam.Role
     arn: pulumi.Output[str]
 
-    def __init__(self, name: str, ssm: bool, context: DeploymentContext, opts: pulumi.ResourceOptions | None = None):
-        """`ssm`: the nodes run Bottlerocket's control host container (core/deployment.py DeploymentPlan.nodes_need_ssm)."""
-        super().__init__("eks-bottlerocket:index:NodeRole", name, None, opts)
+    def __init__(self, name: str, plan: NodeRolePlan, context: DeploymentContext, *, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(COMPONENT_TYPE_PREFIX + "NodeRole", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.role = aws.iam.Role(name, assume_role_policy=json.dumps(service_assume_role_policy("ec2.amazonaws.com")),
                                  description="Bottlerocket managed node groups", opts=child)
-        for policy_name in (*NODE_MANAGED_POLICIES, *((SSM_MANAGED_POLICY,) if ssm else ())):
+        for policy_name in (*NODE_MANAGED_POLICIES, *((SSM_MANAGED_POLICY,) if plan.ssm else ())):
             aws.iam.RolePolicyAttachment(f"{name}-{policy_name}", role=self.role.name,
                                          policy_arn=managed_policy_arn(context.region, policy_name), opts=child)
         self.arn = self.role.arn

@@ -42,6 +42,6 @@ def _ebs(volume: Volume) -> dict[str, Any]:
 
 def block_device_mappings(root: Volume, data: Volume) -> list[dict[str, Any]]:
     """Both volumes as EC2 block device mappings in the engine's camelCase, sizes in GiB, flags as booleans.
-    Each consumer only spells them its way: components/node_group.py for the launch template,
+    Each consumer only spells them its way: core/node_group.py for the launch template,
     core/karpenter.py for the EC2NodeClass."""
     return [{"deviceName": ROOT_DEVICE, "ebs": _ebs(root)}, {"deviceName": DATA_DEVICE, "ebs": _ebs(data)}]

@@ -191,6 +191,16 @@ def quantity_value(value: str) -> float:
     return number * _QUANTITY_SUFFIX_BYTES[suffix]
 
 
+def cpu_milli(quantity: str) -> float:
+    """A Kubernetes CPU quantity (`250m`, `2`) in millicores."""
+    return quantity_value(quantity) * 1000
+
+
+def memory_mib(quantity: str) -> float:
+    """A Kubernetes memory quantity (`512Mi`, `1Gi`) in MiB."""
+    return quantity_value(quantity) / 2**20
+
+
 def _kebab(name: str) -> str:
     return name.replace("_", "-")
 

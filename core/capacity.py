@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from core import instance_types, sqs_worker
@@ -16,27 +16,14 @@ from core.config.karpenter import NodePoolConfig
 from core.config.kubernetes import Resources
 from core.config.stack_config import StackConfig
 from core.config.workloads import WorkloadConfig
-from core.bottlerocket_settings import quantity_value
-from core.deployment import enabled_node_groups, node_class_settings, node_group_settings
+from core.bottlerocket_settings import cpu_milli, memory_mib
+from core.karpenter import memory_after_vm_overhead
+from core.deployment import KarpenterPlan, deployment_plan
 from core.burst_simulation import Autoscaling, Capacity, InstanceOption, NodePool, ScalingPolicy, ScalingRules
 from core.user_data import reserved_memory_mib
 
 # What DaemonSets (VPC CNI, kube-proxy, Pod Identity agent) take on every node.
 DAEMONSET_CPU_MILLI, DAEMONSET_MEMORY_MIB = 250, 300
-# Karpenter counts an instance type's memory against pool limits less its VM overhead estimate:
-# VM_MEMORY_OVERHEAD_PERCENT 0.075 (aws/karpenter-provider-aws v1.14.1 pkg/operator/options/options.go:58,
-# applied in pkg/providers/instancetype/types.go:364).
-KARPENTER_VM_MEMORY_OVERHEAD = 0.075
-
-
-def cpu_milli(quantity: str) -> float:
-    """A Kubernetes CPU quantity (`250m`, `2`) in millicores."""
-    return quantity_value(quantity) * 1000
-
-
-def memory_mib(quantity: str) -> float:
-    """A Kubernetes memory quantity (`512Mi`, `1Gi`) in MiB."""
-    return quantity_value(quantity) / 2**20
 
 
 def duration_seconds(text: str) -> int | None:
@@ -63,7 +50,7 @@ def autoscaling_for(workload: WorkloadConfig) -> Autoscaling:
                        rules(behavior["scaleUp"]), rules(behavior["scaleDown"]))
 
 
-def pods_per_node(instance_type: str, settings: dict[str, Any], workload: WorkloadConfig, taken_cpu_milli: float = 0,
+def pods_per_node(instance_type: str, settings: Mapping[str, Any], workload: WorkloadConfig, taken_cpu_milli: float = 0,
                   taken_memory_mib: float = 0) -> int:
     """Worker pods that fit by requests, after reserved resources, the hard eviction threshold and DaemonSets."""
     cpus, memory = instance_types.vcpus(instance_type), instance_types.memory_mib(instance_type)
@@ -91,24 +78,23 @@ def _limit(pool: NodePoolConfig, resource: str, to_unit: Callable[[str], float])
     return to_unit(pool.limits[resource]) if resource in pool.limits else math.inf
 
 
-def node_pools_for(config: StackConfig, workload: WorkloadConfig, prices: dict[str, float]) -> tuple[NodePool, ...]:
-    """The stack's NodePools in Karpenter's order (weight descending, then name descending:
+def node_pools_for(karpenter: KarpenterPlan | None, workload: WorkloadConfig, prices: dict[str, float]) -> tuple[NodePool, ...]:
+    """The stack's NodePools (of its deployment plan's Karpenter, core/deployment.py) in Karpenter's order (weight descending, then name descending:
     kubernetes-sigs/karpenter v1.14.1 pkg/utils/nodepool/nodepool.go:161 OrderByWeight), each with the priced
     instance types it allows that fit a worker pod, cheapest first. Spot pools are priced on demand: the
     price file has no spot prices, so their cost is an upper bound."""
-    if not config.karpenter:
+    if karpenter is None:
         return ()
-    settings = node_class_settings(config)
-    ordered = sorted(config.karpenter.node_pools.items(), key=lambda item: (item[1].weight or 0, item[0]), reverse=True)
+    ordered = sorted(karpenter.config.node_pools.items(), key=lambda item: (item[1].weight or 0, item[0]), reverse=True)
     pools = []
     for name, pool in ordered:
         options = []
         for instance_type, price in prices.items():
-            slots = pods_per_node(instance_type, settings, workload) if _allowed(instance_type, pool) else 0
+            slots = pods_per_node(instance_type, karpenter.settings, workload) if _allowed(instance_type, pool) else 0
             if slots:
-                memory = instance_types.memory_mib(instance_type) or 0
+                # Karpenter counts an instance type's memory against pool limits less its VM overhead.
                 options.append(InstanceOption(instance_type, price, slots, (instance_types.vcpus(instance_type) or 0) * 1000,
-                                              memory - math.ceil(memory * KARPENTER_VM_MEMORY_OVERHEAD)))
+                                              memory_after_vm_overhead(instance_types.memory_mib(instance_type) or 0)))
         pools.append(NodePool(name, tuple(sorted(options, key=lambda o: (o.price_per_hour, o.name))),
                               _limit(pool, "cpu", cpu_milli), _limit(pool, "memory", memory_mib),
                               duration_seconds(pool.disruption.consolidate_after) or 0))
@@ -118,8 +104,9 @@ def node_pools_for(config: StackConfig, workload: WorkloadConfig, prices: dict[s
 def capacity_for(config: StackConfig, workload: WorkloadConfig, prices: dict[str, float]) -> Capacity:
     """Karpenter's pools, and the room the enabled managed node groups (at their `desiredSize`, first
     instance type) leave for workers after the Karpenter and KEDA controllers."""
-    pools = node_pools_for(config, workload, prices)
-    groups = enabled_node_groups(config)
+    plan = deployment_plan(config)
+    pools = node_pools_for(plan.karpenter, workload, prices)
+    groups = {name: group.config for name, group in plan.node_groups.items()}  # the enabled ones
     managed_nodes = sum(group.scaling.desired_size for group in groups.values())
     controllers_cpu = controllers_memory = 0.0
     for replicas, resources in _controllers(config):
@@ -129,7 +116,7 @@ def capacity_for(config: StackConfig, workload: WorkloadConfig, prices: dict[str
     for name, group in groups.items():
         instance_type = group.instance_types[0]
         share = group.scaling.desired_size / managed_nodes if managed_nodes else 0
-        per_node = pods_per_node(instance_type, node_group_settings(config, name), workload,
+        per_node = pods_per_node(instance_type, plan.node_groups[name].settings, workload,
                                  controllers_cpu * share / max(group.scaling.desired_size, 1),
                                  controllers_memory * share / max(group.scaling.desired_size, 1))
         free += per_node * group.scaling.desired_size

@@ -13,9 +13,9 @@ from typing import Any
 
 from core.config.karpenter import NodePoolConfig
 from core.block_devices import DATA_DEVICE
-from core.bottlerocket_settings import quantity_value
-from core.release_version import PIN_PATTERN, ReleasePolicy, ami_architecture, variant
-from core.tags import NODE_POOL_LABEL
+from core.bottlerocket_settings import cpu_milli, memory_mib
+from core.release_version import PIN_PATTERN, ReleasePolicy, bottlerocket_parameter
+from core.tags import DISCOVERY_TAG, NODE_POOL_LABEL
 from core.user_data import deep_merge
 
 NAMESPACE = "kube-system"
@@ -109,7 +109,7 @@ def ami_selector_term(policy: ReleasePolicy, effective_version: str, ami_type: s
     if ami_family(ami_type) is None:
         return {"alias": alias}
     version = alias.split("@", 1)[1].removeprefix("v")
-    return {"ssmParameter": f"/aws/service/bottlerocket/{variant(kubernetes_version, ami_type)}/{ami_architecture(ami_type)}/{version}/image_id"}
+    return {"ssmParameter": bottlerocket_parameter(kubernetes_version, ami_type, version, "image_id")}
 
 
 def block_device_mappings(mappings: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -143,6 +143,13 @@ VM_MEMORY_OVERHEAD_PERCENT = 0.075  # pkg/operator/options/options.go:58, the co
 _KUBE_RESERVED_CPU_RANGES = ((0, 1000, 0.06), (1000, 2000, 0.01), (2000, 4000, 0.005), (4000, 1 << 31, 0.0025))
 
 
+def memory_after_vm_overhead(size_mib: int) -> int:
+    """An instance type's memory as Karpenter counts it, for allocatable and against NodePool limits: less
+    its VM overhead estimate (karpenter-provider-aws v1.14.1 pkg/providers/instancetype/types.go:364, with
+    VM_MEMORY_OVERHEAD_PERCENT)."""
+    return size_mib - math.ceil(size_mib * VM_MEMORY_OVERHEAD_PERCENT)
+
+
 def eni_limited_pods(info: Mapping[str, Any]) -> int:
     """Max pods Karpenter assumes for Bottlerocket (types.go:606 `ENILimitedPods`, no reserved ENIs)."""
     network = info["NetworkInfo"]
@@ -158,41 +165,45 @@ def allocatable(info: Mapping[str, Any], node_class: Mapping[str, Any]) -> dict[
     `NewInstanceType`). `info` is an EC2 DescribeInstanceTypes entry, `node_class` an EC2NodeClass spec.
     Returns {"cpu": millicores, "memory": MiB, "ephemeral-storage": MiB, "pods": count}."""
     kubelet = node_class.get("kubelet", {})
-    cpu_milli = info["VCpuInfo"]["DefaultVCpus"] * 1000
-    memory_mib = info["MemoryInfo"]["SizeInMiB"]
-    memory_mib -= math.ceil(memory_mib * VM_MEMORY_OVERHEAD_PERCENT)
+    cpu = info["VCpuInfo"]["DefaultVCpus"] * 1000
+    memory = memory_after_vm_overhead(info["MemoryInfo"]["SizeInMiB"])
     mappings = node_class["blockDeviceMappings"]
     root = next((m for m in mappings if m.get("rootVolume")), None) or next(m for m in mappings if m["deviceName"] == DATA_DEVICE)
-    storage_mib = quantity_value(root["ebs"]["volumeSize"]) / 2**20
+    storage = memory_mib(root["ebs"]["volumeSize"])
     pods = kubelet.get("maxPods") or eni_limited_pods(info)
 
     kube_reserved = {"memory": 11 * pods + 255, "ephemeral-storage": 1024.0,
-                     "cpu": sum(int((min(cpu_milli, end) - start) * share) for start, end, share in _KUBE_RESERVED_CPU_RANGES
-                                if cpu_milli >= start)}
+                     "cpu": sum(int((min(cpu, end) - start) * share) for start, end, share in _KUBE_RESERVED_CPU_RANGES
+                                if cpu >= start)}
     kube_reserved.update(_reserved(kubelet.get("kubeReserved", {})))
     system_reserved = _reserved(kubelet.get("systemReserved", {}))
     hard = kubelet.get("evictionHard", {})
-    eviction = {"memory": _threshold_mib(hard.get("memory.available", "100Mi"), memory_mib),
-                "ephemeral-storage": _threshold_mib(hard.get("nodefs.available", "10%"), storage_mib)}
-    capacity = {"cpu": cpu_milli, "memory": memory_mib, "ephemeral-storage": storage_mib}
+    eviction = {"memory": _threshold_mib(hard.get("memory.available", "100Mi"), memory),
+                "ephemeral-storage": _threshold_mib(hard.get("nodefs.available", "10%"), storage)}
+    capacity = {"cpu": cpu, "memory": memory, "ephemeral-storage": storage}
     result = {key: value - kube_reserved.get(key, 0) - system_reserved.get(key, 0) - eviction.get(key, 0)
               for key, value in capacity.items()}
     return {**result, "pods": pods}
 
 
 def _reserved(table: Mapping[str, str]) -> dict[str, float]:
-    return {key: quantity_value(value) * 1000 if key == "cpu" else quantity_value(value) / 2**20 for key, value in table.items()}
+    return {key: cpu_milli(value) if key == "cpu" else memory_mib(value) for key, value in table.items()}
 
 
 def _threshold_mib(signal: str, capacity_mib: float) -> float:
     if signal.endswith("%"):
         return capacity_mib * float(signal[:-1]) / 100
-    return quantity_value(signal) / 2**20
+    return memory_mib(signal)
 
 
-def ec2_node_class(*, name: str, cluster_name: str, ami_selector: Mapping[str, str], family: str | None, node_role_name: str,
+def ec2_node_class(*, name: str, cluster_name: str, ami_selector: object, family: str | None, node_role_name: object,
                    user_data: str, kubelet: Mapping[str, Any], block_devices: list[dict[str, Any]], tags: Mapping[str, str]) -> dict[str, Any]:
-    discovery = [{"tags": {"karpenter.sh/discovery": cluster_name}}]
+    """The EC2NodeClass manifest. `ami_selector` (an amiSelectorTerm, ami_selector_term) and `node_role_name` are
+    placed as given, never read: plain values, or the component's outputs, which the engine resolves field by field.
+    Building the whole manifest inside an apply instead would make all of its spec unknown in a preview while the
+    role's name is (Output.apply runs only on known values: pulumi v3.272.0 sdk/python/lib/pulumi/output.py,
+    Output.apply, `if not (is_known or run_with_unknowns)`), so a guardrail could not read spec.metadataOptions."""
+    discovery = [{"tags": {DISCOVERY_TAG: cluster_name}}]
     return {
         "apiVersion": "karpenter.k8s.aws/v1",
         "kind": "EC2NodeClass",

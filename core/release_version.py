@@ -25,7 +25,7 @@ from typing import Literal
 
 import semver
 
-from core.tags import FROZEN_TAG, FROZEN_TAG_VALUES, PINNED, RELEASE_TAG
+from core.tags import FROZEN, FROZEN_TAG, NOT_FROZEN, PINNED, RELEASE_TAG
 
 LATEST = "latest"
 _SEMVER, _BUILD = r"[0-9]+\.[0-9]+\.[0-9]+", r"[0-9a-f]{7,40}"
@@ -69,11 +69,15 @@ def variant(kubernetes_version: str, ami_type: str) -> str:
     return f"aws-k8s-{kubernetes_version}{suffix}"
 
 
+def bottlerocket_parameter(kubernetes_version: str, ami_type: str, version: str, leaf: str) -> str:
+    """A public SSM parameter Bottlerocket publishes per variant, architecture and release: `version` is a
+    release without the `v` (`1.54.0`) or `latest`, `leaf` e.g. `image_id` or `image_version`."""
+    return f"/aws/service/bottlerocket/{variant(kubernetes_version, ami_type)}/{ami_architecture(ami_type)}/{version}/{leaf}"
+
+
 def ssm_parameter_name(kubernetes_version: str, ami_type: str) -> str:
-    return (
-        f"/aws/service/bottlerocket/{variant(kubernetes_version, ami_type)}/"
-        f"{ami_architecture(ami_type)}/latest/image_version"
-    )
+    """The newest release of a variant and architecture: what a `latest` group follows."""
+    return bottlerocket_parameter(kubernetes_version, ami_type, LATEST, "image_version")
 
 
 def is_valid_pin(version: str) -> bool:
@@ -113,7 +117,7 @@ class ReleasePolicy:
     def tags(self) -> dict[str, str]:
         """The policy as facts on the node group, for the guardrails (policy/rules.py): its inputs do not
         tell a pin from `latest` once the SSM parameter is read, and `freeze` is a resource option."""
-        return {RELEASE_TAG: LATEST if self.tracks_latest else PINNED, FROZEN_TAG: FROZEN_TAG_VALUES[self.frozen]}
+        return {RELEASE_TAG: LATEST if self.tracks_latest else PINNED, FROZEN_TAG: FROZEN if self.frozen else NOT_FROZEN}
 
     def describe(self) -> str:
         source = f"latest from {self.ssm_parameter}" if self.tracks_latest else f"pinned {self.requested}"

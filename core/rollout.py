@@ -53,8 +53,8 @@ def cluster_version(document: Any, project: str) -> str:
     return str(document["config"][project_key(project, "cluster")][KUBERNETES_VERSION_KEY])
 
 
-def group_kubernetes_version(document: Any, project: str, name: str) -> str:
-    """The Kubernetes version a group gets: its pin, else the cluster's."""
+def written_kubernetes_version(document: Any, project: str, name: str) -> str:
+    """The Kubernetes version the stack file document gives a group: its pin, else the cluster's."""
     pinned = node_groups(document, project)[name].get(KUBERNETES_VERSION_KEY)
     return str(pinned) if pinned is not None else cluster_version(document, project)
 
@@ -166,7 +166,7 @@ def _remove_retiring_taint(group: Any) -> None:
 def target_enabled(document: Any, plan: RolloutPlan) -> bool:
     target = node_groups(document, plan.project)[plan.target]
     return (is_enabled(target) and str(target.get("releaseVersion", LATEST)) == plan.version and not has_retiring_taint(target)
-            and plan.kubernetes_version in (None, group_kubernetes_version(document, plan.project, plan.target)))
+            and plan.kubernetes_version in (None, written_kubernetes_version(document, plan.project, plan.target)))
 
 
 def source_tainted(document: Any, plan: RolloutPlan) -> bool:

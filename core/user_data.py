@@ -20,7 +20,7 @@ from typing import Any
 
 import tomlkit
 
-from core.bottlerocket_settings import quantity_value
+from core.bottlerocket_settings import memory_mib, quantity_value
 
 # Signals the kubelet itself sets by default. Listing some in eviction-hard zeroes the rest
 # (KubeletConfiguration: "other signals not specified will be set to 0"), so all must be present.
@@ -128,11 +128,10 @@ def _soft_is_not_looser(soft: str, hard: str) -> bool:
 def reserved_memory_mib(kubernetes: Mapping[str, Any], capacity_mib: float) -> float:
     """Memory pods cannot have on a node of `capacity_mib`: system- and kube-reserved plus the hard
     `memory.available` eviction threshold."""
-    reserved = sum(quantity_value(kubernetes.get(table, {}).get("memory") or "0") / 2**20
-                   for table in ("system-reserved", "kube-reserved"))
+    reserved = sum(memory_mib(kubernetes.get(table, {}).get("memory") or "0") for table in ("system-reserved", "kube-reserved"))
     threshold = kubernetes.get("eviction-hard", {}).get("memory.available")
     if threshold:
-        reserved += capacity_mib * float(threshold[:-1]) / 100 if _is_percent(threshold) else quantity_value(threshold) / 2**20
+        reserved += capacity_mib * float(threshold[:-1]) / 100 if _is_percent(threshold) else memory_mib(threshold)
     return reserved
 
 

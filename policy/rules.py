@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from core.block_devices import DATA_DEVICE, MINIMUM_DATA_VOLUME_GIB
 from core.bottlerocket_settings import BottlerocketSettings
-from core.tags import DEAD_LETTER_QUEUE_TAG, FROZEN_TAG, PINNED, RELEASE_TAG, STACK_TAG, SUPPRESSION_PREFIX
+from core.tags import DEAD_LETTER_QUEUE_TAG, FROZEN, FROZEN_TAG, PINNED, RELEASE_TAG, SQS_ENCRYPTED_WITH_DLQ_RULE, STACK_TAG, suppression
 from core.user_data import KUBELET_DEFAULT_HARD_SIGNALS, settings_problems
 
 PRODUCTION_NAMES = {"prod", "production"}
@@ -106,7 +106,7 @@ def _suppression(resource: Resource, rule: str, context: Context) -> str | None:
     A tag the provider's default tags put there (the stack's `tags`, which reach every resource) is
     never a suppression, and a reason must say something: at least three words."""
     annotations = (resource.props.get("metadata") or {}).get("annotations") or {}
-    key = SUPPRESSION_PREFIX + rule
+    key = suppression(rule)
     if key in context.stack_wide_tags:
         return None
     reason = {**_tags(resource), **annotations}.get(key)
@@ -342,7 +342,7 @@ def _frozen_in_production(resource: Resource, context: Context) -> Iterable[str]
     if tags.get(RELEASE_TAG) != PINNED:
         yield ("the node group does not pin its Bottlerocket release in production "
                f"({RELEASE_TAG}={tags.get(RELEASE_TAG)!r}): pin releaseVersion and set freeze: true")
-    elif tags.get(FROZEN_TAG) != "true":
+    elif tags.get(FROZEN_TAG) != FROZEN:
         yield "the node group's pinned release is not frozen in production: set freeze: true"
 
 
@@ -354,7 +354,7 @@ RULES = [
     Rule("kernel-lockdown-production", "kernel.lockdown is not 'none' in production", True, _lockdown),
     Rule("admin-container-production", "no superpowered host container (admin or any other) runs in production", True, _superpowered_containers),
     Rule("iam-least-privilege", "no Action '*'; Resource '*' only where AWS allows nothing narrower", True, _iam_least_privilege),
-    Rule("sqs-encrypted-with-dlq", "SQS queues encrypted and with a dead-letter queue", True, _sqs),
+    Rule(SQS_ENCRYPTED_WITH_DLQ_RULE, "SQS queues encrypted and with a dead-letter queue", True, _sqs),
     Rule("workload-hardening", "Deployments with requests/limits, probes, non-root, read-only root filesystem", True, _workload_hardening),
     Rule("keda-trigger-strings", "KEDA trigger metadata values are strings", True, _trigger_strings),
     Rule("helm-chart-pinned", "Helm charts pinned to exact versions", True, _helm_pinned),

@@ -12,7 +12,7 @@ import yaml
 
 from core import karpenter
 from core.config.karpenter import NodePoolConfig
-from core.deployment import node_class_settings
+from core.deployment import karpenter_node_settings
 from core.release_version import release_policy
 from core.config.stack_config import validate_stack_config
 from core.user_data import DEFAULT_SETTINGS
@@ -254,7 +254,7 @@ def test_node_class_follows_the_node_groups(plan):
         assert ebs.get("iops") == group_ebs.get("iops") and ebs.get("throughput") == group_ebs.get("throughput")
     assert node_class["metadataOptions"]["httpTokens"] == "required"
     settings = tomlkit.parse(node_class["userData"]).unwrap()["settings"]
-    assert settings == karpenter.split_node_class_settings(node_class_settings(config))[0]
+    assert settings == karpenter.split_node_class_settings(karpenter_node_settings(config))[0]
 
 
 def test_node_class_and_node_group_agree_on_every_shared_setting(plan):

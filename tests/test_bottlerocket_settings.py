@@ -7,7 +7,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from core.bottlerocket_settings import BottlerocketSettings, KubernetesSettings, quantity_value
+from core.bottlerocket_settings import BottlerocketSettings, KubernetesSettings, cpu_milli, memory_mib, quantity_value
 from tests.upstream_data import UPSTREAM
 
 
@@ -88,6 +88,7 @@ def test_quantity_value():
     assert quantity_value("500Mi") == 500 * 2**20
     assert quantity_value("129e6") == 129e6
     assert quantity_value("1k") == 1000
+    assert (cpu_milli("250m"), cpu_milli("2"), memory_mib("1Gi"), memory_mib("512Mi")) == (250, 2000, 1024, 512)
 
 
 def _reference_kubernetes_keys() -> set[str]:

@@ -1,4 +1,4 @@
-"""Every component takes (name, its section or plan, the context, keyword-only wiring, opts) (components/context.py)."""
+"""Every component takes (name, its section or plan, the context, keyword-only wiring and opts) (components/context.py)."""
 
 from __future__ import annotations
 
@@ -24,12 +24,13 @@ ON_THE_CLUSTER = (BottlerocketNodeGroup, EksAddons, Keda, Karpenter, SqsWorker)
 def test_one_constructor_shape(component):
     parameters = list(inspect.signature(component.__init__).parameters.values())[1:]
     positional = [p for p in parameters if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
-    assert [p.name for p in positional][0] == "name" and positional[2].name == "context"
-    assert len(positional) == 3 or [p.name for p in positional[3:]] == ["opts"], "wiring arguments are keyword-only"
+    assert [p.name for p in positional] == ["name", positional[1].name, "context"], "wiring and opts are keyword-only"
+    # the section: a stack-file section (core/config/) or a plan of core/deployment.py, never a bare value
+    assert positional[1].annotation.endswith(("Config", "Plan")), positional[1].annotation
     expected = "ClusterContext" if component in ON_THE_CLUSTER else "DeploymentContext"
     assert positional[2].annotation == expected
     assert parameters[-1].name == "opts"
-    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters[3:-1])
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters[3:])
 
 
 def test_the_cluster_context_keeps_every_shared_fact():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.block_devices import DATA_DEVICE, ROOT_DEVICE
-from core.deployment import deployment_plan, enabled_node_groups, group_release_policy, node_group_settings, stack_settings
+from core.deployment import deployment_plan, enabled_node_groups, group_release_policy, node_group_settings, shared_bottlerocket_settings
 from core.config.stack_config import validate_stack_config
 from core.user_data import DEFAULT_SETTINGS
 from tests.conftest import project_values
@@ -28,15 +28,15 @@ def test_settings_merge_defaults_stack_and_group():
     dev, prod = _config("dev"), _config("prod")
     assert node_group_settings(dev, "blue")["host-containers"]["admin"]["enabled"] is True
     assert node_group_settings(prod, "blue")["host-containers"]["admin"]["enabled"] is False
-    assert stack_settings(prod)["kubernetes"]["eviction-hard"]["memory.available"] == "1Gi"  # the stack's own value
-    assert stack_settings(prod)["kubernetes"]["pod-pids-limit"] == DEFAULT_SETTINGS["kubernetes"]["pod-pids-limit"]
+    assert shared_bottlerocket_settings(prod)["kubernetes"]["eviction-hard"]["memory.available"] == "1Gi"  # the stack's own value
+    assert shared_bottlerocket_settings(prod)["kubernetes"]["pod-pids-limit"] == DEFAULT_SETTINGS["kubernetes"]["pod-pids-limit"]
 
     def group_override(values):
         values["nodeGroups"]["blue"]["bottlerocket"] = {"kubernetes": {"pod-pids-limit": 2048}}
 
     edited = _config("prod", group_override)
     assert node_group_settings(edited, "blue")["kubernetes"]["pod-pids-limit"] == 2048
-    assert stack_settings(edited)["kubernetes"]["pod-pids-limit"] == DEFAULT_SETTINGS["kubernetes"]["pod-pids-limit"]
+    assert shared_bottlerocket_settings(edited)["kubernetes"]["pod-pids-limit"] == DEFAULT_SETTINGS["kubernetes"]["pod-pids-limit"]
 
 
 def test_the_plan_holds_each_enabled_group_once():
@@ -95,17 +95,21 @@ def test_workers_get_their_secrets_and_the_nodes_eviction_cap():
                                                  "Pulumi.prod.yaml", secret_keys=["workloadSecrets"]))
     worker = plan.workers["orders-worker"]
     assert worker.secret_env == {"API_TOKEN": "x"}
+    assert worker.resource_name == "worker-orders-worker"  # the SqsWorker's name and its resources' (core/aws_limits.py)
     assert worker.eviction_max_pod_grace_period == DEFAULT_SETTINGS["kubernetes"]["eviction-max-pod-grace-period"]
     assert deployment_plan(_config("prod")).workers["orders-worker"].secret_env == {}
 
 
 def test_node_wide_facts_come_from_the_groups_settings():
     prod = deployment_plan(_config("prod"))
-    assert prod.nodes_need_ssm and prod.conntrack_left_to_nodes  # the defaults run the control container and set conntrack
+    assert prod.node_role.ssm and prod.cluster.leave_conntrack_to_nodes  # the defaults run the control container and set conntrack
 
     def opt_out(values):
         values["nodeGroups"]["blue"]["bottlerocket"] = {"host-containers": {"control": {"enabled": False}},
                                                         "kernel": {"sysctl": {"net.netfilter.nf_conntrack_max": None}}}
 
     edited = deployment_plan(_config("prod", opt_out))
-    assert not edited.nodes_need_ssm and not edited.conntrack_left_to_nodes
+    assert not edited.node_role.ssm and not edited.cluster.leave_conntrack_to_nodes
+    # Karpenter's nodes have their own role, by the node class's settings (the shared ones, here with the control container)
+    assert edited.karpenter is not None and edited.karpenter.node_role.ssm
+    assert edited.cluster.config == _config("prod", opt_out).cluster

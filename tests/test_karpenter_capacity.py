@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from core import karpenter
-from core.deployment import node_class_settings, node_group_settings
+from core.deployment import karpenter_node_settings, node_group_settings
 from core.config.stack_config import validate_stack_config
 from tests.conftest import project_values
 
@@ -57,12 +57,12 @@ def test_kube_reserved_is_left_to_karpenter_and_scales_with_size(prod_plan):
 def test_a_node_class_kube_reserved_is_kept_and_used():
     config = validate_stack_config(project_values("dev"), "Pulumi.dev.yaml")
     assert "kube-reserved" in node_group_settings(config, "blue")["kubernetes"]  # managed groups keep the shared one
-    assert "kube-reserved" not in node_class_settings(config)["kubernetes"]
+    assert "kube-reserved" not in karpenter_node_settings(config)["kubernetes"]
     values = project_values("dev")
     values["karpenter"]["nodeClass"]["bottlerocket"] = {"kubernetes": {"kube-reserved": {"memory": "2Gi", "cpu": "300m"}}}
     edited = validate_stack_config(values, "Pulumi.dev.yaml")
-    assert node_class_settings(edited)["kubernetes"]["kube-reserved"] == {"memory": "2Gi", "cpu": "300m"}
-    _, kubelet, _ = karpenter.split_node_class_settings(node_class_settings(edited))
+    assert karpenter_node_settings(edited)["kubernetes"]["kube-reserved"] == {"memory": "2Gi", "cpu": "300m"}
+    _, kubelet, _ = karpenter.split_node_class_settings(karpenter_node_settings(edited))
     spec = {"kubelet": kubelet, "blockDeviceMappings": [{"deviceName": karpenter.DATA_DEVICE, "rootVolume": True, "ebs": {"volumeSize": "50Gi"}}]}
     # dev: system-reserved 1Gi, hard memory.available 500Mi (the defaults), the node class's 2Gi kube-reserved.
     assert karpenter.allocatable(INSTANCE_TYPES["m6i.large"], spec)["memory"] == 7577 - 2048 - 1024 - 500

@@ -23,6 +23,7 @@ from automation.rollout import Cluster, Rollout, RolloutError, RolloutMarker, Ro
 from automation.upgrade_check import check
 from core.rollout import RETIRING_TAINT, RolloutPlan, RolloutUsageError, plan_rollout
 from core.version_rollout import check_version_request, remove_redundant_pins
+from core.node_group import EKS_TAINT_EFFECTS
 from core.tags import NODE_GROUP_TAG
 from core.config.stack_config import validate_stack_config
 from tests.conftest import PROJECT, ROOT
@@ -34,7 +35,6 @@ SUBNET = "subnet-0a1b2c3d4e5f60718"
 BOOT_SECONDS = 90.0
 REQUEST_BUDGET = 2000  # the bound for 3 nodes and 12 pods
 BUSIEST_TEN_SECONDS = 40  # no emulated 10 s window may see more requests than this: a spinning loop would
-_TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "PreferNoSchedule": "PREFER_NO_SCHEDULE"}
 
 
 class Deployer:
@@ -84,7 +84,7 @@ class Deployer:
         for name, group in groups.items():
             version = group.get("kubernetesVersion", cluster_version)
             taints = [dict(t) for t in group.get("taints", [])]
-            eks_taints = [{"key": t["key"], "value": t.get("value", ""), "effect": _TAINT_EFFECTS[t["effect"]]} for t in taints]
+            eks_taints = [{"key": t["key"], "value": t.get("value", ""), "effect": EKS_TAINT_EFFECTS[t["effect"]]} for t in taints]
             if group.get("enabled", True) and name not in self.live:
                 if version != cluster_version:
                     raise RuntimeError(f"EKS CreateNodegroup refused: {name} at {version}, the cluster runs {cluster_version}")

@@ -36,8 +36,8 @@ from core.burst_simulation import (
     scale_limit,
     simulate,
 )
-from core.capacity import autoscaling_for, capacity_for, cpu_milli, duration_seconds, memory_mib, node_pools_for, pods_per_node
-from core.deployment import node_group_settings
+from core.capacity import autoscaling_for, capacity_for, duration_seconds, node_pools_for, pods_per_node
+from core.deployment import deployment_plan, node_group_settings
 from core.config.stack_config import validate_stack_config
 from tests.conftest import PROJECT, ROOT, project_values
 
@@ -241,9 +241,8 @@ def test_stack_values_feed_the_simulation():
 
 
 def test_capacity_maths_over_a_hand_made_price_list():
-    """core/capacity.py over plain data: the quantity and duration helpers, the instance types a NodePool
+    """core/capacity.py over plain data: the duration helper, the instance types a NodePool
     allows (category, generation, architecture), and the room the controllers leave on managed nodes."""
-    assert (cpu_milli("250m"), cpu_milli("2"), memory_mib("1Gi"), memory_mib("512Mi")) == (250, 2000, 1024, 512)
     assert [duration_seconds(t) for t in ("900", "15m", "1h30m", "90s", "soon", "")] == [900, 900, 5400, 90, None, None]
     config = validate_stack_config(project_values("prod"), "Pulumi.prod.yaml")
     workload = config.workloads[0]
@@ -251,7 +250,7 @@ def test_capacity_maths_over_a_hand_made_price_list():
     # c7g (arm64) and x2idn (category) are left out
     prices = {"m6i.xlarge": 0.192, "m5.xlarge": 0.192, "t3.xlarge": 0.1664, "m6g.xlarge": 0.154, "c7g.large": 0.0725,
               "x2idn.16xlarge": 6.669}
-    pools = node_pools_for(config, workload, prices)
+    pools = node_pools_for(deployment_plan(config).karpenter, workload, prices)
     assert [(pool.name, [o.name for o in pool.options], pool.consolidate_after_seconds) for pool in pools] == [
         ("default", ["m6i.xlarge"], 300), ("burst", ["m6i.xlarge"], 60)]
     # on Karpenter's nodes kube-reserved is Karpenter's (core/karpenter.py): 4000m - 250m DaemonSets -> 7 pods of 500m

@@ -212,7 +212,7 @@ def test_karpenter_settings_are_validated_as_the_node_class_gets_them(monkeypatc
     monkeypatch.setattr(stack_config, "settings_problems",
                         lambda settings, smallest: judged.append(settings) or original(settings, smallest))
     config = validate_stack_config(values, "Pulumi.dev.yaml")
-    deployed = deployment.node_class_settings(config)
+    deployed = deployment.karpenter_node_settings(config)
     assert "kube-reserved" not in deployed["kubernetes"]
     assert judged == [deployed]  # the node groups' rules, with the shared kube-reserved, run in core/config/node_groups.py
 

@@ -18,7 +18,7 @@ from core.config.kubernetes import TaintConfig
 from core.release_version import (BOTTLEROCKET_AMI_TYPES, HELD_BY_A_PIN, LATEST, PIN_EXAMPLE, RELEASE_VERSION_PATTERN,
                                   VERSION_INPUTS, ami_architecture,
                                   is_nvidia, pin_problem)
-from core.tags import COLOUR_LABEL, FROZEN_TAG, FROZEN_TAG_VALUES, PINNED, RELEASE_TAG
+from core.tags import COLOUR_LABEL, FROZEN, FROZEN_TAG, NOT_FROZEN, PINNED, RELEASE_TAG
 from core.user_data import SettingsProblem, effective_settings, eks_merge_problems, render_user_data, settings_problems
 
 
@@ -74,7 +74,7 @@ class NodeGroupConfig(ConfigSection):
     freeze: bool = Field(default=False, description=(
         f"Holds {code_list(VERSION_INPUTS)} at their deployed values (`ignoreChanges`): the group's nodes change only "
         "through a blue/green rollout ([Version freeze and bump](#version-freeze-and-bump)). The node group carries the "
-        f"tag `{FROZEN_TAG}: {FROZEN_TAG_VALUES[True]}` or `{FROZEN_TAG_VALUES[False]}`."))
+        f"tag `{FROZEN_TAG}: {FROZEN}` or `{NOT_FROZEN}`."))
     kubernetes_version: KubernetesVersion | None = Field(default=None, description=(
         "Node group `version` and the SSM parameter of `latest` (`aws-k8s-<this>`); at most 3 minors older than "
         "`cluster.kubernetesVersion`, never newer. Unset: the cluster's. Keeps a group on the old version while the control "

@@ -107,7 +107,7 @@ def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGro
         return problems
     own_path: Path = ("karpenter", "nodeClass", "bottlerocket")
     stack_dict, own = settings_as_dict(stack_settings), settings_as_dict(karpenter.node_class.bottlerocket)
-    merged = node_class_settings(effective_settings(stack_dict), own)  # what the EC2NodeClass gets (core/deployment.py)
+    merged = node_class_settings(effective_settings(stack_dict), own)  # what the EC2NodeClass gets (core/deployment.py karpenter_node_settings)
     for problem in settings_problems(merged, None):
         problems.append(Problem(settings_origin(problem, stack_dict, own, own_path), problem.message))
     _, _, dropped = split_node_class_settings(merged)

@@ -22,6 +22,7 @@ from core.burst_simulation import Capacity, Scenario, karpenter_node_claims, sim
 from core.capacity import autoscaling_for, capacity_for
 from core.config.stack_config import StackConfig
 from core.config.workloads import WorkloadConfig
+from core.rollout import project_key
 
 POLLING_CANDIDATES = (1, 5, 15, 30)
 SEARCH_RUNS = 40  # per candidate while searching; the winner is checked with the full --runs
@@ -179,16 +180,16 @@ def _edits(config: StackConfig, index: int, search: Search, setting: Setting) ->
     pool = config.karpenter.node_pools[pool_name] if config.karpenter else None
     project = project_name()
     edits = [
-        {"path": f"{project}:workloads[{index}].scaling.maxReplicas", "from": scaling.max_replicas, "to": setting.replicas},
-        {"path": f"{project}:workloads[{index}].scaling.pollingIntervalSeconds", "from": scaling.polling_interval_seconds,
+        {"path": project_key(project, f"workloads[{index}].scaling.maxReplicas"), "from": scaling.max_replicas, "to": setting.replicas},
+        {"path": project_key(project, f"workloads[{index}].scaling.pollingIntervalSeconds"), "from": scaling.polling_interval_seconds,
          "to": setting.polling_seconds},
     ]
     if pool is not None and setting.cpu_limit_vcpus is not None:
-        edits.append({"path": f"{project}:karpenter.nodePools.{pool_name}.limits.cpu", "from": pool.limits.get("cpu"),
+        edits.append({"path": project_key(project, f"karpenter.nodePools.{pool_name}.limits.cpu"), "from": pool.limits.get("cpu"),
                       "to": str(setting.cpu_limit_vcpus)})
         memory = search.memory_limit_mib(setting.cpu_limit_vcpus)
         if memory > search.pool.memory_limit_mib:
-            edits.append({"path": f"{project}:karpenter.nodePools.{pool_name}.limits.memory", "from": pool.limits.get("memory"),
+            edits.append({"path": project_key(project, f"karpenter.nodePools.{pool_name}.limits.memory"), "from": pool.limits.get("memory"),
                           "to": f"{int(memory // 1024)}Gi"})
     return edits
 

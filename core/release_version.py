@@ -28,7 +28,11 @@ import semver
 from core.tags import FROZEN, FROZEN_TAG, NOT_FROZEN, PINNED, RELEASE_TAG
 
 LATEST = "latest"
-PIN_PATTERN = re.compile(r"(?P<semver>[0-9]+\.[0-9]+\.[0-9]+)-(?P<build>[0-9a-f]{7,40})")
+_SEMVER, _BUILD = r"[0-9]+\.[0-9]+\.[0-9]+", r"[0-9a-f]{7,40}"
+PIN_PATTERN = re.compile(rf"(?P<semver>{_SEMVER})-(?P<build>{_BUILD})")
+# `releaseVersion` whole, in syntax both Python and ECMAScript read (the stack file's JSON Schema).
+RELEASE_VERSION_PATTERN = rf"^(?:{LATEST}|{_SEMVER}-{_BUILD})$"
+PIN_EXAMPLE = "1.54.0-5043decc"
 
 # The node group inputs whose change makes the provider call EKS UpdateNodegroupVersion (every node
 # replaced), with what a change of each means to a user.
@@ -37,6 +41,8 @@ VERSION_INPUTS = {
     "version": "Kubernetes version",
     "launchTemplate.version": "launch template version (Bottlerocket settings, volumes or tags)",
 }
+# What a pinned group that is not frozen holds: its pin is sent as written, the rest waits for a rollout.
+HELD_BY_A_PIN = tuple(field for field in VERSION_INPUTS if field != "releaseVersion")
 HELD_UNTIL_ROLLOUT = "held until rollout"
 
 BOTTLEROCKET_AMI_TYPES = (
@@ -78,6 +84,14 @@ def is_valid_pin(version: str) -> bool:
     return bool(PIN_PATTERN.fullmatch(version))
 
 
+def pin_problem(release_version: str) -> str | None:
+    """What is wrong with a requested release (`latest` or a pin), to follow the value as the caller quotes
+    it; None when it is one."""
+    if release_version == LATEST or is_valid_pin(release_version):
+        return None
+    return f"is neither '{LATEST}' nor a Bottlerocket version such as {PIN_EXAMPLE}"
+
+
 @dataclass(frozen=True)
 class ReleasePolicy:
     """How one node group's `releaseVersion` is chosen."""
@@ -96,7 +110,7 @@ class ReleasePolicy:
         if self.frozen:
             return list(VERSION_INPUTS)
         if not self.tracks_latest:
-            return [field for field in VERSION_INPUTS if field != "releaseVersion"]
+            return list(HELD_BY_A_PIN)
         return []
 
     @property
@@ -111,8 +125,8 @@ class ReleasePolicy:
 
 
 def release_policy(kubernetes_version: str, ami_type: str, requested: str, frozen: bool) -> ReleasePolicy:
-    if requested != LATEST and not is_valid_pin(requested):
-        raise ValueError(f"{requested!r} is neither 'latest' nor a Bottlerocket version like 1.54.0-5043decc")
+    if problem := pin_problem(requested):
+        raise ValueError(f"{requested!r} {problem}")
     return ReleasePolicy(requested, frozen, ssm_parameter_name(kubernetes_version, ami_type))
 
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.bottlerocket_settings import quantity_value
-from core.release_version import LATEST, is_valid_pin
+from core.config.node_groups import NodeGroupConfig
+from core.release_version import LATEST, pin_problem
 from core.tags import COLOUR_LABEL, PREFIX
 
 RETIRING_TAINT = {"key": PREFIX + "retiring", "value": "true", "effect": "NoSchedule"}
 KUBERNETES_VERSION_KEY = "kubernetesVersion"  # cluster.kubernetesVersion and nodeGroups.<g>.kubernetesVersion
-DEFAULT_MAX_UNAVAILABLE = 1  # core/config/node_groups.py NodeGroupConfig.max_unavailable's default
+DEFAULT_MAX_UNAVAILABLE: int = NodeGroupConfig.model_fields["max_unavailable"].default
 
 
 class RolloutUsageError(ValueError):
@@ -75,7 +76,11 @@ def has_retiring_taint(group: Mapping[str, Any]) -> bool:
     return any(dict(taint) == RETIRING_TAINT for taint in group.get("taints", []) or [])
 
 
-def role(group: Mapping[str, Any]) -> tuple:
+# (amiType, sorted labels, sorted taints as sorted (field, value) pairs): comparable and hashable.
+Role = tuple[str, tuple[tuple[str, str], ...], tuple[tuple[tuple[str, Any], ...], ...]]
+
+
+def role(group: Mapping[str, Any]) -> Role:
     """What decides which pods a group can take: AMI type, labels (the colour aside) and taints (the
     retiring one aside). Groups of the same role can replace each other."""
     labels = {k: str(v) for k, v in (group.get("labels") or {}).items() if k != COLOUR_LABEL}
@@ -93,8 +98,8 @@ def plan_rollout(document: Any, project: str, target: str, source: str | None, v
     if source == target:
         raise RolloutUsageError(f"--from and --to are both {target!r}; name two different groups")
     wanted = version or str(groups[target].get("releaseVersion", LATEST))
-    if wanted != LATEST and not is_valid_pin(wanted):
-        raise RolloutUsageError(f"--version {wanted!r} is neither 'latest' nor a Bottlerocket version such as 1.54.0-5043decc")
+    if problem := pin_problem(wanted):
+        raise RolloutUsageError(f"--version {wanted!r} {problem}")
     if source is None:
         peers = [name for name, group in groups.items()
                  if name != target and is_enabled(group) and role(group) == role(groups[target])]

@@ -6,10 +6,12 @@ and hands the HPA a scale-up policy that can add dozens of pods in one step; sca
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.config.workloads import WorkloadConfig
 from core.tags import KEY_NAMESPACE
+
+if TYPE_CHECKING:  # core/config/workloads.py describes its keys with this module's constants
+    from core.config.workloads import WorkloadConfig
 
 SCALE_UP_PERIOD_SECONDS = 15
 # Environment variables the worker's container gets from the program (QUEUE_URL, AWS_REGION,
@@ -19,20 +21,26 @@ SCALE_UP_PERIOD_SECONDS = 15
 PROGRAM_ENV = ("QUEUE_URL", "AWS_REGION", "PROCESSING_SECONDS")
 INJECTED_ENV = (*PROGRAM_ENV, "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 DEAD_LETTER_RETENTION_SECONDS = 1209600  # 14 days, SQS's maximum: time to inspect what failed
+MAX_VISIBILITY_TIMEOUT_SECONDS = 43200  # 12 hours, SQS's maximum
+VISIBILITY_TIMEOUT_FACTOR = 6  # the default visibility timeout, in multiples of a message's processing time
+GRACE_PERIOD_MARGIN_SECONDS = 10  # the default termination grace period beyond a message's processing time
+# The HPA's scale-down policy: at most this share of the pods per period. Gentle, unlike the scale-up step.
+SCALE_DOWN_PERCENT, SCALE_DOWN_PERIOD_SECONDS = 25, 60
+FALLBACK_FAILURE_THRESHOLD = 3  # failed reads of the queue's length before KEDA holds `fallback.replicas`
 
 
 def visibility_timeout(workload: WorkloadConfig) -> int:
     """A message must stay invisible longer than its processing takes, or a second pod gets it too."""
     if workload.queue.visibility_timeout_seconds is not None:
         return workload.queue.visibility_timeout_seconds
-    return min(43200, 6 * workload.processing_seconds)
+    return min(MAX_VISIBILITY_TIMEOUT_SECONDS, VISIBILITY_TIMEOUT_FACTOR * workload.processing_seconds)
 
 
 def termination_grace_period(workload: WorkloadConfig, eviction_max_pod_grace_period: int | None) -> int:
     """Long enough to finish the message in hand, and at least what soft eviction grants."""
     if workload.termination_grace_period_seconds is not None:
         return workload.termination_grace_period_seconds
-    return max(workload.processing_seconds + 10, eviction_max_pod_grace_period or 0)
+    return max(workload.processing_seconds + GRACE_PERIOD_MARGIN_SECONDS, eviction_max_pod_grace_period or 0)
 
 
 def labels(workload: WorkloadConfig) -> dict[str, str]:
@@ -150,13 +158,13 @@ def scaled_object(workload: WorkloadConfig, queue_url: str, region: str) -> dict
             "cooldownPeriod": scaling.cooldown_period_seconds,
             "minReplicaCount": scaling.min_replicas,
             "maxReplicaCount": scaling.max_replicas,
-            "fallback": {"failureThreshold": 3, "replicas": scaling.fallback_replicas},
+            "fallback": {"failureThreshold": FALLBACK_FAILURE_THRESHOLD, "replicas": scaling.fallback_replicas},
             "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {
                 # One step may go from 0 to maxReplicas: a burst must not wait for doubling rounds.
                 "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
                             "policies": [{"type": "Pods", "value": scaling.max_replicas, "periodSeconds": SCALE_UP_PERIOD_SECONDS}]},
                 "scaleDown": {"stabilizationWindowSeconds": scaling.scale_down_stabilization_seconds, "selectPolicy": "Min",
-                              "policies": [{"type": "Percent", "value": 25, "periodSeconds": 60}]},
+                              "policies": [{"type": "Percent", "value": SCALE_DOWN_PERCENT, "periodSeconds": SCALE_DOWN_PERIOD_SECONDS}]},
             }}},
             "triggers": [{
                 "type": "aws-sqs-queue",

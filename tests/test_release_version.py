@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from core.release_version import (BOTTLEROCKET_AMI_TYPES, GroupVersions, held_until_rollout, is_valid_pin, release_policy,
-                                  ssm_parameter_name, variant)
+from core.config.base import ConfigError
+from core.config.stack_config import validate_stack_config
+from core.release_version import (BOTTLEROCKET_AMI_TYPES, RELEASE_VERSION_PATTERN, GroupVersions, held_until_rollout, is_valid_pin,
+                                  pin_problem, release_policy, ssm_parameter_name, variant)
+from core.rollout import RolloutUsageError, plan_rollout
+from tests.conftest import PROJECT, project_values
 
 
 @pytest.mark.parametrize("ami_type, parameter", [
@@ -34,6 +40,32 @@ def test_valid_pins(pin):
 @pytest.mark.parametrize("pin", ["1.54.0", "v1.54.0-5043decc", "1.54-5043decc", "1.54.0-XYZ12345", "1.54.0-abc", "latest"])
 def test_invalid_pins(pin):
     assert not is_valid_pin(pin)
+
+
+@pytest.mark.parametrize("requested", ["v1.54", "1.54.0-5043decc\n", "Latest"])
+def test_one_wording_for_a_bad_release_version_wherever_it_is_checked(requested):
+    """The stack file's check, the version policy and `rollout --version` say the same thing (each quoting
+    the value its own way); the JSON Schema's pattern refuses what the check refuses."""
+    problem = pin_problem(requested)
+    assert problem is not None and problem.startswith("is neither 'latest' nor a Bottlerocket version")
+    values = project_values("dev")
+    values["nodeGroups"]["blue"]["releaseVersion"] = requested
+    with pytest.raises(ConfigError) as caught:
+        validate_stack_config(values, "Pulumi.dev.yaml")
+    assert f"Pulumi.dev.yaml: nodeGroups.blue.releaseVersion: {requested!r} {problem}" in caught.value.lines()
+    with pytest.raises(ValueError) as raised:
+        release_policy("1.33", "BOTTLEROCKET_x86_64", requested, frozen=False)
+    assert str(raised.value) == f"{requested!r} {problem}"
+    document = {"config": {f"{PROJECT}:nodeGroups": {"blue": {}, "green": {}}}}
+    with pytest.raises(RolloutUsageError) as refused:
+        plan_rollout(document, PROJECT, "green", "blue", requested)
+    assert str(refused.value) == f"--version {requested!r} {problem}"
+    assert not re.fullmatch(RELEASE_VERSION_PATTERN, requested)
+
+
+@pytest.mark.parametrize("requested", ["latest", "1.54.0-5043decc"])
+def test_latest_and_pins_have_no_problem(requested):
+    assert pin_problem(requested) is None and re.fullmatch(RELEASE_VERSION_PATTERN, requested)
 
 
 def test_policy_modes():

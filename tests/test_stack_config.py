@@ -11,7 +11,9 @@ import pytest
 
 from automation.mock_engine import run_program
 from core.config.base import ConfigError, format_path
-from core.config.stack_config import validate_stack_config
+from core import deployment
+from core.config import stack_config
+from core.config.stack_config import StackConfig, validate_stack_config
 from tests.conftest import PROJECT, ROOT, make_plan, project_values
 
 
@@ -20,6 +22,17 @@ def test_shipped_stacks_validate():
     prod = validate_stack_config(project_values("prod"), "Pulumi.prod.yaml")
     assert len(prod.network.availability_zones) == 3 and prod.node_groups["blue"].scaling.min_size >= 2
     assert prod.node_groups["blue"].data_volume.size_gib > dev.node_groups["blue"].data_volume.size_gib
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_config_assembled_from_its_sections_is_the_model_of_the_whole_stack(stack):
+    """validate_stack_config builds StackConfig from the sections it validated (no second validation of the
+    whole stack): the same model, defaults and which keys were set included."""
+    values = project_values(stack)
+    assembled = validate_stack_config(values, f"Pulumi.{stack}.yaml")
+    whole = StackConfig.model_validate(values)
+    assert assembled == whole and assembled.model_fields_set == whole.model_fields_set
+    assert assembled.model_dump() == whole.model_dump()
 
 
 def _set(path: str, value: Any) -> Callable[[dict], None]:
@@ -187,6 +200,21 @@ def test_stack_wide_problem_points_at_the_stack_wide_key():
     with pytest.raises(ConfigError) as caught:
         validate_stack_config(values, "Pulumi.dev.yaml")
     assert [format_path(p.path) for p in caught.value.problems] == ['bottlerocket.kubernetes.eviction-soft["memory.available"]']
+
+
+def test_karpenter_settings_are_validated_as_the_node_class_gets_them(monkeypatch):
+    """The Karpenter rules judge the merge the EC2NodeClass is built from (core/deployment.py), which leaves
+    out a stack-wide kube-reserved (sized for one instance type), not the merge a node group gets."""
+    values = project_values("dev")
+    values["bottlerocket"].setdefault("kubernetes", {})["kube-reserved"] = {"cpu": "150m", "memory": "700Mi"}
+    judged: list[dict[str, Any]] = []
+    original = stack_config.settings_problems
+    monkeypatch.setattr(stack_config, "settings_problems",
+                        lambda settings, smallest: judged.append(settings) or original(settings, smallest))
+    config = validate_stack_config(values, "Pulumi.dev.yaml")
+    deployed = deployment.karpenter_node_settings(config)
+    assert "kube-reserved" not in deployed["kubernetes"]
+    assert judged == [deployed]  # the node groups' rules, with the shared kube-reserved, run in core/config/node_groups.py
 
 
 def test_invalid_config_plan_exits_2_and_writes_nothing(write_stack, tmp_path):

@@ -27,6 +27,12 @@ class Shape:
     text: str
 
 
+def code_list(values: Iterable[Any], last: str = "and") -> str:
+    """Values as the README writes them: `` `a`, `b` and `c` `` (`last` joins the final two)."""
+    quoted = [f"`{value}`" for value in values]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {last} {quoted[-1]}"
+
+
 class SourceFloat(float):
     """A float as written in the stack file: `1.30` keeps its text for messages (the float says 1.3)."""
 

@@ -40,7 +40,7 @@ class KarpenterControllerConfig(ConfigSection):
 
 
 class NodeClassConfig(ConfigSection):
-    version_from: str | None = Field(default=None, description=(
+    version_from: Annotated[str, Shape("an enabled node group's name")] | None = Field(default=None, description=(
         "An enabled node group whose version policy, volumes and settings Karpenter's nodes follow. Unset: the first enabled "
         "group by name."))
     bottlerocket: BottlerocketSettings = Field(default=BottlerocketSettings(), description=(
@@ -71,7 +71,7 @@ class NodePoolConfig(ConfigSection):
     architectures: list[Literal["amd64", "arm64"]] = Field(default=["amd64"], min_length=1, description="Requirement `kubernetes.io/arch`.")
     capacity_types: list[Literal["spot", "on-demand"]] = Field(default=["spot", "on-demand"], min_length=1, description=(
         "Requirement `karpenter.sh/capacity-type`."))
-    instance_categories: list[Annotated[str, Field(pattern=r"^[a-z]$")]] = Field(default=["c", "m", "r"], min_length=1, description=(
+    instance_categories: list[Annotated[str, Field(pattern=r"^[a-z]$"), Shape("instance family letter (`c`)")]] = Field(default=["c", "m", "r"], min_length=1, description=(
         "Requirement `karpenter.k8s.aws/instance-category`: instance family letters."))
     minimum_instance_generation: Annotated[int, Field(ge=1, le=20)] = Field(default=6, description=(
         "Requirement `karpenter.k8s.aws/instance-generation Gt (n-1)`."))

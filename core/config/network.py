@@ -39,7 +39,7 @@ class NetworkConfig(ConfigSection):
     cidr: Cidr = Field(default="10.0.0.0/16", description=(
         "The new VPC, from /16 to /28; carved into one private subnet per AZ (nearly all the space: pods take VPC addresses) "
         "and one public subnet per AZ."))
-    availability_zones: list[str] = Field(default=[], description=(
+    availability_zones: list[Annotated[str, Shape("AZ name of `region` (`eu-west-1a`)")]] = Field(default=[], description=(
         "AZ names of `region`, at least 2, each once (required for a new VPC): one private and one public subnet each."))
     nat_gateways: Literal["single", "onePerAz"] = Field(default="onePerAz", description="NAT gateways (with Elastic IPs) for the private subnets.")
     existing_vpc: ExistingVpcConfig | None = Field(default=None, description="An existing VPC to deploy into instead of a new one.")

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from core.bottlerocket_settings import BottlerocketSettings
-from core.config.base import Shape, unwrap
+from core.config.base import Shape, code_list, unwrap
 from core.config.kubernetes import Resources, TaintConfig
 from core.config.node_groups import VolumeConfig
 from core.config.stack_config import StackConfig
@@ -95,8 +95,7 @@ def _type_text(annotation: Any) -> str:
         members = [member for member in typing.get_args(annotation) if member is not type(None)]
         return " or ".join(_type_text(member) for member in members)
     if origin is Literal:
-        values = [f"`{value}`" for value in typing.get_args(annotation)]
-        return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
+        return code_list(typing.get_args(annotation), last="or")
     if origin is list:
         item = typing.get_args(annotation)[0]
         return "list of sections (keys below)" if _is_model(item) and not _documented_elsewhere(item) else f"list of {_type_text(item)}"
@@ -114,12 +113,17 @@ def _type_text(annotation: Any) -> str:
 
 
 def _shape_of(model: type[BaseModel]) -> str:
-    """A section as its keys: `{key, value, effect}`, nested sections spelled out when they are small."""
+    """A section as its keys: `{key, value, effect: NoSchedule|PreferNoSchedule|NoExecute}`, with the values
+    a key takes when they are a few names, and nested sections spelled out when they are small."""
     parts = []
     for name, field in model.model_fields.items():
-        inner = unwrap(field.annotation)
-        nested = _is_model(inner) and len(inner.model_fields) <= 3
-        parts.append(f"{field.alias or name}: {_shape_of(inner).strip('`')}" if nested else (field.alias or name))
+        key, inner = field.alias or name, unwrap(field.annotation)
+        if _is_model(inner) and len(inner.model_fields) <= 3:
+            parts.append(f"{key}: {_shape_of(inner).strip('`')}")
+        elif typing.get_origin(inner) is Literal:
+            parts.append(f"{key}: {'|'.join(str(value) for value in typing.get_args(inner))}")
+        else:
+            parts.append(key)
     return "`{" + ", ".join(parts) + "}`"
 
 
@@ -175,9 +179,10 @@ def with_tables(readme: str) -> str:
 
 # --- the stack file's JSON Schema ---------------------------------------------------------------------
 
-# A Pulumi stack file (pulumi/pulumi sdk/go/common/workspace/project.go, type ProjectStack, stored commit
-# 73a66f48): the secrets manager's keys, the config bag and ESC environments. The CLI writes the first
-# three itself.
+# A Pulumi stack file (pulumi/pulumi sdk/go/common/workspace/project.go, type ProjectStack, line 1229): the
+# secrets manager's keys, the config bag and ESC environments. The CLI writes the first three itself. Read
+# at commit 1b5949891b (2026-08-21, v3.259.0 and 14 commits), the newest pulumi/pulumi in the store: the
+# pinned v3.272.0 tag is not there.
 STACK_FILE_KEYS: dict[str, dict[str, Any]] = {
     "secretsprovider": {"type": "string", "description": "The stack's secrets provider (written by `pulumi stack init` / `change-secrets-provider`)."},
     "encryptedkey": {"type": "string", "description": "The KMS-encrypted data key of a cloud secrets provider (written by the CLI)."},

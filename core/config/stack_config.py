@@ -26,11 +26,10 @@ from core.config.network import NetworkConfig, network_problems
 from core.config.node_groups import NodeGroupConfig, NodeGroupName, node_group_problems, settings_origin, validate_node_groups
 from core.config.region import Region
 from core.config.stack_settings import StackSettings
-from core.config.tags import PROGRAM_TAGS_PER_RESOURCE, TagKey, TagValue, tag_problems
+from core.config.tags import MAX_STACK_TAGS, PROGRAM_TAGS_PER_RESOURCE, TagKey, TagValue, tag_problems
 from core.config.workload_secrets import EnvName, SecretText, secret_problems
-from core.config.workloads import WorkloadConfig, workload_problems
-from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE, controller_replica_problem, split_node_class_settings
-from core.keda import KEDA_NAMESPACE
+from core.config.workloads import INJECTED_ENV_MESSAGE, WorkloadConfig, workload_problems
+from core.karpenter import controller_replica_problem, node_class_settings, split_node_class_settings
 from core.kubernetes_versions import node_group_skew_problems
 from core.sqs_worker import INJECTED_ENV
 from core.tags import STACK_TAG, SUPPRESSION_PREFIX
@@ -45,8 +44,9 @@ class StackConfig(ConfigSection):
         "One `BottlerocketNodeGroup` per enabled entry, named by its key; at least one enabled."))
     bottlerocket: BottlerocketSettings = Field(default=BottlerocketSettings(), description=(
         "Bottlerocket settings merged over the [defaults](#bottlerocket-defaults) into every node group's user data."))
-    tags: dict[TagKey, TagValue] = Field(default={}, description=(
-        f"The AWS provider's `defaultTags` (every taggable resource), plus `{STACK_TAG}=<stack>`. At most AWS's tags per "
+    tags: dict[TagKey, TagValue] = Field(default={}, json_schema_extra={"maxProperties": MAX_STACK_TAGS}, description=(
+        f"The AWS provider's `defaultTags` (every taggable resource), plus `{STACK_TAG}=<stack>`. At most "
+        f"{MAX_STACK_TAGS}: AWS's {aws_limits.max_tags_per_resource()} tags per "
         f"resource less the {PROGRAM_TAGS_PER_RESOURCE} the program adds; keys may not start with `{SUPPRESSION_PREFIX}` "
         "(a suppression belongs on one resource)."))
     stack: StackSettings = Field(default=StackSettings(), description="How Pulumi treats the stack's resources.")
@@ -107,7 +107,7 @@ def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGro
         return problems
     own_path: Path = ("karpenter", "nodeClass", "bottlerocket")
     stack_dict, own = settings_as_dict(stack_settings), settings_as_dict(karpenter.node_class.bottlerocket)
-    merged = effective_settings(stack_dict, own)
+    merged = node_class_settings(effective_settings(stack_dict), own)  # what the EC2NodeClass gets (core/deployment.py karpenter_node_settings)
     for problem in settings_problems(merged, None):
         problems.append(Problem(settings_origin(problem, stack_dict, own, own_path), problem.message))
     _, _, dropped = split_node_class_settings(merged)
@@ -117,15 +117,6 @@ def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGro
                                 "Karpenter drops this key from EC2NodeClass user data; set it per node group "
                                 "(nodeGroups.<name>.bottlerocket) instead of for every node"))
     return problems
-
-
-_INJECTED_MESSAGE = f"is set for every worker by the program or EKS Pod Identity ({', '.join(INJECTED_ENV)}); choose another name"
-
-
-# Namespaces that exist before the program creates the workloads' (Kubernetes' own, and the add-ons'
-# Helm releases): creating one again fails with AlreadyExists, and deleting it would take the others.
-TAKEN_NAMESPACES = {KEDA_NAMESPACE: "KEDA", KARPENTER_NAMESPACE: "Karpenter", "default": "Kubernetes",
-                    "kube-system": "Kubernetes", "kube-public": "Kubernetes", "kube-node-lease": "Kubernetes"}
 
 
 def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: Iterable[str | Path] = (),
@@ -182,22 +173,18 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
                 continue
             for variable in variables:
                 if variable in INJECTED_ENV:
-                    problems.append(Problem(("workloadSecrets", workload, variable), _INJECTED_MESSAGE))
+                    problems.append(Problem(("workloadSecrets", workload, variable), INJECTED_ENV_MESSAGE))
                 elif variable in names[workload].env:
                     problems.append(Problem(("workloadSecrets", workload, variable), "is also set as a plain environment variable"))
     if parsed.get("karpenter") is not None:
         broken_groups = {str(name) for name in raw["nodeGroups"]} - set(groups) if isinstance(raw.get("nodeGroups"), Mapping) else set()
         problems += _karpenter_problems(parsed["karpenter"], groups, broken_groups, stack_settings)
     if "workloads" in parsed:
-        problems += workload_problems(parsed["workloads"], has_keda=raw.get("keda") is not None,
-                                      taken_namespaces=TAKEN_NAMESPACES)
-        for index, workload in enumerate(parsed["workloads"]):
-            problems += [Problem(("workloads", index, "env", name), _INJECTED_MESSAGE) for name in workload.env if name in INJECTED_ENV]
-    if "nodeGroups" in raw and isinstance(raw["nodeGroups"], Mapping) and groups and len(groups) == len(raw["nodeGroups"]):
-        if not any(group.enabled for group in groups.values()):
-            problems.append(Problem(("nodeGroups",), "no node group is enabled; keep at least one (a blue/green rollout disables the old one only after the new one is Ready)"))
+        problems += workload_problems(parsed["workloads"], has_keda=raw.get("keda") is not None)
 
     if problems:
         # A stack-wide setting shared by several node groups breaks a rule once, not once per group.
         raise ConfigError(stack_file, list(dict.fromkeys(problems)), sources)
-    return StackConfig.model_validate(dict(raw))
+    # Every key of `raw` is validated above, section by section; the model is assembled from those parts
+    # (absent keys take their defaults) rather than validating the whole stack a second time.
+    return StackConfig.model_construct(**parsed)

@@ -5,14 +5,13 @@ from __future__ import annotations
 from pydantic import Field
 
 from core.config.base import ConfigSection
+from core.karpenter import INTERRUPTION_QUEUE_RETENTION_SECONDS
 
 
 class StackSettings(ConfigSection):
-    # Pulumi `protect` on what holds state or is costly to lose: the EKS cluster (also EKS deletion
-    # protection), its KMS key, the VPC and the workloads' queues. A destroy or a renaming replace then fails
-    # in preview instead of deleting them; set false only to tear a stack down on purpose.
     protect: bool = Field(default=True, description=(
         "Pulumi `protect` on the EKS cluster component, its KMS key, the VPC and the workload queues and dead-letter queues, plus "
         "EKS deletion protection on the cluster: `pulumi destroy` and a renaming replace fail in preview instead of deleting "
-        "them (the shipped dev stack sets `false`). The interruption queue is left out (it holds events for 300 s). The "
+        "them (the shipped dev stack sets `false`). The interruption queue is left out (it holds events for "
+        f"{INTERRUPTION_QUEUE_RETENTION_SECONDS} s). The "
         "cluster's children inherit `protect`: removing an admin then needs `pulumi state unprotect <its access entry URN>`."))

@@ -7,13 +7,25 @@ Defaults reproduce the field notes' burst scenario (§3): an idle cluster with 0
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from core.config.base import ConfigSection, Path, Problem, Shape
+from core.config.base import ConfigSection, Path, Problem, Shape, code_list
 from core.config.kubernetes import KubernetesName, Resources, resources_default
+from core.karpenter import NAMESPACE as KARPENTER_NAMESPACE
+from core.keda import KEDA_NAMESPACE
+from core.sqs_worker import (DEAD_LETTER_RETENTION_SECONDS, FALLBACK_FAILURE_THRESHOLD, GRACE_PERIOD_MARGIN_SECONDS, INJECTED_ENV,
+                             MAX_VISIBILITY_TIMEOUT_SECONDS, PROGRAM_ENV, SCALE_DOWN_PERCENT, SCALE_DOWN_PERIOD_SECONDS,
+                             VISIBILITY_TIMEOUT_FACTOR)
+
+DAY_SECONDS = 86400
+DEFAULT_RETENTION_DAYS = 4  # SQS's own default
+# Namespaces that exist before the program creates the workloads' (Kubernetes' own, and the add-ons'
+# Helm releases): creating one again fails with AlreadyExists, and deleting it would take the others.
+TAKEN_NAMESPACES = {KEDA_NAMESPACE: "KEDA", KARPENTER_NAMESPACE: "Karpenter", "default": "Kubernetes",
+                    "kube-system": "Kubernetes", "kube-public": "Kubernetes", "kube-node-lease": "Kubernetes"}
+INJECTED_ENV_MESSAGE = f"is set for every worker by the program or EKS Pod Identity ({', '.join(INJECTED_ENV)}); choose another name"
 
 
 def _image(value: str) -> str:
@@ -28,13 +40,13 @@ ContainerImage = Annotated[str, AfterValidator(_image), Shape("image pinned by t
 
 
 class QueueConfig(ConfigSection):
-    visibility_timeout_seconds: Annotated[int, Field(ge=0, le=43200)] | None = Field(default=None, description=(
-        "The queue's `visibilityTimeoutSeconds`, at least `processingSeconds`. Unset: 6 × `processingSeconds`."))
+    visibility_timeout_seconds: Annotated[int, Field(ge=0, le=MAX_VISIBILITY_TIMEOUT_SECONDS)] | None = Field(default=None, description=(
+        f"The queue's `visibilityTimeoutSeconds`, at least `processingSeconds`. Unset: {VISIBILITY_TIMEOUT_FACTOR} × `processingSeconds`."))
     long_polling_seconds: Annotated[int, Field(ge=0, le=20)] = Field(default=20, description="The queue's `receiveWaitTimeSeconds` (long polling).")
     max_receive_count: Annotated[int, Field(ge=1, le=1000)] = Field(default=5, description=(
-        "Redrive to the 14-day dead-letter queue after this many receives (`maxReceiveCount`)."))
-    retention_seconds: Annotated[int, Field(ge=60, le=1209600)] = Field(default=345600, description=(
-        "The queue's `messageRetentionSeconds` (the default is 4 days)."))
+        f"Redrive to the {DEAD_LETTER_RETENTION_SECONDS // DAY_SECONDS}-day dead-letter queue after this many receives (`maxReceiveCount`)."))
+    retention_seconds: Annotated[int, Field(ge=60, le=DEAD_LETTER_RETENTION_SECONDS)] = Field(default=DEFAULT_RETENTION_DAYS * DAY_SECONDS, description=(
+        f"The queue's `messageRetentionSeconds` (the default is {DEFAULT_RETENTION_DAYS} days)."))
 
 
 class ProbeConfig(ConfigSection):
@@ -55,25 +67,25 @@ class WorkloadScaling(ConfigSection):
     cooldown_period_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(default=60, description=(
         "`cooldownPeriod`: wait after the last activity before scaling to 0."))
     scale_down_stabilization_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(default=120, description=(
-        "HPA scale-down stabilisation; scale-down removes at most 25 % of pods a minute."))
+        f"HPA scale-down stabilisation; scale-down removes at most {SCALE_DOWN_PERCENT} % of pods per {SCALE_DOWN_PERIOD_SECONDS} s."))
     fallback_replicas: Annotated[int, Field(ge=0)] = Field(default=5, description=(
-        "`fallback.replicas` when the SQS metric fails 3 times in a row; at most `maxReplicas`."))
+        f"`fallback.replicas` when the SQS metric fails {FALLBACK_FAILURE_THRESHOLD} times in a row; at most `maxReplicas`."))
 
 
 class WorkloadConfig(ConfigSection):
     name: KubernetesName = Field(description=(
         "Deployment, ServiceAccount, PDB, ScaledObject names; queue `<cluster>-<name>`. Unique across namespaces."))
     namespace: KubernetesName = Field(default="workers", description=(
-        "The namespace the program creates for the worker: not one that exists already (`default`, `kube-*`, `keda`)."))
+        f"The namespace the program creates for the worker: not one that exists already ({code_list(sorted(TAKEN_NAMESPACES), last='or')})."))
     image: ContainerImage = Field(description="The container image.")
     command: list[str] | None = Field(default=None, description="The container's command. Unset: the image's entrypoint.")
     env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(default={}, description=(
-        "Extra environment of plain values, besides `QUEUE_URL`, `AWS_REGION`, `PROCESSING_SECONDS` and Pod Identity's "
-        "`AWS_CONTAINER_*`, which it may not override."))
-    processing_seconds: Annotated[int, Field(ge=1, le=43200)] = Field(default=20, description=(
+        f"Extra environment of plain values. It may not set what the program sets ({code_list(PROGRAM_ENV)}) nor what EKS "
+        f"Pod Identity sets ({code_list(name for name in INJECTED_ENV if name not in PROGRAM_ENV)})."))
+    processing_seconds: Annotated[int, Field(ge=1, le=MAX_VISIBILITY_TIMEOUT_SECONDS)] = Field(default=20, description=(
         "How long one message takes: the lower bound of the visibility timeout and of the termination grace period."))
     termination_grace_period_seconds: Annotated[int, Field(ge=1, le=3600)] | None = Field(default=None, description=(
-        "Pod `terminationGracePeriodSeconds`, at least `processingSeconds`. Unset: max(`processingSeconds` + 10, "
+        f"Pod `terminationGracePeriodSeconds`, at least `processingSeconds`. Unset: max(`processingSeconds` + {GRACE_PERIOD_MARGIN_SECONDS}, "
         "`eviction-max-pod-grace-period`)."))
     queue: QueueConfig = Field(default_factory=QueueConfig, description="The worker's SQS queue.")
     resources: Resources = resources_default("250m", "256Mi", "1", "512Mi", description="Container resources.")
@@ -82,9 +94,7 @@ class WorkloadConfig(ConfigSection):
         "The ScaledObject: see [Scaling knobs](#scaling-knobs)."))
 
 
-def workload_problems(workloads: list[WorkloadConfig], has_keda: bool,
-                      taken_namespaces: Mapping[str, str]) -> list[Problem]:
-    """`taken_namespaces`: namespaces Kubernetes or an add-on owns, with who owns them."""
+def workload_problems(workloads: list[WorkloadConfig], has_keda: bool) -> list[Problem]:
     problems: list[Problem] = []
     if workloads and not has_keda:
         problems.append(Problem(("workloads",), "SQS workloads scale through KEDA: add a `keda` section"))
@@ -96,8 +106,8 @@ def workload_problems(workloads: list[WorkloadConfig], has_keda: bool,
             where = "" if seen[workload.name] == workload.namespace else f" (in namespace {seen[workload.name]!r}; names are unique across namespaces)"
             problems.append(Problem((*base, "name"), f"another workload is already named {workload.name!r}{where}"))
         seen.setdefault(workload.name, workload.namespace)
-        if workload.namespace in taken_namespaces:
-            problems.append(Problem((*base, "namespace"), f"{workload.namespace!r} already exists in the cluster ({taken_namespaces[workload.namespace]}); "
+        if workload.namespace in TAKEN_NAMESPACES:
+            problems.append(Problem((*base, "namespace"), f"{workload.namespace!r} already exists in the cluster ({TAKEN_NAMESPACES[workload.namespace]}); "
                                     "the program creates each workload namespace, so pick one of your own"))
         visibility = workload.queue.visibility_timeout_seconds
         if visibility is not None and visibility < workload.processing_seconds:
@@ -108,6 +118,7 @@ def workload_problems(workloads: list[WorkloadConfig], has_keda: bool,
         if grace is not None and grace < workload.processing_seconds:
             problems.append(Problem((*base, "terminationGracePeriodSeconds"),
                                     f"{grace}s is shorter than processingSeconds ({workload.processing_seconds}s): pods would be killed mid-message"))
+        problems += [Problem((*base, "env", name), INJECTED_ENV_MESSAGE) for name in workload.env if name in INJECTED_ENV]
         scaling = workload.scaling
         if scaling.min_replicas > scaling.max_replicas:
             problems.append(Problem((*base, "scaling", "minReplicas"), f"{scaling.min_replicas} is above maxReplicas ({scaling.max_replicas})"))

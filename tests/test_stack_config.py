@@ -79,7 +79,9 @@ BAD_CONFIGS = [
     ("bad-pin", _set("nodeGroups/blue/releaseVersion", "v1.54"), "nodeGroups.blue.releaseVersion", "neither 'latest' nor"),
     ("freeze-not-bool", _set("nodeGroups/blue/freeze", "yes"), "nodeGroups.blue.freeze", "valid boolean"),
     ("small-data-volume", _set("nodeGroups/blue/dataVolume/sizeGiB", 10), "nodeGroups.blue.dataVolume.sizeGiB", "at least 20 GiB"),
-    ("gp3-iops", _set("nodeGroups/blue/dataVolume/iops", 1000), "nodeGroups.blue.dataVolume.iops", "3000 to 16000"),
+    ("gp3-iops", _set("nodeGroups/blue/dataVolume/iops", 1000), "nodeGroups.blue.dataVolume.iops", "3000 to 80000"),
+    ("gp3-iops-above-ec2", _set("nodeGroups/blue/dataVolume/iops", 80001), "nodeGroups.blue.dataVolume.iops", "3000 to 80000"),
+    ("gp3-throughput-above-ec2", _set("nodeGroups/blue/dataVolume/throughput", 2001), "nodeGroups.blue.dataVolume.throughput", "less than or equal to 2000"),
     ("label-key", _set("nodeGroups/blue/labels", {"bad key!": "x"}), 'nodeGroups.blue.labels["bad key!"]', "not a valid Kubernetes label key"),
     ("taint-effect", _set("nodeGroups/blue/taints", [{"key": "dedicated", "effect": "NoSchedul"}]), "nodeGroups.blue.taints[0].effect", "'NoSchedule'"),
     ("all-disabled", _set("nodeGroups/blue/enabled", False), "nodeGroups", "no node group is enabled"),
@@ -183,8 +185,9 @@ def test_bad_config_names_the_key(edit, path, fragment):
 
 def test_all_problems_are_reported_together():
     values = project_values("dev")
-    for edit in (BAD_CONFIGS[2][1], BAD_CONFIGS[6][1], BAD_CONFIGS[17][1], BAD_CONFIGS[30][1]):
-        edit(values)
+    edits = {name: edit for name, edit, *_ in BAD_CONFIGS}
+    for name in ("bad-region", "typo-in-endpoint", "arch-mismatch", "bad-quantity"):
+        edits[name](values)
     with pytest.raises(ConfigError) as caught:
         validate_stack_config(values, "Pulumi.dev.yaml")
     paths = {format_path(p.path) for p in caught.value.problems}

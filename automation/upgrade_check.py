@@ -92,8 +92,11 @@ def _planned_objects(stack: str, plan_dir: Path | None, config_file: Path | None
 
     with tempfile.TemporaryDirectory(prefix="upgrade-check-") as folder:
         out, err = io.StringIO(), io.StringIO()
-        if run_plan(stack, config_file, Path(folder) / "plan", stdout=out, stderr=err) == 2:
+        code = run_plan(stack, config_file, Path(folder) / "plan", stdout=out, stderr=err)
+        if code == EXIT_USAGE:
             raise BadInput(err.getvalue().strip())
+        if code != EXIT_OK:  # the program failed and wrote no plan: no objects is not "no removed API in use"
+            raise CheckStopped(err.getvalue().strip() or f"the offline plan of stack {stack} failed (exit {code})")
         return rendered_objects(Path(folder) / "plan")
 
 

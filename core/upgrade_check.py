@@ -48,13 +48,6 @@ def target_version_problems(current: str, target: str) -> list[str]:
     return [f"{format_path(p.path)}: {p.message}" for p in control_plane_step_problems(current, target)]
 
 
-def planned_control_plane_version(plan_document: Mapping[str, Any]) -> str | None:
-    """The control plane's version in an offline plan's resources.json, for comparing two plans with
-    `kubernetes_versions.control_plane_step_problems(previous, new)`."""
-    versions = [r["inputs"].get("version") for r in plan_document["resources"] if r["type"] == "eks:index:Cluster"]
-    return versions[0] if versions else None
-
-
 def control_plane_findings(current: str, target: str, current_from: str) -> list[Finding]:
     return [Finding("control-plane", "ok", "cluster.kubernetesVersion",
                     f"{current} ({current_from}) -> {target}: one minor version")]

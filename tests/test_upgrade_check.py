@@ -26,7 +26,6 @@ from core.upgrade_check import (
     api_findings,
     chart_findings,
     find_objects,
-    planned_control_plane_version,
 )
 from tests.aws_emulator import seed_public_parameter
 from tests.conftest import ROOT, project_values
@@ -126,6 +125,20 @@ def test_bad_targets_exit_2_and_plan_nothing(target, fragment, monkeypatch):
     monkeypatch.setattr(automation.plan, "run_plan", lambda *a, **k: pytest.fail("planned although the input is bad"))
     code, report, err = _run(target=target, offline=True)
     assert code == 2 and report == {} and fragment in err and "Traceback" not in err
+
+
+def test_a_program_that_fails_to_plan_stops_the_check_instead_of_passing_it(monkeypatch):
+    """No plan means no objects: that must not read as "no removed API in use"."""
+    import automation.plan
+
+    def failing_plan(stack, config_file, out_dir, stdout, stderr):
+        stderr.write("plan: the program failed: KeyError: 'subnets'\n")
+        return 1
+
+    monkeypatch.setattr(automation.plan, "run_plan", failing_plan)
+    code, report, err = _run(target="1.34", offline=True)
+    assert code == 1 and report == {}
+    assert err == "plan: the program failed: KeyError: 'subnets'\n"
 
 
 def test_a_stack_file_two_minors_ahead_of_the_live_cluster_is_bad_input(aws, write_stack):
@@ -238,16 +251,6 @@ def test_unreachable_aws_is_a_one_line_failure(aws, monkeypatch, dev_plan):
     assert code == 1 and report == {}
     assert err.startswith("cannot read cluster platform-dev in eu-west-1:") and "--offline skips the live checks" in err
     assert err.count("\n") == 1 and "Traceback" not in err
-
-
-def test_two_plans_compare_through_the_control_plane_step(dev_plan):
-    """How `plan --compare` can apply the one-minor rule: the previous plan's version against the new one."""
-    from core.kubernetes_versions import control_plane_step_problems
-
-    assert planned_control_plane_version(dev_plan.document) == "1.33"
-    assert planned_control_plane_version({"resources": []}) is None
-    assert control_plane_step_problems(planned_control_plane_version(dev_plan.document), "1.34") == []
-    assert control_plane_step_problems(planned_control_plane_version(dev_plan.document), "1.35")
 
 
 def test_a_new_group_pinned_to_the_old_version_blocks(aws, write_stack, dev_plan):

@@ -35,7 +35,7 @@ from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # meanings: 
 from automation.lifecycle_order import lifecycle_order
 from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
 from automation.plan_compare import compare_plans, comparison_json, print_comparison
-from automation.plan_summary import plan_summary, print_summary
+from automation.plan_summary import LAUNCH_TEMPLATE, NODE_CLASS, NODE_GROUP, plan_summary, print_summary
 from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, load_stack_source
 from core.release_version import HELD_UNTIL_ROLLOUT, VERSION_INPUTS
 from policy.rules import Resource, evaluate
@@ -156,9 +156,9 @@ def user_data_files(document: dict[str, Any]) -> dict[str, str]:
     each Karpenter EC2NodeClass as `karpenter-<node class>`."""
     files = {}
     for record in document["resources"]:
-        if record["type"] == "aws:ec2/launchTemplate:LaunchTemplate":
+        if record["type"] == LAUNCH_TEMPLATE:
             files[record["name"]] = base64.b64decode(record["inputs"]["userData"]).decode()
-        elif record["type"] == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass" and "userData" in record["inputs"]["spec"]:
+        elif record["type"] == NODE_CLASS and "userData" in record["inputs"]["spec"]:
             files[f"karpenter-{record['inputs']['metadata']['name']}"] = record["inputs"]["spec"]["userData"]
     return files
 
@@ -232,7 +232,7 @@ def print_held_inputs(document: dict[str, Any], out: TextIO) -> None:
     """Which node groups hold which version inputs (core/release_version.py): a change of those waits for a rollout."""
     lines = []
     for record in document["resources"]:
-        if record["type"] == "aws:eks/nodeGroup:NodeGroup":
+        if record["type"] == NODE_GROUP:
             held = [VERSION_INPUTS[field] for field in record["options"].get("ignoreChanges", []) if field in VERSION_INPUTS]
             if held:
                 lines.append(f"  {record['name']}: {'; '.join(held)}\n")
@@ -240,17 +240,19 @@ def print_held_inputs(document: dict[str, Any], out: TextIO) -> None:
         out.write(f"\nNode group changes {HELD_UNTIL_ROLLOUT} (never applied to running nodes in place):\n{''.join(lines)}")
 
 
-def write_plan(document: dict[str, Any], out_dir: Path) -> None:
-    """The plan's files, into the new (empty) folder `out_dir`."""
+def write_plan(document: dict[str, Any], out_dir: Path) -> dict[str, int]:
+    """The plan's files, into the new (empty) folder `out_dir`; how many of each kind were written."""
     for folder in ("userdata", "manifests", "helm"):
         (out_dir / folder).mkdir(parents=True)
     (out_dir / "resources.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
-    for name, text in user_data_files(document).items():
+    user_data, manifests, values_files = user_data_files(document), kubernetes_manifests(document), helm_values(document)
+    for name, text in user_data.items():
         (out_dir / "userdata" / f"{name}.toml").write_text(text)
-    for name, manifest in kubernetes_manifests(document).items():
+    for name, manifest in manifests.items():
         (out_dir / "manifests" / name).write_text(readable_yaml(manifest))
-    for release, values in helm_values(document).items():
+    for release, values in values_files.items():
         (out_dir / "helm" / f"{release}.values.yaml").write_text(readable_yaml(values))
+    return {"user data": len(user_data), "manifest": len(manifests), "Helm values": len(values_files)}
 
 
 def policy_report(document: dict[str, Any]) -> dict[str, Any]:
@@ -306,8 +308,10 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
     document = plan_document(run, source)
     report = policy_report(document)
 
+    written: dict[str, int] = {}
+
     def write(folder: Path) -> None:
-        write_plan(document, folder)
+        written.update(write_plan(document, folder))
         (folder / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
         (folder / "order.json").write_text(json.dumps(lifecycle_order(document), indent=2) + "\n")
 
@@ -322,8 +326,8 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
         print_summary(summary, stdout)
         print_held_inputs(document, stdout)
         print_policy(report, stdout)
-        stdout.write(f"\nWrote {target}: resources.json, {len(user_data_files(document))} user data, "
-                     f"{len(kubernetes_manifests(document))} manifest and {len(helm_values(document))} Helm values file(s), policy.json.\n")
+        stdout.write(f"\nWrote {target}: resources.json, {written['user data']} user data, "
+                     f"{written['manifest']} manifest and {written['Helm values']} Helm values file(s), policy.json.\n")
         if changes is not None:
             print_comparison(changes, str(compare_dir), stdout)
     if report["mandatory"]:

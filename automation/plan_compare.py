@@ -38,12 +38,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from automation.plan_summary import LAUNCH_TEMPLATE, NODE_CLASS, NODE_GROUP, NODE_POOL
 from core.release_version import HELD_UNTIL_ROLLOUT
-
-NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
-NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 
 # Terraform attribute paths (snake_case, as in the provider source) that force a new resource.
 FORCE_NEW = {

@@ -14,17 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import runpy
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable
 
 import pulumi
 from google.protobuf import struct_pb2
-from pulumi.runtime import resource as sdk_registration
 from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.proto import source_pb2
 
+from automation.mock_loop import mock_event_loop
 from core.iam_documents import partition
 
 # Wire-format markers of the Pulumi RPC layer (pulumi/runtime/rpc.py).
@@ -268,19 +266,6 @@ def _options(request) -> dict:
     return options
 
 
-class _InlineExecutor(ThreadPoolExecutor):
-    """Runs the SDK's run_in_executor work on the calling thread, so only one event loop exists
-    (the workaround pulumi's own mock tests use: pulumi/pulumi#7663)."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as error:  # handed to the caller through the future
-            future.set_exception(error)
-        return future
-
-
 @dataclass
 class ProgramRun:
     resources: list[RegisteredResource]
@@ -289,35 +274,14 @@ class ProgramRun:
     secret_outputs: set[str]
 
 
-def _no_stack_trace() -> source_pb2.StackTrace:
-    return source_pb2.StackTrace()
-
-
 def run_program(program: str, config: dict[str, str], *, project: str, stack: str, region: str,
                 secret_keys: list[str] | None = None) -> ProgramRun:
     """Run `program` (a __main__.py) under the mock engine with `config` ({"project:key": str})."""
-    # On every registration the SDK walks the whole Python stack, each frame's source line included
-    # (traceback.extract_stack in _get_stack_trace, pulumi 3.272.0 pulumi/runtime/resource.py:741, called by
-    # read_resource at :833 and :837 and by register_resource at :1160), to tell the engine where the
-    # resource was declared: 0.15-0.2 s of a prod plan. The mock monitor never reads sourcePosition or
-    # stackTrace (MockMonitor.RegisterResource, pulumi/runtime/mocks.py:308-334), so the plan hands the SDK
-    # the empty trace it sends itself when it finds no user frame (resource.py:770). Only this run is
-    # affected; the SDK's own function is put back.
-    capture_stack_trace = sdk_registration._get_stack_trace
-    sdk_registration._get_stack_trace = _no_stack_trace
-    loop = asyncio.new_event_loop()
-    try:
-        return _run_on(loop, program, config, project=project, stack=stack, region=region, secret_keys=secret_keys or [])
-    finally:
-        loop.close()
-        asyncio.set_event_loop(None)
-        sdk_registration._get_stack_trace = capture_stack_trace
+    with mock_event_loop():
+        return _run_on(program, config, project=project, stack=stack, region=region, secret_keys=secret_keys or [])
 
 
-def _run_on(loop: asyncio.AbstractEventLoop, program: str, config: dict[str, str], *, project: str, stack: str, region: str,
-            secret_keys: list[str]) -> ProgramRun:
-    asyncio.set_event_loop(loop)
-    loop.set_default_executor(_InlineExecutor())
+def _run_on(program: str, config: dict[str, str], *, project: str, stack: str, region: str, secret_keys: list[str]) -> ProgramRun:
     mocks = PlanMocks(project, stack, region)
     monitor = RecordingMonitor(mocks)
     mocks.monitor = monitor

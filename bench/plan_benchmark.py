@@ -7,7 +7,9 @@ that only imports the SDK modules whose resources the program registers (IMPORT_
 settings the plan command runs with (no cyclic garbage collector while importing, the live objects frozen
 before the interpreter's shutdown: automation/__main__.py), so that it stays the least a process with
 those imports costs; a plain import process (collector on, full shutdown) is measured too, as issue 16
-first did. The floors and the prod plan alternate, FLOOR_RUNS times, and the medians are compared. Every
+first did, and so is the registration floor (bench/registration_floor.py): the import floor plus the SDK
+registering the plan's own resources, the least any program that registers them pays. The floors and the
+prod plan alternate, FLOOR_RUNS times, and the medians are compared. Every
 child process writes and reuses bytecode (in a temporary PYTHONPYCACHEPREFIX), as a user's Python does.
 Run: `make bench`.
 """
@@ -23,6 +25,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -98,17 +101,24 @@ def _timed(command: list[str], cache: str) -> float:
     return time.perf_counter() - started
 
 
-def floor_ratio(cache: str) -> tuple[float, float, float]:
-    """Median seconds of the import floor, of a plain import process and of `python -m automation plan
-    --stack prod`, alternating."""
-    floor = [sys.executable, "-m", "bench.plan_benchmark", "--floor"]
-    plain = [sys.executable, "-m", "bench.plan_benchmark", "--plain-imports"]
+def floor_ratio(cache: str) -> dict[str, float]:
+    """Median seconds of the import floor, of a plain import process, of the registration floor
+    (bench/registration_floor.py) and of `python -m automation plan --stack prod`, alternating."""
     with tempfile.TemporaryDirectory() as out:
         plan = [sys.executable, "-m", "automation", "plan", "--stack", "prod", "--out", out]
-        _timed(floor, cache), _timed(plan, cache)  # write the bytecode once
-        runs = [(_timed(floor, cache), _timed(plain, cache), _timed(plan, cache)) for _ in range(FLOOR_RUNS)]
-    floors, plains, plans = zip(*runs)
-    return statistics.median(floors), statistics.median(plains), statistics.median(plans)
+        _timed(plan, cache)  # writes the bytecode, and the resources.json the registration floor registers
+        with tempfile.TemporaryDirectory() as kept:
+            resources = Path(kept) / "resources.json"
+            shutil.copy(Path(out) / "resources.json", resources)
+            commands = {
+                "floor": [sys.executable, "-m", "bench.plan_benchmark", "--floor"],
+                "plain": [sys.executable, "-m", "bench.plan_benchmark", "--plain-imports"],
+                "registration": [sys.executable, "-m", "bench.registration_floor", str(resources)],
+                "plan": plan,
+            }
+            _timed(commands["registration"], cache)
+            runs = [{label: _timed(command, cache) for label, command in commands.items()} for _ in range(FLOOR_RUNS)]
+    return {label: statistics.median(run[label] for run in runs) for label in commands}
 
 
 def measure(stack: str, config_file: Path | None, cache: str) -> dict:
@@ -122,7 +132,7 @@ def measure(stack: str, config_file: Path | None, cache: str) -> dict:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
-        floor, plain, plan = floor_ratio(cache)
+        medians = floor_ratio(cache)
         rows = [("prod", measure("prod", None, cache))]
         with tempfile.TemporaryDirectory() as folder:
             for groups in GROUP_COUNTS:
@@ -135,10 +145,13 @@ def main() -> None:
     print("\nprocess s: whole `python` process; plan s: first plan in it (imports included); again s: a second plan in the same process.")
     print(f"Marginal cost per node group (again s, 1 -> 20 groups): {per_group * 1000:.1f} ms")
     print(f"20 node groups / prod (process s): {twenty['process'] / rows[0][1]['process']:.2f}x")
+    floor, plan = medians["floor"], medians["plan"]
     print(f"\nImport floor ({len(IMPORT_FLOOR)} SDK modules, the plan's process settings) {floor:.2f} s; `plan --stack prod` "
           f"{plan:.2f} s (medians of {FLOOR_RUNS} alternating runs): the plan is {plan / floor:.2f}x the floor")
-    print(f"A plain process importing the same modules (collector on, full shutdown) {plain:.2f} s: the plan is {plan / plain:.2f}x that")
-
+    print(f"A plain process importing the same modules (collector on, full shutdown) {medians['plain']:.2f} s: "
+          f"the plan is {plan / medians['plain']:.2f}x that")
+    print(f"Registration floor (the import floor, then the SDK registering the plan's resources) {medians['registration']:.2f} s: "
+          f"{medians['registration'] / floor:.2f}x the import floor; the plan is {plan / medians['registration']:.2f}x it")
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child":

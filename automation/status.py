@@ -7,6 +7,8 @@ code 1 with the parameter or cluster it concerns, never a silent "?". The AWS cl
 region's (automation/base.py).
 Kubernetes versions (control plane, each group's version and kubelet skew, EKS add-ons against EKS'
 default for the cluster's version, what is due) come from automation/version_status.py, under "versions".
+The cluster and its node groups are read once per run (automation/eks_node_groups.py, read_live_cluster)
+and both reports are made from that read.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from automation.base import AwsClients, load_config
 from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandFailed, one_line
-from automation.eks_node_groups import live_node_groups
+from automation.eks_node_groups import LiveCluster, read_live_cluster
 from automation.version_status import collect_version_status
 from core.deployment import NodeGroupPlan, node_group_plan
 from core.release_version import NEWER, GroupVersions, compare_releases, held_until_rollout, ssm_parameter_name
@@ -57,12 +59,12 @@ def _release_state(live: str | None, asked: str | None, tracks_latest: bool, fro
     return "frozen" if frozen else "pending: the next up moves it"
 
 
-def collect_status(config: StackConfig, eks: Any, ssm: Any, ec2: Any = None) -> dict[str, Any]:
-    cluster = eks.describe_cluster(name=config.cluster.name)["cluster"]
+def collect_status(config: StackConfig, live_cluster: LiveCluster, ssm: Any, ec2: Any = None) -> dict[str, Any]:
+    """The node groups of the cluster already read, against the stack config and the newest releases (SSM)."""
+    cluster = live_cluster.cluster
     version = cluster["version"]
-    tagged, untagged = live_node_groups(eks, config.cluster.name)
-    live = {owner: group for owner, group in tagged.items() if owner in config.node_groups}
-    unknown = untagged + [group for owner, group in tagged.items() if owner not in config.node_groups]
+    live = {owner: group for owner, group in live_cluster.tagged.items() if owner in config.node_groups}
+    unknown = live_cluster.untagged + [group for owner, group in live_cluster.tagged.items() if owner not in config.node_groups]
 
     latest_cache: dict[str, str] = {}
 
@@ -151,8 +153,9 @@ def run_status(stack: str, as_json: bool, out: TextIO = sys.stdout, err: TextIO 
         return EXIT_USAGE
     aws = AwsClients(config.region)
     try:
-        status = collect_status(config, aws.eks, aws.ssm, aws.ec2)
-        status["versions"] = collect_version_status(config, stack, aws.eks)
+        live = read_live_cluster(aws.eks, config.cluster.name)
+        status = collect_status(config, live, aws.ssm, aws.ec2)
+        status["versions"] = collect_version_status(config, stack, aws.eks, live)
     except CommandFailed as error:
         err.write(f"{error}\n")
         return EXIT_FAILED

@@ -1,6 +1,7 @@
 """Kubernetes versions for `status`: control plane, node groups and skew, EKS add-ons against EKS'
-defaults, and what is due (core/version_status.py), read with boto3. `status` calls
-`collect_version_status` and prints its report; nothing here prints.
+defaults, and what is due (core/version_status.py). `status` reads the cluster and its node groups once
+(automation/eks_node_groups.py) and hands them to `collect_version_status`, which reads only the add-ons
+with boto3; `status` prints its report, nothing here prints.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from automation.eks_node_groups import live_node_groups
+from automation.eks_node_groups import LiveCluster, read_live_cluster
 from automation.exit_codes import one_line
 from core.config.stack_config import StackConfig
 from core.upgrade_check import addon_versions_offered
@@ -26,20 +27,25 @@ def _installed_addons(eks: Any, cluster_name: str, control_plane: str) -> dict[s
     return installed
 
 
-def live_versions(eks: Any, cluster_name: str) -> tuple[str, dict[str, str]]:
+def kubernetes_versions(live: LiveCluster) -> tuple[str, dict[str, str]]:
     """The control plane's Kubernetes version and each managed node group's (by its eks-bottlerocket/
-    node-group tag, else by its EKS name)."""
-    control_plane = eks.describe_cluster(name=cluster_name)["cluster"]["version"]
-    tagged, untagged = live_node_groups(eks, cluster_name)
-    groups = {owner: group["version"] for owner, group in tagged.items()}
-    groups.update({group["nodegroupName"]: group["version"] for group in untagged})
-    return control_plane, groups
+    node-group tag, else by its EKS name), from what was read."""
+    groups = {owner: group["version"] for owner, group in live.tagged.items()}
+    groups.update({group["nodegroupName"]: group["version"] for group in live.untagged})
+    return live.cluster["version"], groups
 
 
-def collect_version_status(config: StackConfig, stack: str, eks: Any) -> dict[str, Any]:
-    """Raises ClientError/BotoCoreError when the cluster cannot be read; an add-on API that cannot be read
-    is reported under `due` instead, so the versions of the cluster and its nodes still show."""
-    control_plane, groups = live_versions(eks, config.cluster.name)
+def live_versions(eks: Any, cluster_name: str) -> tuple[str, dict[str, str]]:
+    """`kubernetes_versions` of a fresh read, for upgrade-check (automation/upgrade_check.py), which reads
+    nothing else of the cluster."""
+    return kubernetes_versions(read_live_cluster(eks, cluster_name))
+
+
+def collect_version_status(config: StackConfig, stack: str, eks: Any, live: LiveCluster) -> dict[str, Any]:
+    """The version report of the cluster and node groups already read (`live`); `eks` reads the add-ons.
+    An add-on API that cannot be read is reported under `due` instead, so the versions of the cluster and
+    its nodes still show."""
+    control_plane, groups = kubernetes_versions(live)
     try:
         addons, unreadable = _installed_addons(eks, config.cluster.name, control_plane), None
     except (ClientError, BotoCoreError) as error:

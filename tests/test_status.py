@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
+from automation.eks_node_groups import read_live_cluster
 from automation.status import collect_status, render_table, run_status
 from automation.version_status import collect_version_status
-from tests.aws_emulator import seed_public_parameter
+from tests.aws_emulator import recorded_operations, seed_public_parameter
 from core.config.stack_config import validate_stack_config
 from tests.conftest import ROOT, project_values
 
@@ -143,6 +144,18 @@ def test_access_denied_is_exit_1_naming_the_parameter(aws, moto_endpoint, monkey
     assert err.startswith(f"cannot read the newest Bottlerocket release from SSM parameter {PARAMETER}") and "AccessDenied" in err
 
 
+@pytest.mark.parametrize("as_json", [True, False])
+def test_status_reads_the_cluster_and_its_node_groups_once(aws, moto_endpoint, tmp_path, as_json):
+    """The node groups and the Kubernetes versions are two views of one read: moto's server sees one
+    DescribeCluster, one ListNodegroups and one DescribeNodegroup per group per run."""
+    _seed(aws, {"platform-prod-blue-2026": ("1.54.0-5043decc", "blue"), "hand-made": ("1.50.0-aaaabbbb", None),
+                "platform-prod-green-2026": ("1.56.0-0a1b2c3d", "green")})
+    with recorded_operations(moto_endpoint, tmp_path / "requests.jsonl") as operations:
+        assert run_status("prod", as_json=as_json, out=io.StringIO(), err=io.StringIO()) == 0
+    eks_reads = [operation for operation in operations if operation in ("eks:DescribeCluster", "eks:ListNodegroups", "eks:DescribeNodegroup")]
+    assert eks_reads == ["eks:DescribeCluster", "eks:ListNodegroups"] + ["eks:DescribeNodegroup"] * 3
+
+
 def test_missing_cluster_is_a_clear_failure(aws):
     code, _, err = _status()
     assert code == 1 and err.startswith("cannot read cluster platform-prod in eu-west-1:") and "Traceback" not in err
@@ -182,8 +195,9 @@ def test_status_reports_changes_a_frozen_group_holds(aws):
     values = project_values("prod")
     values["cluster"]["kubernetesVersion"] = "1.34"
     config = validate_stack_config(values, "Pulumi.prod.yaml")
-    status = collect_status(config, eks, aws.client("ssm"), ec2)
-    status["versions"] = collect_version_status(config, "prod", eks)
+    live = read_live_cluster(eks, config.cluster.name)
+    status = collect_status(config, live, aws.client("ssm"), ec2)
+    status["versions"] = collect_version_status(config, "prod", eks, live)
     table = render_table(status)
     assert "blue: Kubernetes version 1.33 -> 1.34 held until rollout" in table
     assert "blue: launch template version (Bottlerocket settings, volumes or tags) 1 -> 2 held until rollout" in table

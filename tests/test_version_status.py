@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from automation.version_status import collect_version_status
+from automation.eks_node_groups import LiveCluster, read_live_cluster
+from automation.version_status import collect_version_status, kubernetes_versions
 from core.config.stack_config import validate_stack_config
 from core.version_status import version_report
 from tests.conftest import project_values
@@ -51,6 +52,14 @@ def test_nothing_due_at_the_newest_version_in_step():
     assert report["due"] == []
 
 
+def test_kubernetes_versions_of_a_read():
+    """A tagged group by its tag, an untagged one by its EKS name."""
+    live = LiveCluster({"name": "platform-prod", "version": "1.34"},
+                       {"blue": {"nodegroupName": "platform-prod-blue-1", "version": "1.33"}},
+                       [{"nodegroupName": "hand-made", "version": "1.30"}])
+    assert kubernetes_versions(live) == ("1.34", {"blue": "1.33", "hand-made": "1.30"})
+
+
 def test_read_from_moto(aws):
     eks = aws.client("eks")
     eks.create_cluster(name="platform-prod", version="1.33", roleArn="arn:aws:iam::123456789012:role/eks",
@@ -58,7 +67,7 @@ def test_read_from_moto(aws):
     eks.create_nodegroup(clusterName="platform-prod", nodegroupName="platform-prod-blue-1", subnets=["subnet-0a1b2c3d4e5f60718"],
                          version="1.32", nodeRole="arn:aws:iam::123456789012:role/nodes", amiType="BOTTLEROCKET_x86_64",
                          scalingConfig={"minSize": 2, "maxSize": 12, "desiredSize": 3}, tags={"eks-bottlerocket/node-group": "blue"})
-    report = collect_version_status(_config(), "prod", eks)
+    report = collect_version_status(_config(), "prod", eks, read_live_cluster(eks, "platform-prod"))
     assert report["controlPlane"] == "1.33"
     assert report["nodeGroups"] == [{"group": "blue", "kubernetesVersion": "1.32", "skew": 1, "configured": "1.33"}]
     # moto 5.2.5 has no EKS add-on API: the report says so instead of failing.

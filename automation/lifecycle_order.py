@@ -21,11 +21,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from core.resource_types import PROVIDER_TYPE_PREFIX
+
 Graph = Mapping[str, frozenset[str]]
 
 
 def _is_component(record: Mapping[str, Any]) -> bool:
-    return record["id"] is None and not record["type"].startswith("pulumi:providers:")
+    return record["id"] is None and not record["type"].startswith(PROVIDER_TYPE_PREFIX)
 
 
 def dependency_graph(document: Mapping[str, Any]) -> dict[str, frozenset[str]]:

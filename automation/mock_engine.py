@@ -24,6 +24,8 @@ from pulumi.runtime.mocks import MockMonitor
 
 from automation.mock_loop import mock_event_loop
 from core.iam_documents import partition
+from core.resource_types import (EKS_CLUSTER, IAM_ROLE, KUBERNETES_PROVIDER, LAUNCH_TEMPLATE, NODE_GROUP, PROVIDER_TYPE_PREFIX,
+                                 PULUMI_EKS_CLUSTER, QUEUE)
 
 # Wire-format markers of the Pulumi RPC layer (pulumi/runtime/rpc.py).
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -71,7 +73,7 @@ class PlanMocks(pulumi.runtime.Mocks):
         return answer(self, args.args)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        custom = bool(args.custom) or args.typ.startswith("pulumi:providers:")
+        custom = bool(args.custom) or args.typ.startswith(PROVIDER_TYPE_PREFIX)
         resource_id = resource_placeholder(args.typ, args.name, "id") if custom else ""
         computed = _COMPUTED_OUTPUTS.get(args.typ, _default_outputs)(self, args)
         outputs = {**args.inputs, **computed}
@@ -123,14 +125,14 @@ def _eks_cluster(mocks: PlanMocks, args) -> dict:
             "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
             "args": ["eks", "get-token", "--cluster-name", cluster_name]}}}],
     }
-    eks_cluster = mocks.reference("aws:eks/cluster:Cluster", f"{name}-eksCluster", {
+    eks_cluster = mocks.reference(EKS_CLUSTER, f"{name}-eksCluster", {
         "name": cluster_name, "arn": resource_placeholder(typ, name, "arn"), "endpoint": endpoint,
         "version": args.inputs.get("version"), "certificateAuthority": {"data": certificate},
         "vpcConfig": {"clusterSecurityGroupId": resource_placeholder(typ, name, "clusterSecurityGroupId")},
     }, typ)
     oidc = mocks.reference("aws:iam/openIdConnectProvider:OpenIdConnectProvider", f"{name}-oidcProvider",
                            {"arn": oidc_arn, "url": oidc_url}, typ)
-    provider = mocks.reference("pulumi:providers:kubernetes", f"{name}-eks-k8s", {"kubeconfig": json.dumps(kubeconfig)}, typ)
+    provider = mocks.reference(KUBERNETES_PROVIDER, f"{name}-eks-k8s", {"kubeconfig": json.dumps(kubeconfig)}, typ)
     return {
         "eksCluster": eks_cluster,
         "kubeconfig": kubeconfig,
@@ -146,12 +148,12 @@ def _eks_cluster(mocks: PlanMocks, args) -> dict:
 
 
 _COMPUTED_OUTPUTS: dict[str, Callable[[PlanMocks, Any], dict]] = {
-    "eks:index:Cluster": _eks_cluster,
-    "aws:iam/role:Role": _named_outputs("name", "uniqueId"),
+    PULUMI_EKS_CLUSTER: _eks_cluster,
+    IAM_ROLE: _named_outputs("name", "uniqueId"),
     "aws:kms/key:Key": _named_outputs("keyId"),
-    "aws:ec2/launchTemplate:LaunchTemplate": _named_outputs("name", "latestVersion"),
-    "aws:eks/nodeGroup:NodeGroup": _named_outputs("nodeGroupName", "status"),
-    "aws:sqs/queue:Queue": _named_outputs("name", "url"),
+    LAUNCH_TEMPLATE: _named_outputs("name", "latestVersion"),
+    NODE_GROUP: _named_outputs("nodeGroupName", "status"),
+    QUEUE: _named_outputs("name", "url"),
     "aws:cloudwatch/eventRule:EventRule": _named_outputs("name"),
 }
 

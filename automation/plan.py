@@ -35,9 +35,10 @@ from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # meanings: 
 from automation.lifecycle_order import lifecycle_order
 from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
 from automation.plan_compare import compare_plans, comparison_json, print_comparison
-from automation.plan_summary import LAUNCH_TEMPLATE, NODE_CLASS, NODE_GROUP, plan_summary, print_summary
+from automation.plan_summary import plan_summary, print_summary
 from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, load_stack_source
 from core.release_version import HELD_UNTIL_ROLLOUT, VERSION_INPUTS
+from core.resource_types import HELM_RELEASE, LAUNCH_TEMPLATE, NODE_CLASS, NODE_GROUP, PROVIDER_TYPE_PREFIX
 from policy.rules import Resource, evaluate
 
 PLAN_MARKER = ".eks-bottlerocket-plan"
@@ -130,7 +131,7 @@ def _provider_inputs(inputs: dict) -> dict:
 
 def _record(resource: RegisteredResource) -> dict[str, Any]:
     inputs = _clean(resource.inputs)
-    if resource.type.startswith("pulumi:providers:"):
+    if resource.type.startswith(PROVIDER_TYPE_PREFIX):
         inputs = _provider_inputs(inputs)
     return {
         "type": resource.type,
@@ -163,7 +164,7 @@ def user_data_files(document: dict[str, Any]) -> dict[str, str]:
     return files
 
 
-_NOT_OBJECTS = ("kubernetes:helm.sh/", "pulumi:providers:")
+_NOT_OBJECTS = ("kubernetes:helm.sh/", PROVIDER_TYPE_PREFIX)
 
 
 def kubernetes_manifests(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -181,7 +182,7 @@ def kubernetes_manifests(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def helm_values(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The values of each Helm release exactly as passed to it, by release name."""
     return {record["inputs"]["name"]: record["inputs"].get("values", {})
-            for record in document["resources"] if record["type"] == "kubernetes:helm.sh/v3:Release"}
+            for record in document["resources"] if record["type"] == HELM_RELEASE}
 
 
 def _option_text(value: Any) -> str:

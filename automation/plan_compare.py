@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from automation.plan_summary import LAUNCH_TEMPLATE, NODE_CLASS, NODE_GROUP, NODE_POOL
+from core.resource_types import LAUNCH_TEMPLATE, NODE_CLASS, NODE_GROUP, NODE_POOL
 from core.release_version import HELD_UNTIL_ROLLOUT
 
 # Terraform attribute paths (snake_case, as in the provider source) that force a new resource.

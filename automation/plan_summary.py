@@ -12,16 +12,7 @@ from typing import Any, TextIO
 
 from core.block_devices import DATA_DEVICE, ROOT_DEVICE
 from automation.mock_engine import KNOWN_AFTER_DEPLOY
-from core.tags import COMPONENT_TYPE_PREFIX
-
-NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
-NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
-HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-SQS_WORKER = COMPONENT_TYPE_PREFIX + "SqsWorker"
-QUEUE = "aws:sqs/queue:Queue"
-SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+from core.resource_types import HELM_RELEASE, LAUNCH_TEMPLATE, NODE_CLASS, NODE_GROUP, NODE_POOL, QUEUE, SCALED_OBJECT, SQS_WORKER
 
 
 def _of_type(document: dict[str, Any], typ: str) -> list[dict[str, Any]]:

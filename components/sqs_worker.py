@@ -13,7 +13,8 @@ from components.keda import Keda
 from core import aws_limits, sqs_worker
 from core.deployment import WorkerPlan
 from core.iam_documents import pod_identity_trust_policy
-from core.tags import COMPONENT_TYPE_PREFIX, DEAD_LETTER_QUEUE_TAG
+from core.resource_types import SQS_WORKER
+from core.tags import DEAD_LETTER_QUEUE_TAG
 
 
 class SqsWorker(pulumi.ComponentResource):
@@ -24,7 +25,7 @@ class SqsWorker(pulumi.ComponentResource):
 
     def __init__(self, name: str, plan: WorkerPlan, context: ClusterContext, *, keda: Keda, namespace: k8s.core.v1.Namespace,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__(COMPONENT_TYPE_PREFIX + "SqsWorker", name, None, opts)
+        super().__init__(SQS_WORKER, name, None, opts)
         workload, secret_env = plan.workload, plan.secret_env
         cluster, cluster_name, region = context.cluster, context.cluster_name, context.region
         child = pulumi.ResourceOptions(parent=self)

@@ -27,8 +27,9 @@ UNIQUE_SUFFIX_LENGTH = 26
 NODE_GROUP_NAME_MAX = 63
 NODE_GROUP_NAME_PREFIX_MAX = NODE_GROUP_NAME_MAX - UNIQUE_SUFFIX_LENGTH
 # Amazon SQS API reference, CreateQueue QueueName: up to 80 alphanumeric characters, hyphens and
-# underscores (provider: internal/service/sqs/queue.go, the same rule).
-SQS_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+# underscores (provider: internal/service/sqs/queue.go, the same rule). Only the length needs checking:
+# the queue names are the cluster name (EKS' ClusterName pattern, cluster_name_rule) and Kubernetes names
+# (core/config/kubernetes.py) joined by hyphens, characters SQS takes.
 SQS_QUEUE_NAME_MAX = 80
 # pulumi/pulumi-aws 7.51.1 autonames an unnamed aws.iam.Role `<logical name>-<7 random hex>`.
 AUTONAME_SUFFIX_LENGTH = 8

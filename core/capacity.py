@@ -11,18 +11,18 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from core import instance_types, sqs_worker
+from core import eks_addons, instance_types, sqs_worker
 from core.config.karpenter import NodePoolConfig
 from core.config.kubernetes import Resources
 from core.config.stack_config import StackConfig
 from core.config.workloads import WorkloadConfig
 from core.bottlerocket_settings import cpu_milli, memory_mib
-from core.karpenter import memory_after_vm_overhead
 from core.deployment import KarpenterPlan, deployment_plan
+from core.karpenter import allocatable, memory_capacity_mib, split_node_class_settings
 from core.burst_simulation import Autoscaling, Capacity, InstanceOption, NodePool, ScalingPolicy, ScalingRules
-from core.user_data import reserved_memory_mib
 
-# What DaemonSets (VPC CNI, kube-proxy, Pod Identity agent) take on every node.
+# The DaemonSets on every node, one pod each, and what they request together.
+DAEMONSETS = (eks_addons.VPC_CNI, eks_addons.KUBE_PROXY, eks_addons.POD_IDENTITY_AGENT)
 DAEMONSET_CPU_MILLI, DAEMONSET_MEMORY_MIB = 250, 300
 
 
@@ -51,19 +51,30 @@ def autoscaling_for(workload: WorkloadConfig) -> Autoscaling:
 
 
 def pods_per_node(instance_type: str, settings: Mapping[str, Any], workload: WorkloadConfig, taken_cpu_milli: float = 0,
-                  taken_memory_mib: float = 0) -> int:
-    """Worker pods that fit by requests, after reserved resources, the hard eviction threshold and DaemonSets."""
-    cpus, memory = instance_types.vcpus(instance_type), instance_types.memory_mib(instance_type)
-    if not cpus or not memory:
+                  taken_memory_mib: float = 0, taken_pods: float = 0) -> int:
+    """Worker pods that fit, by requests and by max pods, in a node's allocatable after the DaemonSets and
+    what is `taken` (the controllers' share).
+
+    The allocatable is Karpenter's (core/karpenter.py `allocatable`: capacity less kube-reserved,
+    system-reserved and the hard eviction threshold, aws/karpenter-provider-aws v1.14.1
+    pkg/providers/instancetype/types.go:149-153), over the kubelet fields of the node's Bottlerocket
+    `settings` (the EC2NodeClass's spec.kubelet, split as components/karpenter.py splits it). For a managed
+    node it is the same sum: the kubelet reserves its user data's kube-reserved and system-reserved and the
+    hard threshold; a kube-reserved the user data leaves out is Bottlerocket's default, the formula Karpenter
+    copies (11 MiB per pod + 255 MiB, CPU by core ranges), and max-pods is EKS's (or Bottlerocket's pluto's)
+    from eni-max-pods, the ENI-limited count (shared/reference/bottlerocket-settings.md, rows
+    `max-pods` and `kube-reserved`: bottlerocket-core-kit v3.1.1 sources/api/schnauzer/src/helpers/mod.rs,
+    sources/api/pluto/src/main.rs). Its memory capacity is the VM's, less than the instance type's, which
+    Karpenter's VM overhead estimate stands for on both."""
+    room = allocatable(instance_type, split_node_class_settings(settings)[1])
+    if not room["cpu"] or not room["memory"]:
         return 0
-    kubernetes = settings.get("kubernetes", {})
-    reserved_cpu = sum(cpu_milli(kubernetes.get(k, {}).get("cpu", "0")) for k in ("system-reserved", "kube-reserved"))
-    reserved_memory = reserved_memory_mib(kubernetes, memory)
-    cpu = cpus * 1000 - reserved_cpu - DAEMONSET_CPU_MILLI - taken_cpu_milli
-    mem = memory - reserved_memory - DAEMONSET_MEMORY_MIB - taken_memory_mib
+    cpu = room["cpu"] - DAEMONSET_CPU_MILLI - taken_cpu_milli
+    mem = room["memory"] - DAEMONSET_MEMORY_MIB - taken_memory_mib
+    pods = room["pods"] - len(DAEMONSETS) - taken_pods
     request_cpu = cpu_milli(workload.resources.requests.cpu)
     request_memory = memory_mib(workload.resources.requests.memory)
-    return max(0, int(min(cpu // request_cpu, mem // request_memory)))
+    return max(0, int(min(cpu // request_cpu, mem // request_memory, pods)))
 
 
 def _allowed(instance_type: str, pool: NodePoolConfig) -> bool:
@@ -92,9 +103,9 @@ def node_pools_for(karpenter: KarpenterPlan | None, workload: WorkloadConfig, pr
         for instance_type, price in prices.items():
             slots = pods_per_node(instance_type, karpenter.settings, workload) if _allowed(instance_type, pool) else 0
             if slots:
-                # Karpenter counts an instance type's memory against pool limits less its VM overhead.
+                # Karpenter counts an instance type's capacity against pool limits: its memory less the VM overhead.
                 options.append(InstanceOption(instance_type, price, slots, (instance_types.vcpus(instance_type) or 0) * 1000,
-                                              memory_after_vm_overhead(instance_types.memory_mib(instance_type) or 0)))
+                                              memory_capacity_mib(instance_type)))
         pools.append(NodePool(name, tuple(sorted(options, key=lambda o: (o.price_per_hour, o.name))),
                               _limit(pool, "cpu", cpu_milli), _limit(pool, "memory", memory_mib),
                               duration_seconds(pool.disruption.consolidate_after) or 0))
@@ -108,17 +119,18 @@ def capacity_for(config: StackConfig, workload: WorkloadConfig, prices: dict[str
     pools = node_pools_for(plan.karpenter, workload, prices)
     groups = {name: group.config for name, group in plan.node_groups.items()}  # the enabled ones
     managed_nodes = sum(group.scaling.desired_size for group in groups.values())
-    controllers_cpu = controllers_memory = 0.0
+    controllers_cpu = controllers_memory = controllers_pods = 0.0
     for replicas, resources in _controllers(config):
         controllers_cpu += replicas * cpu_milli(resources.requests.cpu)
         controllers_memory += replicas * memory_mib(resources.requests.memory)
+        controllers_pods += replicas
     free = price = 0.0
     for name, group in groups.items():
         instance_type = group.instance_types[0]
-        share = group.scaling.desired_size / managed_nodes if managed_nodes else 0
-        per_node = pods_per_node(instance_type, plan.node_groups[name].settings, workload,
-                                 controllers_cpu * share / max(group.scaling.desired_size, 1),
-                                 controllers_memory * share / max(group.scaling.desired_size, 1))
+        # the controllers spread over the managed nodes: this group's share, per node
+        per_node_share = 1 / managed_nodes if managed_nodes else 0
+        per_node = pods_per_node(instance_type, plan.node_groups[name].settings, workload, controllers_cpu * per_node_share,
+                                 controllers_memory * per_node_share, controllers_pods * per_node_share)
         free += per_node * group.scaling.desired_size
         price += prices.get(instance_type, 0.0) * group.scaling.desired_size
     if not free and not any(pool.options for pool in pools):

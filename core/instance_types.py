@@ -1,8 +1,8 @@
 """What the program knows about EC2 instance types without calling AWS, from data/ec2-instance-types.json.
 
 That file lists every type the EC2 API accepts (botocore's InstanceType enum) with its architectures,
-vCPUs, memory and accelerator makers from EC2 DescribeInstanceTypes records; data/regenerate_instance_types.py
-writes it (see the file's `names`, `facts` and `generated`). Types listed there without facts (retired
+vCPUs, memory, accelerator makers and network interfaces from EC2 DescribeInstanceTypes records;
+data/regenerate_instance_types.py writes it (see the file's `names`, `facts` and `generated`). Types listed there without facts (retired
 or unrecorded ones) answer None here: nothing is guessed from the name.
 """
 
@@ -25,13 +25,16 @@ class InstanceFacts:
     memory_mib: int
     gpu_makers: tuple[str, ...]
     other_accelerator_makers: tuple[str, ...]
+    network_interfaces: int  # of the default network card
+    ipv4_per_interface: int
 
 
 @functools.cache
 def _table() -> dict[str, InstanceFacts | None]:
     types = json.loads(DATA_FILE.read_text())["types"]
     return {name: None if facts is None else InstanceFacts(tuple(facts["architectures"]), facts["vcpus"], facts["memoryMiB"],
-                                                          tuple(facts["gpu"]), tuple(facts["otherAccelerators"]))
+                                                          tuple(facts["gpu"]), tuple(facts["otherAccelerators"]),
+                                                          facts["networkInterfaces"], facts["ipv4PerInterface"])
             for name, facts in types.items()}
 
 

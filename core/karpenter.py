@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from core import instance_types
 from core.config.karpenter import NodePoolConfig
 from core.block_devices import DATA_DEVICE
 from core.bottlerocket_settings import cpu_milli, memory_mib
@@ -131,68 +132,100 @@ def node_class_settings(shared: Mapping[str, Any], own: Mapping[str, Any]) -> di
 
     A shared `kube-reserved` is sized for one instance type; Karpenter picks any size, so it is left
     out unless the node class sets its own. Without it Karpenter reserves per instance type
-    (types.go:522 `kubeReservedResources`: memory 11 MiB per pod + 255 MiB, CPU by core ranges) and
+    (kube_reserved below: memory 11 MiB per pod + 255 MiB, CPU by core ranges) and
     Bottlerocket computes the same default at boot (the formula Karpenter copies from it)."""
     kubernetes = {key: value for key, value in shared.get("kubernetes", {}).items() if key != "kube-reserved"}
     return deep_merge({**shared, "kubernetes": kubernetes}, own)
 
 
 # --- what Karpenter computes for an instance type ---------------------------------------------------
+# aws/karpenter-provider-aws v1.14.1, pkg/providers/instancetype/types.go (NewInstanceType :126-160): an
+# instance type's Capacity (computeCapacity :332) less its Overhead, KubeReserved + SystemReserved +
+# EvictionThreshold (:149-153), is its allocatable (kubernetes-sigs/karpenter v1.14.1 pkg/cloudprovider/
+# types.go:271-280 computeAllocatable, :461 InstanceTypeOverhead.Total). The overheads are read from the
+# EC2NodeClass's spec.kubelet (types.go:95-124 Resolve; pkg/apis/v1/ec2nodeclass.go:653).
 
 VM_MEMORY_OVERHEAD_PERCENT = 0.075  # pkg/operator/options/options.go:58, the controller's default
+GRAVITON_CMA_MIB = 64  # types.go:358-361: "Gravitons have an extra 64 MiB of cma reserved memory"
+# types.go:522-552 kubeReservedResources: CPU by core ranges (start, end, share of the range's millicores),
+# memory 11 MiB per pod + 255 MiB, ephemeral-storage 1Gi; Bottlerocket's own formula (bottlerocket PR 1388).
 _KUBE_RESERVED_CPU_RANGES = ((0, 1000, 0.06), (1000, 2000, 0.01), (2000, 4000, 0.005), (4000, 1 << 31, 0.0025))
+KUBE_RESERVED_MEMORY_PER_POD_MIB, KUBE_RESERVED_MEMORY_BASE_MIB = 11, 255
+KUBE_RESERVED_EPHEMERAL_STORAGE_MIB = 1024
+# types.go:554-574 evictionThreshold: without spec.kubelet.evictionHard, 100Mi of memory and 10 % of storage.
+DEFAULT_EVICTION_HARD = {"memory.available": "100Mi", "nodefs.available": "10%"}
 
 
-def memory_after_vm_overhead(size_mib: int) -> int:
-    """An instance type's memory as Karpenter counts it, for allocatable and against NodePool limits: less
-    its VM overhead estimate (karpenter-provider-aws v1.14.1 pkg/providers/instancetype/types.go:364, with
-    VM_MEMORY_OVERHEAD_PERCENT)."""
-    return size_mib - math.ceil(size_mib * VM_MEMORY_OVERHEAD_PERCENT)
+def memory_capacity_mib(instance_type: str) -> int:
+    """An instance type's memory as Karpenter counts it, for allocatable and against NodePool limits
+    (types.go:356-366 `memory`): less Graviton's CMA reservation, then less the VM overhead estimate."""
+    facts = instance_types.facts(instance_type)
+    if facts is None:
+        return 0
+    size = facts.memory_mib - (GRAVITON_CMA_MIB if facts.architectures[:1] == ("arm64",) else 0)
+    return size - math.ceil(size * VM_MEMORY_OVERHEAD_PERCENT)
 
 
-def eni_limited_pods(info: Mapping[str, Any]) -> int:
-    """Max pods Karpenter assumes for Bottlerocket (types.go:606 `ENILimitedPods`, no reserved ENIs)."""
-    network = info["NetworkInfo"]
-    interfaces = network["NetworkCards"][network["DefaultNetworkCardIndex"]]["MaximumNetworkInterfaces"]
-    pods: int = interfaces * (network["Ipv4AddressesPerInterface"] - 1) + 2
-    return pods
+def eni_limited_pods(instance_type: str) -> int:
+    """Max pods by the VPC CNI's addresses (types.go:485-505 `ENILimitedPods`: the default network card's
+    interfaces x (IPv4 addresses per interface - 1) + 2, with the controller's default of no reserved ENIs,
+    options.go:60); amazon-eks-ami's eni-max-pods.txt, which EKS and Bottlerocket use, has the same figures."""
+    facts = instance_types.facts(instance_type)
+    return facts.network_interfaces * (facts.ipv4_per_interface - 1) + 2 if facts else 0
 
 
-def allocatable(info: Mapping[str, Any], node_class: Mapping[str, Any]) -> dict[str, float]:
-    """What Karpenter v1.14.1 expects a Bottlerocket node of this type to offer pods: capacity minus
-    kube-reserved, system-reserved and the hard eviction threshold (sigs.k8s.io/karpenter
-    pkg/cloudprovider/types.go `Allocatable`; karpenter-provider-aws pkg/providers/instancetype/types.go
-    `NewInstanceType`). `info` is an EC2 DescribeInstanceTypes entry, `node_class` an EC2NodeClass spec.
-    Returns {"cpu": millicores, "memory": MiB, "ephemeral-storage": MiB, "pods": count}."""
-    kubelet = node_class.get("kubelet", {})
-    cpu = info["VCpuInfo"]["DefaultVCpus"] * 1000
-    memory = memory_after_vm_overhead(info["MemoryInfo"]["SizeInMiB"])
-    mappings = node_class["blockDeviceMappings"]
-    root = next((m for m in mappings if m.get("rootVolume")), None) or next(m for m in mappings if m["deviceName"] == DATA_DEVICE)
-    storage = memory_mib(root["ebs"]["volumeSize"])
-    pods = kubelet.get("maxPods") or eni_limited_pods(info)
+def max_pods(instance_type: str, kubelet: Mapping[str, Any]) -> int:
+    """spec.kubelet.maxPods, else the ENI-limited count (types.go:576-591 `pods`; Bottlerocket supports
+    ENI-limited pod density and ignores podsPerCore, pkg/providers/amifamily/bottlerocket.go:214-220)."""
+    pods = kubelet.get("maxPods")
+    return int(pods) if pods is not None else eni_limited_pods(instance_type)
 
-    kube_reserved = {"memory": 11 * pods + 255, "ephemeral-storage": 1024.0,
-                     "cpu": sum(int((min(cpu, end) - start) * share) for start, end, share in _KUBE_RESERVED_CPU_RANGES
-                                if cpu >= start)}
-    kube_reserved.update(_reserved(kubelet.get("kubeReserved", {})))
-    system_reserved = _reserved(kubelet.get("systemReserved", {}))
-    hard = kubelet.get("evictionHard", {})
-    eviction = {"memory": _threshold_mib(hard.get("memory.available", "100Mi"), memory),
-                "ephemeral-storage": _threshold_mib(hard.get("nodefs.available", "10%"), storage)}
-    capacity = {"cpu": cpu, "memory": memory, "ephemeral-storage": storage}
-    result = {key: value - kube_reserved.get(key, 0) - system_reserved.get(key, 0) - eviction.get(key, 0)
-              for key, value in capacity.items()}
+
+def kube_reserved(cpu: float, pods: int, kubelet: Mapping[str, Any]) -> dict[str, float]:
+    """types.go:522-552 `kubeReservedResources`, spec.kubelet.kubeReserved taking precedence per resource.
+    Bottlerocket's memory term counts max pods, not the ENI limit (bottlerocket.go:216,
+    UsesENILimitedMemoryOverhead false; types.go:150-151)."""
+    reserved = {"memory": KUBE_RESERVED_MEMORY_PER_POD_MIB * pods + KUBE_RESERVED_MEMORY_BASE_MIB,
+                "ephemeral-storage": KUBE_RESERVED_EPHEMERAL_STORAGE_MIB,
+                "cpu": sum(int((min(cpu, end) - start) * share) for start, end, share in _KUBE_RESERVED_CPU_RANGES if cpu >= start)}
+    return {**reserved, **_quantities(kubelet.get("kubeReserved", {}))}
+
+
+def allocatable(instance_type: str, kubelet: Mapping[str, Any], storage_mib: float | None = None) -> dict[str, float]:
+    """What Karpenter v1.14.1 expects a Bottlerocket node of this type to offer pods under an EC2NodeClass
+    whose spec.kubelet is `kubelet`: {"cpu": millicores, "memory": MiB, "pods": count}, and
+    "ephemeral-storage" (MiB) when the node's `storage_mib` is given (node_storage_mib)."""
+    facts = instance_types.facts(instance_type)
+    cpu = (facts.vcpus if facts else 0) * 1000
+    memory = memory_capacity_mib(instance_type)
+    pods = max_pods(instance_type, kubelet)
+    capacity = {"cpu": cpu, "memory": memory, **({"ephemeral-storage": storage_mib} if storage_mib is not None else {})}
+    hard = {**DEFAULT_EVICTION_HARD, **kubelet.get("evictionHard", {})}
+    overheads = (kube_reserved(cpu, pods, kubelet), _quantities(kubelet.get("systemReserved", {})),
+                 {"memory": _threshold_mib(hard["memory.available"], memory),
+                  "ephemeral-storage": _threshold_mib(hard["nodefs.available"], storage_mib or 0)})
+    result = {key: value - sum(overhead.get(key, 0) for overhead in overheads) for key, value in capacity.items()}
     return {**result, "pods": pods}
 
 
-def _reserved(table: Mapping[str, str]) -> dict[str, float]:
+def node_storage_mib(node_class: Mapping[str, Any]) -> float:
+    """The node's ephemeral-storage capacity: the size of the EC2NodeClass's `rootVolume` mapping (on
+    Bottlerocket the data volume, see block_device_mappings), else of the family's ephemeral device
+    (types.go:369-404 `ephemeralStorage`)."""
+    mappings = node_class["blockDeviceMappings"]
+    root = next((m for m in mappings if m.get("rootVolume")), None) or next(m for m in mappings if m["deviceName"] == DATA_DEVICE)
+    return memory_mib(root["ebs"]["volumeSize"])
+
+
+def _quantities(table: Mapping[str, str]) -> dict[str, float]:
     return {key: cpu_milli(value) if key == "cpu" else memory_mib(value) for key, value in table.items()}
 
 
 def _threshold_mib(signal: str, capacity_mib: float) -> float:
+    """types.go:599-621 computeEvictionSignal: a percentage of the capacity (100 % disables the signal)."""
     if signal.endswith("%"):
-        return capacity_mib * float(signal[:-1]) / 100
+        percent = float(signal[:-1])
+        return 0.0 if percent == 100 else capacity_mib * percent / 100
     return memory_mib(signal)
 
 

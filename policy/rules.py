@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from core.block_devices import DATA_DEVICE, MINIMUM_DATA_VOLUME_GIB
 from core.bottlerocket_settings import BottlerocketSettings
+from core.resource_types import AWS_PROVIDER, EKS_CLUSTER, HELM_RELEASE, IAM_ROLE, LAUNCH_TEMPLATE, NODE_CLASS, NODE_GROUP, PULUMI_EKS_CLUSTER, QUEUE, SCALED_OBJECT
 from core.tags import DEAD_LETTER_QUEUE_TAG, FROZEN, FROZEN_TAG, PINNED, RELEASE_TAG, SQS_ENCRYPTED_WITH_DLQ_RULE, STACK_TAG, suppression
 from core.user_data import KUBELET_DEFAULT_HARD_SIGNALS, settings_problems
 
@@ -124,7 +125,7 @@ def _user_data_settings(encoded_or_text: str, encoded: bool) -> dict[str, Any]:
 # --- rules ------------------------------------------------------------------------------------------
 
 def _imdsv2(resource: Resource, context: Context) -> Iterable[str]:
-    if resource.type in ("aws:ec2/launchTemplate:LaunchTemplate", "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"):
+    if resource.type in (LAUNCH_TEMPLATE, NODE_CLASS):
         options = (resource.props.get("spec") or resource.props).get("metadataOptions") or {}
         if options.get("httpTokens") != "required":
             yield "IMDSv2 is not required: set metadataOptions.httpTokens to 'required'"
@@ -134,9 +135,9 @@ def _imdsv2(resource: Resource, context: Context) -> Iterable[str]:
 
 
 def _block_devices(resource: Resource) -> list[tuple[str, Mapping[str, Any]]]:
-    if resource.type == "aws:ec2/launchTemplate:LaunchTemplate":
+    if resource.type == LAUNCH_TEMPLATE:
         return [(m.get("deviceName", "?"), m.get("ebs") or {}) for m in resource.props.get("blockDeviceMappings") or []]
-    if resource.type == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass":
+    if resource.type == NODE_CLASS:
         return [(m.get("deviceName", "?"), m.get("ebs") or {}) for m in (resource.props.get("spec") or {}).get("blockDeviceMappings") or []]
     return []
 
@@ -148,7 +149,7 @@ def _ebs_encrypted(resource: Resource, context: Context) -> Iterable[str]:
 
 
 def _data_volume(resource: Resource, context: Context) -> Iterable[str]:
-    if resource.type not in ("aws:ec2/launchTemplate:LaunchTemplate", "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"):
+    if resource.type not in (LAUNCH_TEMPLATE, NODE_CLASS):
         return
     devices = dict(_block_devices(resource))
     size = devices.get(DATA_DEVICE, {}).get("volumeSize")
@@ -160,9 +161,9 @@ def _data_volume(resource: Resource, context: Context) -> Iterable[str]:
 
 
 def _node_settings(resource: Resource) -> dict[str, Any] | None:
-    if resource.type == "aws:ec2/launchTemplate:LaunchTemplate" and resource.props.get("userData"):
+    if resource.type == LAUNCH_TEMPLATE and resource.props.get("userData"):
         return _user_data_settings(resource.props["userData"], encoded=True)
-    if resource.type == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass":
+    if resource.type == NODE_CLASS:
         return _user_data_settings((resource.props.get("spec") or {}).get("userData") or "", encoded=False)
     return None
 
@@ -181,7 +182,7 @@ def _bottlerocket_user_data(resource: Resource, context: Context) -> Iterable[st
         for item in error.errors():
             yield f"Bottlerocket would reject the user data: settings.{'.'.join(map(str, item['loc']))}: {item['msg']}"
         return
-    if resource.type == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass":
+    if resource.type == NODE_CLASS:
         hard = ((resource.props.get("spec") or {}).get("kubelet") or {}).get("evictionHard") or {}
         missing = [s for s in KUBELET_DEFAULT_HARD_SIGNALS if s not in hard]
         if missing:
@@ -214,7 +215,7 @@ def _superpowered_containers(resource: Resource, context: Context) -> Iterable[s
 
 def _policy_documents(resource: Resource) -> list[Mapping[str, Any]]:
     keys = {"aws:iam/policy:Policy": ("policy",), "aws:iam/rolePolicy:RolePolicy": ("policy",),
-            "aws:iam/role:Role": ("assumeRolePolicy",), "aws:sqs/queuePolicy:QueuePolicy": ("policy",)}.get(resource.type, ())
+            IAM_ROLE: ("assumeRolePolicy",), "aws:sqs/queuePolicy:QueuePolicy": ("policy",)}.get(resource.type, ())
     return [_json(resource.props[key]) for key in keys if resource.props.get(key)]
 
 
@@ -232,7 +233,7 @@ def _iam_least_privilege(resource: Resource, context: Context) -> Iterable[str]:
 
 
 def _sqs(resource: Resource, context: Context) -> Iterable[str]:
-    if resource.type != "aws:sqs/queue:Queue":
+    if resource.type != QUEUE:
         return
     if not resource.props.get("sqsManagedSseEnabled") and not resource.props.get("kmsMasterKeyId"):
         yield "the queue is not encrypted: set sqsManagedSseEnabled (or a KMS key)"
@@ -265,7 +266,7 @@ def _workload_hardening(resource: Resource, context: Context) -> Iterable[str]:
 
 
 def _trigger_strings(resource: Resource, context: Context) -> Iterable[str]:
-    if resource.type != "kubernetes:keda.sh/v1alpha1:ScaledObject":
+    if resource.type != SCALED_OBJECT:
         return
     for index, trigger in enumerate((resource.props.get("spec") or {}).get("triggers") or []):
         for key, value in (trigger.get("metadata") or {}).items():
@@ -274,17 +275,17 @@ def _trigger_strings(resource: Resource, context: Context) -> Iterable[str]:
 
 
 def _helm_pinned(resource: Resource, context: Context) -> Iterable[str]:
-    if resource.type == "kubernetes:helm.sh/v3:Release" and not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", str(resource.props.get("version") or "")):
+    if resource.type == HELM_RELEASE and not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", str(resource.props.get("version") or "")):
         yield f"chart {resource.props.get('chart')} is not pinned to an exact version ({resource.props.get('version')!r})"
 
 
 def _cluster_inputs(resource: Resource) -> dict[str, Any] | None:
     """The cluster settings, from the real aws:eks/cluster:Cluster or mirrored from pulumi-eks' inputs."""
     props = resource.props
-    if resource.type == "eks:index:Cluster":
+    if resource.type == PULUMI_EKS_CLUSTER:
         return {"publicAccess": props.get("endpointPublicAccess", True), "cidrs": props.get("publicAccessCidrs") or ["0.0.0.0/0"],
                 "encrypted": bool(props.get("encryptionConfigKeyArn")), "logs": props.get("enabledClusterLogTypes") or []}
-    if resource.type == "aws:eks/cluster:Cluster":
+    if resource.type == EKS_CLUSTER:
         vpc = props.get("vpcConfig") or {}
         return {"publicAccess": vpc.get("endpointPublicAccess", True), "cidrs": vpc.get("publicAccessCidrs") or ["0.0.0.0/0"],
                 "encrypted": bool(props.get("encryptionConfig")), "logs": props.get("enabledClusterLogTypes") or []}
@@ -336,7 +337,7 @@ def _audit_logs(resource: Resource, context: Context) -> Iterable[str]:
 def _frozen_in_production(resource: Resource, context: Context) -> Iterable[str]:
     """By the release policy the node group publishes: under a preview a `latest` group's releaseVersion is
     as real a version string as a pin, and `freeze` is a resource option, not an input."""
-    if not (context.production and resource.type == "aws:eks/nodeGroup:NodeGroup"):
+    if not (context.production and resource.type == NODE_GROUP):
         return
     tags = _tags(resource)
     if tags.get(RELEASE_TAG) != PINNED:
@@ -368,7 +369,7 @@ RULES = [
 def context_for(resources: list[Resource]) -> Context:
     stack_wide: set[str] = set()
     for resource in resources:
-        if resource.type == "pulumi:providers:aws":
+        if resource.type == AWS_PROVIDER:
             default_tags = _json(resource.props.get("defaultTags") or {}) or {}
             stack_wide |= set((default_tags.get("tags") or {}) if isinstance(default_tags, Mapping) else {})
     return Context(_is_production(resources), frozenset(stack_wide))

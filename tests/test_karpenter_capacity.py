@@ -1,16 +1,12 @@
 """What Karpenter believes a Bottlerocket node offers, computed from the planned EC2NodeClass the way
 karpenter-provider-aws v1.14.1 computes it (core/karpenter.py `allocatable`).
 
-Instance data are EC2 DescribeInstanceTypes entries as moto (a pinned dev dependency) ships them.
+Instance data come from data/ec2-instance-types.json (moto's DescribeInstanceTypes records); the expected
+figures are worked by hand from those records.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
-from pathlib import Path
-
-import moto
 import pytest
 import yaml
 
@@ -18,8 +14,6 @@ from core import karpenter
 from core.deployment import karpenter_node_settings, node_group_settings
 from core.config.stack_config import validate_stack_config
 from tests.conftest import project_values
-
-INSTANCE_TYPES = json.loads(gzip.open(Path(moto.__file__).parent / "ec2" / "resources" / "instance_types.json.gz").read())
 
 
 def _node_class(plan) -> dict:
@@ -32,7 +26,7 @@ def test_pod_storage_is_the_data_volume(prod_plan):
     assert flagged == [karpenter.DATA_DEVICE]
     # prod's data volume is 200 GiB: Karpenter sees 200 GiB less 1 GiB kube- and system-reserved each and the
     # 10 % nodefs hard threshold, not the 10 GiB OS volume.
-    storage = karpenter.allocatable(INSTANCE_TYPES["m6i.large"], node_class)["ephemeral-storage"]
+    storage = karpenter.allocatable("m6i.large", node_class["kubelet"], karpenter.node_storage_mib(node_class))["ephemeral-storage"]
     assert storage == 200 * 1024 - 1024 - 1024 - 200 * 1024 * 0.10
 
 
@@ -40,18 +34,16 @@ def test_kube_reserved_is_left_to_karpenter_and_scales_with_size(prod_plan):
     node_class = _node_class(prod_plan)
     assert "kubeReserved" not in node_class["kubelet"]
     assert node_class["kubelet"]["systemReserved"] == {"cpu": "200m", "memory": "1Gi", "ephemeral-storage": "1Gi"}
-    small = karpenter.allocatable(INSTANCE_TYPES["m6i.large"], node_class)
-    large = karpenter.allocatable(INSTANCE_TYPES["m6i.8xlarge"], node_class)
+    small = karpenter.allocatable("m6i.large", node_class["kubelet"])
+    large = karpenter.allocatable("m6i.8xlarge", node_class["kubelet"])
     # m6i.large: 2 vCPU, 8192 MiB, 3 ENIs x 10 IPv4 -> 3 * 9 + 2 = 29 pods.
     # memory: 8192 - ceil(8192 * 0.075) = 7577; kube-reserved 11 * 29 + 255 = 574; system 1024; hard 1Gi (prod).
     # cpu: 2000 - (60 + 10) kube-reserved - 200 system-reserved.
-    assert small == {"pods": 29, "memory": 7577 - 574 - 1024 - 1024, "cpu": 2000 - 70 - 200,
-                     "ephemeral-storage": small["ephemeral-storage"]}
+    assert small == {"pods": 29, "memory": 7577 - 574 - 1024 - 1024, "cpu": 2000 - 70 - 200}
     # m6i.8xlarge: 32 vCPU, 131072 MiB, 8 ENIs x 30 IPv4 -> 8 * 29 + 2 = 234 pods.
     # memory: 131072 - 9831 = 121241; kube-reserved 11 * 234 + 255 = 2829.
     # cpu: kube-reserved 60 + 10 + 10 + (32000 - 4000) * 0.25 % = 150.
-    assert large == {"pods": 234, "memory": 121241 - 2829 - 1024 - 1024, "cpu": 32000 - 150 - 200,
-                     "ephemeral-storage": large["ephemeral-storage"]}
+    assert large == {"pods": 234, "memory": 121241 - 2829 - 1024 - 1024, "cpu": 32000 - 150 - 200}
 
 
 def test_a_node_class_kube_reserved_is_kept_and_used():
@@ -63,15 +55,23 @@ def test_a_node_class_kube_reserved_is_kept_and_used():
     edited = validate_stack_config(values, "Pulumi.dev.yaml")
     assert karpenter_node_settings(edited)["kubernetes"]["kube-reserved"] == {"memory": "2Gi", "cpu": "300m"}
     _, kubelet, _ = karpenter.split_node_class_settings(karpenter_node_settings(edited))
-    spec = {"kubelet": kubelet, "blockDeviceMappings": [{"deviceName": karpenter.DATA_DEVICE, "rootVolume": True, "ebs": {"volumeSize": "50Gi"}}]}
     # dev: system-reserved 1Gi, hard memory.available 500Mi (the defaults), the node class's 2Gi kube-reserved.
-    assert karpenter.allocatable(INSTANCE_TYPES["m6i.large"], spec)["memory"] == 7577 - 2048 - 1024 - 500
+    assert karpenter.allocatable("m6i.large", kubelet)["memory"] == 7577 - 2048 - 1024 - 500
 
 
 @pytest.mark.parametrize("size, pods", [("m6i.large", 29), ("m6i.xlarge", 58), ("m6i.8xlarge", 234)])
 def test_eni_limited_pods_match_the_eks_max_pods_table(size, pods):
     # amazon-eks-ami eni-max-pods.txt, which Karpenter's formula reproduces: m6i.large 29, xlarge 58, 8xlarge 234.
-    assert karpenter.eni_limited_pods(INSTANCE_TYPES[size]) == pods
+    assert karpenter.eni_limited_pods(size) == pods
+
+
+def test_max_pods_and_graviton_memory_change_what_karpenter_reserves():
+    # spec.kubelet.maxPods replaces the ENI limit, and kube-reserved memory counts it: 11 * 110 + 255 = 1465.
+    assert karpenter.allocatable("m6i.large", {"maxPods": 110}) == {"pods": 110, "memory": 7577 - 1465 - 100, "cpu": 2000 - 70}
+    # c7g.xlarge (arm64): 8192 MiB less Graviton's 64 MiB CMA = 8128, less ceil(8128 * 0.075) = 610 VM overhead.
+    assert karpenter.memory_capacity_mib("c7g.xlarge") == 7518
+    # a 100 % threshold disables the signal (types.go mustParsePercentage)
+    assert karpenter.allocatable("m6i.large", {"evictionHard": {"memory.available": "100%"}})["memory"] == 7577 - 574
 
 
 def _with(stack: str, replicas: int, min_sizes: dict[str, int]) -> dict:

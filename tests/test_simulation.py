@@ -253,8 +253,13 @@ def test_capacity_maths_over_a_hand_made_price_list():
     pools = node_pools_for(deployment_plan(config).karpenter, workload, prices)
     assert [(pool.name, [o.name for o in pool.options], pool.consolidate_after_seconds) for pool in pools] == [
         ("default", ["m6i.xlarge"], 300), ("burst", ["m6i.xlarge"], 60)]
-    # on Karpenter's nodes kube-reserved is Karpenter's (core/karpenter.py): 4000m - 250m DaemonSets -> 7 pods of 500m
-    assert pools[0].options[0].pods == 7
+    # on Karpenter's nodes kube-reserved is Karpenter's (core/karpenter.py): 4000m - 80m kube-reserved (60 + 10 + 10)
+    # - 200m system-reserved - 250m DaemonSets = 3470m -> 6 pods of 500m
+    assert pools[0].options[0].pods == 6
+    # c6i.large is memory-bound: 4096 MiB less the 7.5 % VM overhead (308) = 3788; kube-reserved 11 * 29 + 255 = 574
+    # (29 ENI-limited pods: 3 ENIs x 9 + 2), system-reserved 1024, prod's hard memory.available 1024, DaemonSets
+    # 300 -> 866 MiB, 1 pod of 512 MiB (2 by CPU: 2000 - 70 - 200 - 250 = 1480m)
+    assert pods_per_node("c6i.large", deployment_plan(config).karpenter.settings, workload) == 1
     # blue's 3 m6i.xlarge: 3450m each for workers (test above), less a third of the controllers' 2 x 1 CPU
     # (Karpenter) and 2 x 200m (KEDA) = 2650m -> 5 pods per node
     capacity = capacity_for(config, workload, prices)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import string
 from typing import Any
 from collections.abc import Callable
 
@@ -181,6 +182,27 @@ def test_bad_config_names_the_key(edit, path, fragment):
     matching = [line for line in lines if line.startswith(f"Pulumi.dev.yaml: {path}: ")]
     assert matching, f"no problem at {path}; got {lines}"
     assert any(fragment in line for line in matching), matching
+
+
+def test_every_name_the_config_allows_makes_queue_names_of_characters_sqs_takes():
+    """Only the queue names' length is validated: the characters a cluster name and a workload name may
+    hold, joined by hyphens, are ones SQS takes (CreateQueue QueueName: alphanumerics, `-`, `_`)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from core import aws_limits
+    from core.config.kubernetes import KubernetesName
+
+    sqs_characters = set(string.ascii_letters + string.digits + "-_")
+    workload_name = TypeAdapter(KubernetesName)
+    for character in map(chr, range(32, 127)):
+        if aws_limits.cluster_name_rule().problem(f"a{character}a") is None:
+            assert character in sqs_characters, f"cluster names may hold {character!r}"
+        try:
+            workload_name.validate_python(f"a{character}a")
+        except ValidationError:
+            continue
+        assert character in sqs_characters, f"workload names may hold {character!r}"
+    assert set(aws_limits.dead_letter_queue_name("c", "w").replace("c", "").replace("w", "")) <= sqs_characters
 
 
 def test_all_problems_are_reported_together():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
@@ -217,9 +218,38 @@ def run_target_drain(config: StackConfig, stack: str, *, workload_name: str | No
     out.write(f"{stack}/{workload.name}: {scenario.messages:,} messages drain within {target} at p95 "
               f"(p50 {format_figure(outcome.drained_p50, 'drained')}, p95 {format_figure(outcome.drained_p95, 'drained')}, "
               f"cost p50 {format_figure(outcome.cost_p50, 'costUsd')}; {runs} runs) with this edit of Pulumi.{stack}.yaml:\n\n")
-    width = max(len(edit["path"]) for edit in edits)
-    for edit in edits:
-        change = "unchanged" if str(edit["from"]) == str(edit["to"]) else f"was {edit['from']}"
-        out.write(f"  {edit['path']:<{width}}  {edit['to']!s:>6}   ({change})\n")
-    out.write(f"\nLower-weight NodePools are not counted on. Edit the file, or `pulumi config set --path KEY VALUE --stack {stack}`.\n")
+    out.write(render_edits(edits, stack))
     return EXIT_OK
+
+
+def as_yaml(value: Any) -> str:
+    """A value as the stack file must hold it: a string double-quoted (`"124"`, which the model wants for a
+    quantity, where a bare 124 would be read as a number and refused), a number bare."""
+    return json.dumps(value)
+
+
+def config_set_command(edit: dict[str, Any], stack: str) -> str:
+    """The `pulumi config set` line that stores the edit's value with its type. With `--path` the CLI turns an
+    untyped "124" into a number (pulumi/pulumi v3.259.0 sdk/go/common/resource/config/value.go `coerceObject`,
+    object.go:566 `coerce`: "true"/"false" to booleans, integers without a leading 0 to numbers); `--type
+    string` keeps it a string (pkg/cmd/pulumi/config/config.go:787, the `--type` flag, `config.NewTypedValue`;
+    map.go:239, `Set` does not coerce a typed value; added by pulumi/pulumi#18287, CLI 3.150)."""
+    value = edit["to"]
+    typed = " --type string" if isinstance(value, str) else ""
+    return f"pulumi config set --stack {stack} --path{typed} {shlex.quote(edit['path'])} {shlex.quote(str(value))}"
+
+
+def render_edits(edits: list[dict[str, Any]], stack: str) -> str:
+    """The edit as the stack file must hold it, and as the `pulumi config set` commands that make it."""
+    width = max(len(edit["path"]) for edit in edits)
+    value_width = max(len(as_yaml(edit["to"])) for edit in edits)
+    lines = []
+    for edit in edits:
+        if edit["from"] == edit["to"]:
+            change = "unchanged"
+        else:
+            change = "not set" if edit["from"] is None else f"was {as_yaml(edit['from'])}"
+        lines.append(f"  {edit['path']:<{width}}  {as_yaml(edit['to']):>{value_width}}   ({change})\n")
+    commands = "".join(f"  {config_set_command(edit, stack)}\n" for edit in edits)
+    return ("".join(lines) + "\nLower-weight NodePools are not counted on. Edit the file, writing each value as shown (a "
+            f"quoted value is a string; unquoted, YAML reads it as a number), or run:\n\n{commands}")

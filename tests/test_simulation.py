@@ -4,9 +4,11 @@ and the `simulate` command for dev and prod."""
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import yaml
 
 from automation.__main__ import main
 from automation.simulate import PRICES_FILE, run_many, summarize
+from automation.stack_files import load_stack
 from core import burst_simulation
 from core.burst_simulation import (
     DEFAULT_SCALE_DOWN,
@@ -38,6 +41,7 @@ from core.burst_simulation import (
 )
 from core.capacity import autoscaling_for, capacity_for, duration_seconds, node_pools_for, pods_per_node
 from core.deployment import deployment_plan, node_group_settings
+from core.config.base import ConfigError
 from core.config.stack_config import validate_stack_config
 from tests.conftest import PROJECT, ROOT, project_values
 
@@ -356,3 +360,51 @@ def test_target_drain_exits_1_when_nothing_can_make_it():
     result = _simulate("--stack", "dev", "--target-drain", "30s")
     assert result.returncode == 1 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and "no setting drains" in result.stderr
+
+
+def _config_set(document: dict, command: str) -> None:
+    """What `pulumi config set --path [--type string] KEY VALUE` stores: an untyped value that reads as a boolean or
+    an integer without a leading 0 becomes one (pulumi/pulumi v3.259.0 sdk/go/common/resource/config/object.go:566
+    `coerce`), a `--type string` value stays a string (map.go:239)."""
+    words = shlex.split(command)
+    assert words[:3] == ["pulumi", "config", "set"] and "--path" in words, command
+    key, value = words[-2:]
+    if "--type" in words:
+        assert words[words.index("--type") + 1] == "string"
+        typed: object = value
+    elif value in ("true", "false"):
+        typed = value == "true"
+    else:
+        typed = int(value) if re.fullmatch(r"-?(0|[1-9]\d*)", value) else value
+    _apply_edit(document, key, typed)
+
+
+def test_target_drain_text_edit_is_what_the_stack_file_takes(tmp_path):
+    """The text output's values, written into the file as printed, and its `pulumi config set` lines, each give
+    a stack file that validates; the CPU limit, a quantity string, is printed quoted."""
+    found = _simulate("--stack", "dev", "--target-drain", "30m", "--messages", "20000", "--runs", "20")
+    assert found.returncode == 0, found.stderr
+    rows = re.findall(r"^  (\S+:\S+)\s+(\S+)\s+\((?:was (\S+)|unchanged|not set)\)$", found.stdout, flags=re.MULTILINE)
+    commands = [line.strip() for line in found.stdout.splitlines() if line.strip().startswith("pulumi config set")]
+    assert len(rows) == len(commands) >= 3
+    cpu = f"{PROJECT}:karpenter.nodePools.default.limits.cpu"
+    assert re.fullmatch(r'"\d+"', dict((path, value) for path, value, _ in rows)[cpu])
+    original = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    for how in ("file", "commands"):
+        document = copy.deepcopy(original)
+        if how == "file":
+            for path, value, _ in rows:
+                _apply_edit(document, path, yaml.safe_load(value))
+        else:
+            for command in commands:
+                _config_set(document, command)
+        edited = tmp_path / f"{how}.yaml"
+        edited.write_text(yaml.safe_dump(document, sort_keys=False))
+        config = load_stack("dev", edited)
+        assert config.workloads[0].scaling.max_replicas == int(rows[0][1]), how
+    # the value unquoted, as the text output printed it before, is refused
+    document = copy.deepcopy(original)
+    _apply_edit(document, cpu, int(dict((path, value) for path, value, _ in rows)[cpu].strip('"')))
+    (tmp_path / "bare.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(ConfigError, match="is unquoted"):
+        load_stack("dev", tmp_path / "bare.yaml")

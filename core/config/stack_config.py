@@ -119,14 +119,30 @@ def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGro
     return problems
 
 
+def missing_key_message(key: str, project: str | None, other_keys: Mapping[str, Any]) -> str:
+    """`key` is missing from the project's keys; where the stack file sets the provider's key of the same
+    name instead (`aws:region`, the usual Pulumi habit), say which key the program reads."""
+    provider_key = f"aws:{key}"
+    if key != "region" or provider_key not in other_keys:
+        return "required key is missing"
+    own = f"{project}:{key}" if project else f"{key} in the project's namespace (Pulumi.yaml's `name`)"
+    written = other_keys[provider_key]
+    example = f"; write `{project}:{key}: {written}`" if project and isinstance(written, str) else ""
+    return (f"required key is missing; the stack file sets {provider_key}, but this program reads {own} and passes "
+            f"it to its own AWS provider, so {provider_key} does not set it{example}")
+
+
 def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: Iterable[str | Path] = (),
-                          sources: Mapping[Path, str] | None = None) -> StackConfig:
+                          sources: Mapping[Path, str] | None = None, *, project: str | None = None,
+                          other_keys: Mapping[str, Any] | None = None) -> StackConfig:
     """The typed configuration of a stack, or ConfigError with every problem in `raw`.
 
     `raw` holds the project's keys without their namespace: {"cluster": {...}, "nodeGroups": {...}};
     `secret_keys` names those of them the stack keeps encrypted (a key, or the key path of one encrypted
     value where it is known); `sources` the key paths whose value came
-    from a one-run override rather than the stack file (a problem there names the override)."""
+    from a one-run override rather than the stack file (a problem there names the override).
+    `project` (Pulumi.yaml's `name`) and `other_keys` (the stack's keys of other namespaces, full names:
+    {"aws:region": ...}) only make messages more helpful."""
     problems: list[Problem] = []
     parsed: dict[str, Any] = {}
     fields = {field.alias or name: (name, field) for name, field in StackConfig.model_fields.items()}
@@ -137,7 +153,7 @@ def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: 
     for alias, (_, field) in fields.items():
         if alias not in raw:
             if field.is_required():
-                problems.append(Problem((alias,), "required key is missing"))
+                problems.append(Problem((alias,), missing_key_message(alias, project, other_keys or {})))
             continue
         if alias == "nodeGroups":
             parsed[alias], group_problems = validate_node_groups(raw[alias], StackConfig)

@@ -21,14 +21,22 @@ def project_config(project: str) -> dict[str, Any]:
 
     The language host hands config over as the PULUMI_CONFIG environment variable; the mock engine sets
     it in-process. Both are read so unknown top-level keys can be reported, which `pulumi.Config` cannot."""
-    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     prefix = f"{project}:"
     raw: dict[str, Any] = {}
-    for key, value in values.items():
+    for key, value in _engine_config().items():
         if key.startswith(prefix):
             name = key[len(prefix):]
             raw[name] = _decode(value)
     return raw
+
+
+def _engine_config() -> dict[str, Any]:
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
+def other_namespaces_config(project: str) -> dict[str, Any]:
+    """The engine's keys outside the project's namespace (`aws:region`, ...), full names, for hints only."""
+    return {key: value for key, value in _engine_config().items() if not key.startswith(f"{project}:")}
 
 
 def _decode(value: Any) -> Any:
@@ -51,6 +59,7 @@ def load_stack_config() -> StackConfig:
     """The validated configuration, or a clean `pulumi up` error listing every problem."""
     project = pulumi.get_project()
     try:
-        return validate_stack_config(project_config(project), stack_file_name(), project_secret_keys(project))
+        return validate_stack_config(project_config(project), stack_file_name(), project_secret_keys(project),
+                                     project=project, other_keys=other_namespaces_config(project))
     except ConfigError as error:
         raise pulumi.RunError(error.report()) from None

@@ -329,3 +329,28 @@ def test_encrypted_workload_secrets_become_a_kubernetes_secret(write_stack, tmp_
     assert {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"key": "API_TOKEN", "name": "orders-worker-env"}}} in container["env"]
     mixed = write_stack(lambda v: v.update(workloadSecrets={"orders-worker": {"API_TOKEN": ciphertext, "OTHER": "plain"}}), name="Pulumi.dev.yaml")
     assert make_plan("dev", tmp_path / "mixed", config_file=mixed).exit_code == 2
+
+
+def test_aws_region_instead_of_the_projects_region_gets_a_hint():
+    """`aws:region` is the usual Pulumi habit; the program reads its own `<project>:region` and gives it to its
+    own AWS provider, and the message says so, with the project's name (Pulumi.yaml's), not a fixed one."""
+    values = project_values("dev")
+    del values["region"]
+    with pytest.raises(ConfigError) as caught:
+        validate_stack_config(values, "Pulumi.dev.yaml", project="my-platform", other_keys={"aws:region": "eu-west-1"})
+    assert caught.value.lines() == [
+        "Pulumi.dev.yaml: region: required key is missing; the stack file sets aws:region, but this program reads "
+        "my-platform:region and passes it to its own AWS provider, so aws:region does not set it; "
+        "write `my-platform:region: eu-west-1`"]
+    with pytest.raises(ConfigError) as caught:  # no aws:region: nothing to explain
+        validate_stack_config(values, "Pulumi.dev.yaml", project="my-platform", other_keys={"aws:profile": "x"})
+    assert caught.value.lines() == ["Pulumi.dev.yaml: region: required key is missing"]
+
+
+def test_pulumi_up_explains_aws_region_too():
+    values = project_values("dev")
+    del values["region"]
+    config = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program(str(ROOT / "__main__.py"), {**config, "aws:region": "eu-west-1"}, project=PROJECT, stack="dev", region="eu-west-1")
+    assert f"this program reads {PROJECT}:region and passes it to its own AWS provider" in str(caught.value)

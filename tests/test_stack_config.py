@@ -354,3 +354,14 @@ def test_pulumi_up_explains_aws_region_too():
     with pytest.raises(pulumi.RunError) as caught:
         run_program(str(ROOT / "__main__.py"), {**config, "aws:region": "eu-west-1"}, project=PROJECT, stack="dev", region="eu-west-1")
     assert f"this program reads {PROJECT}:region and passes it to its own AWS provider" in str(caught.value)
+
+
+def test_no_enabled_node_group_is_reported_once_not_as_a_controller_placement_problem():
+    values = project_values("dev")
+    for group in values["nodeGroups"].values():
+        group["enabled"] = False
+    with pytest.raises(ConfigError) as caught:
+        validate_stack_config(values, "Pulumi.dev.yaml")
+    paths = [format_path(problem.path) for problem in caught.value.problems]
+    assert "nodeGroups" in paths and "karpenter.controller.replicas" not in paths
+    assert any("no node group is enabled" in line for line in caught.value.lines())

@@ -95,7 +95,9 @@ def _karpenter_problems(karpenter: KarpenterConfig, groups: Mapping[str, NodeGro
     """`broken_groups`: node groups that failed to parse, already reported; nothing is said about them here."""
     problems = node_pool_problems(karpenter)
     enabled = sorted(name for name, group in groups.items() if group.enabled)
-    if groups and not broken_groups:  # a group that failed to parse would count as no capacity
+    # A group that failed to parse would count as no capacity; with none enabled, nodeGroups says so already
+    # (node_groups.validate_node_groups), and "every enabled group has minSize 0" would be about no group.
+    if enabled and not broken_groups:
         guaranteed = sum(groups[name].scaling.min_size for name in enabled)
         if (placement := controller_replica_problem(karpenter.controller.replicas, guaranteed)) is not None:
             problems.append(Problem(("karpenter", "controller", "replicas"), placement))

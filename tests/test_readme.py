@@ -140,3 +140,24 @@ def test_make_commands_in_the_manuals_exist():
     phony = re.search(r"^\.PHONY: (.+)$", (ROOT / "Makefile").read_text(), flags=re.MULTILINE).group(1).split()
     targets = {target for path in MANUALS for command in _commands(path, r"\bmake ([a-z][\w-]*)") for target in command.split()[:1]}
     assert targets and targets <= set(phony), targets - set(phony)
+
+
+def recopy_problems(lines: list[str]) -> list[str]:
+    """`cp -r SRC DEST` copies into DEST/SRC-name when DEST exists already, so a recipe run a second time
+    silently keeps the first copy: a manual's `cp -r` must remove DEST first in the same command."""
+    problems = []
+    for line in lines:
+        for match in re.finditer(r"\bcp -[rR]\w* \S+ (\S+)", line):
+            if not re.search(rf"\brm -r?f?r?f? {re.escape(match.group(1))} &&", line[:match.start()]):
+                problems.append(line.strip())
+    return problems
+
+
+def test_the_recopy_check_finds_a_stale_copy():
+    assert recopy_problems(["make plan && cp -r build/plan/prod /tmp/before"]) == ["make plan && cp -r build/plan/prod /tmp/before"]
+    assert recopy_problems(["rm -rf /tmp/before && cp -r build/plan/prod /tmp/before"]) == []
+
+
+@pytest.mark.parametrize("path", MANUALS, ids=lambda p: p.name)
+def test_copy_recipes_can_be_repeated(path):
+    assert recopy_problems(_code(path.read_text())) == []

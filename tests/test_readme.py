@@ -8,6 +8,7 @@ one the command line and the Makefile accept.
 
 from __future__ import annotations
 
+import argparse
 import re
 import shlex
 from functools import cache
@@ -161,3 +162,29 @@ def test_the_recopy_check_finds_a_stale_copy():
 @pytest.mark.parametrize("path", MANUALS, ids=lambda p: p.name)
 def test_copy_recipes_can_be_repeated(path):
     assert recopy_problems(_code(path.read_text())) == []
+
+
+def _cli_reference_rows() -> list[str]:
+    """The first cells of the CLI reference table: `command --flag … ` synopses."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## CLI reference"):]
+    section = section[:section.index("\n## ", 1)]
+    return [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| `")]
+
+
+def _long_options(command: argparse.ArgumentParser) -> set[str]:
+    return {option for action in command._actions for option in action.option_strings
+            if option.startswith("--") and option not in ("--help", "--debug")}
+
+
+def test_cli_reference_lists_every_flag_of_every_command():
+    """Each command's row in the CLI reference names exactly the flags its --help does (--help and --debug, which
+    every command has, aside)."""
+    subcommands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    rows = _cli_reference_rows()
+    for name, command in subcommands.items():
+        row = [cell for cell in rows if cell.startswith(f"| `{name} ")]
+        assert len(row) == 1, f"{name}: {len(row)} rows in the CLI reference"
+        written = set(re.findall(r"--[a-z][a-z-]*", row[0]))
+        assert written == _long_options(command), (f"{name}: missing {sorted(_long_options(command) - written)}, "
+                                                   f"not a flag {sorted(written - _long_options(command))}")

@@ -188,3 +188,14 @@ def test_cli_reference_lists_every_flag_of_every_command():
         written = set(re.findall(r"--[a-z][a-z-]*", row[0]))
         assert written == _long_options(command), (f"{name}: missing {sorted(_long_options(command) - written)}, "
                                                    f"not a flag {sorted(written - _long_options(command))}")
+
+
+def test_node_logs_section_gives_the_exit_code_of_the_admin_container_off_case():
+    """The README says what the command does without the admin container: the exit code its --help gives."""
+    subcommands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    code = re.search(r"(\d) no archive \(admin container off", subcommands["node-logs"].epilog or subcommands["node-logs"].description).group(1)
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Operations: node logs"):]
+    section = section[:section.index("\n## ", 1)]
+    paragraph = next(p for p in section.split("\n\n") if "admin container disabled" in p)
+    assert f"exits {code}" in paragraph and "instead of failing" not in paragraph

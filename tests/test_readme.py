@@ -199,3 +199,21 @@ def test_node_logs_section_gives_the_exit_code_of_the_admin_container_off_case()
     section = section[:section.index("\n## ", 1)]
     paragraph = next(p for p in section.split("\n\n") if "admin container disabled" in p)
     assert f"exits {code}" in paragraph and "instead of failing" not in paragraph
+
+
+def bare_invocations(code: list[str]) -> list[str]:
+    """`python -m automation COMMAND` written without the project's environment (`venv/bin/python`), which
+    fails outside the venv on a missing dependency; `python -m automation …` (after activating) is the one
+    allowed form, where the README says to activate the venv."""
+    return [line.strip() for line in code
+            for match in re.finditer(r"(\S*)python -m automation (\S+)", line)
+            if match.group(1) != "venv/bin/" and match.group(2) != "…"]
+
+
+def test_the_bare_invocation_check_finds_one():
+    assert bare_invocations(["python -m automation plan --stack dev", "venv/bin/python -m automation plan --stack dev",
+                             "python -m automation …"]) == ["python -m automation plan --stack dev"]
+
+
+def test_readme_commands_run_in_the_projects_environment():
+    assert bare_invocations(_code((ROOT / "README.md").read_text())) == []

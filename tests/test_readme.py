@@ -3,7 +3,8 @@
 Tables are rendered with markdown-it-py (CommonMark plus GitHub's table extension, as GitHub shows them):
 a row outside any table (a blank line splitting one) or a row with another number of cells than its
 header is an error. Every `python -m automation ...` and `make ...` command written out in full must be
-one the command line and the Makefile accept.
+one the command line and the Makefile accept, written `venv/bin/python -m automation` (the project's
+environment); the CLI reference names exactly each command's flags; a `cp -r` recipe can be repeated.
 """
 
 from __future__ import annotations

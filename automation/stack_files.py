@@ -26,13 +26,15 @@ MAX_EXPANDED_VALUES = 100_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class _StackFileLoader(yaml.SafeLoader):
+class _StackFileRules(yaml.composer.Composer, yaml.constructor.SafeConstructor):
     """YAML loading as the Pulumi CLI reads stack files (YAML 1.1 merge keys `<<: *group` included),
     but a key given twice is an error (plain YAML keeps the last one silently), nesting is bounded,
-    and floats keep the text the user wrote (`1.30`, which a float would show as 1.3)."""
+    and floats keep the text the user wrote (`1.30`, which a float would show as 1.3). The composing
+    and constructing half of a loader; the concrete loaders below add who reads the text."""
 
-    def __init__(self, stream):
-        super().__init__(stream)
+    def __init__(self) -> None:
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
         self._depth = 0
 
     def compose_node(self, parent, index):
@@ -60,7 +62,43 @@ class _StackFileLoader(yaml.SafeLoader):
         return SourceFloat.of(super().construct_yaml_float(node), str(node.value))
 
 
-_StackFileLoader.add_constructor("tag:yaml.org,2002:float", _StackFileLoader.construct_yaml_float)
+_StackFileRules.add_constructor("tag:yaml.org,2002:float", _StackFileRules.construct_yaml_float)
+
+
+class _StackFileLoader(_StackFileRules, yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.resolver.Resolver):
+    """The pure-Python loader: it words every refusal (the messages users and tests know), and reads
+    everything when PyYAML was built without libyaml."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        _StackFileRules.__init__(self)
+
+
+if yaml.__with_libyaml__:
+    class _LibyamlStackFileLoader(_StackFileRules, yaml.cyaml.CParser, yaml.resolver.Resolver):
+        """libyaml reads the text into events, several times faster than PyYAML's Python reader and
+        scanner (`python -m bench.stack_file_benchmark` prints the figures); the composing stays the
+        Python composer above, which bounds nesting as it goes. libyaml's own composer (what
+        `yaml.compose(..., Loader=yaml.CSafeLoader)` runs) recurses without a bound and crashes the
+        interpreter (SIGSEGV) on 100,000 nested `[`, a file far under MAX_STACK_FILE_BYTES. libyaml words
+        syntax errors its own way ("did not find expected ',' or ']'"), so a text it refuses is read again
+        by _StackFileLoader, which gives the message. libyaml accepts a few spellings PyYAML's Python
+        scanner refuses, as the YAML spec and the Pulumi CLI do: a tab as separating white space
+        (yaml/pyyaml#594), `?` or `:` inside a plain scalar in `[...]`/`{...}`. The CLI parses stack files
+        with go-yaml v3 (pulumi/pulumi sdk/go/common/encoding/marshal.go, `yaml "gopkg.in/yaml.v3"`, read
+        by sdk/go/common/workspace/loaders.go LoadProjectStackBytes), a Go port of libyaml."""
+
+        def __init__(self, stream: str) -> None:
+            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.resolver.Resolver.__init__(self)
+            _StackFileRules.__init__(self)
+
+    _LIBYAML_LOADER: type[_StackFileRules] | None = _LibyamlStackFileLoader
+else:  # a PyYAML built without libyaml (no wheel for the platform): _StackFileLoader reads everything, as before
+    _LIBYAML_LOADER = None
 
 
 def _expanded_size(root: yaml.Node) -> int:
@@ -150,7 +188,23 @@ def _read_text(path: Path) -> str:
 def load_yaml_text(text: str, name: str) -> Any:
     """YAML text (a stack file's, or a `--config-path` value's) with the loader's bounds, or
     StackFileError naming `name` and where the text goes wrong."""
-    loader = _StackFileLoader(text)
+    if _LIBYAML_LOADER is not None:
+        try:
+            return _load_with(_LIBYAML_LOADER, text, name)
+        except (yaml.YAMLError, UnicodeEncodeError):  # UnicodeEncodeError: a lone surrogate, which libyaml cannot take
+            pass  # refused: the Python loader reads it again and words the refusal
+    try:
+        return _load_with(_StackFileLoader, text, name)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        kind = "YAML syntax error" if isinstance(error, (yaml.scanner.ScannerError, yaml.parser.ParserError)) else "refused"
+        raise StackFileError(f"{name}: {kind}{where}: {problem}") from None
+
+
+def _load_with(loader_class: type[_StackFileRules], text: str, name: str) -> Any:
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -159,12 +213,6 @@ def load_yaml_text(text: str, name: str) -> Any:
             raise StackFileError(f"{name}: its aliases expand to more than {MAX_EXPANDED_VALUES:,} values; "
                                  "that much configuration is a mistake (or an alias bomb)")
         return loader.construct_document(node)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        kind = "YAML syntax error" if isinstance(error, (yaml.scanner.ScannerError, yaml.parser.ParserError)) else "refused"
-        raise StackFileError(f"{name}: {kind}{where}: {problem}") from None
     finally:
         loader.dispose()
 

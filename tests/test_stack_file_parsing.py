@@ -1,0 +1,114 @@
+"""How a stack file's text is parsed: libyaml reads it (the pinned PyYAML wheel ships it), PyYAML's
+Python loader words every refusal and reads everything when libyaml is missing; both give the same
+values, and a refusal reads the same either way, word for word as before libyaml was used."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import yaml
+
+from automation import stack_files
+from automation.stack_files import StackFileError, load_yaml_text
+from tests.conftest import PROJECT, ROOT
+from tests.test_bad_input_catalogue import BAD_FILES, WITH_MERGE_KEYS
+
+NAME = "Pulumi.prod.yaml"
+
+
+def _read(text: str, *, libyaml: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
+    """("value", what the text becomes, with each float's source text) or ("refused", the message)."""
+    with monkeypatch.context() as patch:
+        if not libyaml:
+            patch.setattr(stack_files, "_LIBYAML_LOADER", None)
+        try:
+            value = load_yaml_text(text, NAME)
+        except StackFileError as error:
+            return "refused", str(error)
+    return "value", (value, _float_sources(value))
+
+
+def _float_sources(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [source for key, child in value.items() for source in _float_sources(key) + _float_sources(child)]
+    if isinstance(value, list):
+        return [source for child in value for source in _float_sources(child)]
+    return [value.source] if isinstance(value, float) else []
+
+
+SHIPPED = [(ROOT / f"Pulumi.{stack}.yaml").read_text() for stack in ("dev", "prod")]
+
+
+def test_the_pinned_pyyaml_has_libyaml():
+    assert yaml.__with_libyaml__ and stack_files._LIBYAML_LOADER is not None
+
+
+@pytest.mark.parametrize("text", [*SHIPPED, WITH_MERGE_KEYS, f"config:\n  {PROJECT}:ratio: 1.30\n"],
+                         ids=["dev", "prod", "merge-keys", "float-as-written"])
+def test_a_valid_stack_file_is_read_by_libyaml_alone_and_as_before(text, monkeypatch):
+    before = _read(text, libyaml=False, monkeypatch=monkeypatch)
+
+    class NotToBeUsed(stack_files._StackFileLoader):
+        def __init__(self, stream: str) -> None:
+            raise AssertionError("a valid stack file went through PyYAML's Python scanner")
+
+    monkeypatch.setattr(stack_files, "_StackFileLoader", NotToBeUsed)
+    assert _read(text, libyaml=True, monkeypatch=monkeypatch) == before
+    assert before[0] == "value"
+
+
+# Refusals, with the message word for word as PyYAML's Python loader gave it before libyaml read stack files
+# (libyaml words the syntax errors differently: "did not find expected ',' or ']'").
+REFUSALS = [
+    ("unclosed-flow", f"config:\n  {PROJECT}:region: [eu-west-1\n",
+     "YAML syntax error at line 3, column 1: expected ',' or ']', but got '<stream end>'"),
+    ("mapping-in-plain-scalar", "config:\n  a: b: c\n", "YAML syntax error at line 2, column 7: mapping values are not allowed here"),
+    ("tab-as-indentation", "config:\n\tb: 1\n", "YAML syntax error at line 2, column 1: found character '\\t' that cannot start any token"),
+    ("block-end", "- a\nb: 1\n", "YAML syntax error at line 2, column 1: expected <block end>, but found '?'"),
+    ("undefined-alias", "config: *nope\n", "refused at line 1, column 9: found undefined alias 'nope'"),
+    ("duplicate-anchor", "a: &x 1\nb: &x 2\n", "refused at line 2, column 4: second occurrence"),
+    ("two-documents", "a: 1\n---\nb: 2\n", "refused at line 2, column 1: but found another document"),
+    ("duplicate-key", f"config:\n  {PROJECT}:nodeGroups:\n    blue: {{}}\n    blue: {{}}\n",
+     "refused at line 4, column 5: duplicate key 'blue' (first at line 3)"),
+    ("alias-loop", f"config: &loop\n  {PROJECT}:tags: *loop\n", "refused at line 1, column 9: an alias refers to the value that contains it"),
+    ("too-deep", "config: " + "[" * 40 + "]" * 40 + "\n", "refused at line 1, column 40: values nest deeper than 32 levels"),
+    # the alias itself is the 33rd level: the message points at the alias, not at the value it names
+    ("too-deep-at-an-alias", "x: &x 1\nconfig: " + "[" * 31 + "*x" + "]" * 31 + "\n",
+     "refused at line 2, column 40: values nest deeper than 32 levels"),
+    ("python-tag", "config: !!python/name:os.system x\n",
+     "refused at line 1, column 9: could not determine a constructor for the tag 'tag:yaml.org,2002:python/name:os.system'"),
+]
+
+
+@pytest.mark.parametrize("text, message", [case[1:] for case in REFUSALS], ids=[case[0] for case in REFUSALS])
+def test_a_refusal_reads_as_before(text, message, monkeypatch):
+    assert _read(text, libyaml=True, monkeypatch=monkeypatch) == ("refused", f"{NAME}: {message}")
+    assert _read(text, libyaml=False, monkeypatch=monkeypatch) == ("refused", f"{NAME}: {message}")
+
+
+@pytest.mark.parametrize("text", [case[1] for case in BAD_FILES], ids=[case[0] for case in BAD_FILES])
+def test_the_bad_input_catalogue_reads_the_same_without_libyaml(text, monkeypatch):
+    assert _read(text, libyaml=True, monkeypatch=monkeypatch) == _read(text, libyaml=False, monkeypatch=monkeypatch)
+
+
+def test_deep_nesting_within_the_size_bound_is_refused_without_crashing_the_interpreter():
+    """libyaml's own composer recurses without a bound: 100,000 nested `[` (200 KB, under the 1 MiB bound)
+    kill the process (SIGSEGV). The nesting bound must stop the file first; a subprocess, so a crash shows
+    as a failure instead of ending the test run."""
+    nested = 100_000
+    script = ("from automation.stack_files import load_yaml_text, StackFileError\n"
+              f"try:\n    load_yaml_text('config: ' + '[' * {nested} + ']' * {nested}, 'Pulumi.prod.yaml')\n"
+              "except StackFileError as error:\n    print(error)\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Pulumi.prod.yaml: refused at line 1, column 40: values nest deeper than 32 levels\n"
+
+
+def test_a_tab_between_tokens_is_read_as_the_pulumi_cli_reads_it(monkeypatch):
+    """YAML allows a tab as separating white space; PyYAML's Python scanner refuses it (yaml/pyyaml#594),
+    libyaml and go-yaml (the Pulumi CLI's parser, a port of libyaml) accept it, and so does the plan now."""
+    text = f"config:\n  {PROJECT}:tags: {{owner:\tplatform}}\t# who pays\n"
+    assert _read(text, libyaml=True, monkeypatch=monkeypatch) == ("value", ({"config": {f"{PROJECT}:tags": {"owner": "platform"}}}, []))

@@ -53,10 +53,24 @@ class _StackFileRules(yaml.composer.Composer, yaml.constructor.SafeConstructor):
             if key_node.tag == _MERGE_TAG:  # keys merged in may be overridden; only the map's own keys must be unique
                 continue
             key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable) and key in seen:
+            if not isinstance(key, Hashable):  # a list or map as a key: SafeConstructor refuses it ("found unhashable key")
+                continue
+            if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep)
+
+    def construct_object(self, node, deep=False):
+        """A scalar its tag cannot hold (`2024-13-45` resolves as a timestamp, `!!int x`) is refused at its
+        line; SafeConstructor lets Python's own ValueError (or worse) escape."""
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, AttributeError, IndexError) as error:
+            if not isinstance(node, yaml.ScalarNode):
+                raise
+            why = f": {error}" if isinstance(error, ValueError) else ""  # the others' texts speak of PyYAML's internals
+            raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a valid {node.tag.rpartition(':')[2]}{why}",
+                                                    node.start_mark) from None
 
     def construct_yaml_float(self, node):
         return SourceFloat.of(super().construct_yaml_float(node), str(node.value))
@@ -195,6 +209,11 @@ def load_yaml_text(text: str, name: str) -> Any:
             pass  # refused: the Python loader reads it again and words the refusal
     try:
         return _load_with(_StackFileLoader, text, name)
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow: a control character, a lone surrogate
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - text.rfind("\n", 0, error.position)
+        raise StackFileError(f"{name}: refused at line {line}, column {column}: "
+                             f"character #x{error.character:04x} is not allowed in YAML ({error.reason})") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

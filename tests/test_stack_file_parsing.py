@@ -13,7 +13,7 @@ import yaml
 
 from automation import stack_files
 from automation.stack_files import StackFileError, load_yaml_text
-from tests.conftest import PROJECT, ROOT
+from tests.conftest import PROJECT, ROOT, make_plan
 from tests.test_bad_input_catalogue import BAD_FILES, WITH_MERGE_KEYS
 
 NAME = "Pulumi.prod.yaml"
@@ -112,3 +112,38 @@ def test_a_tab_between_tokens_is_read_as_the_pulumi_cli_reads_it(monkeypatch):
     libyaml and go-yaml (the Pulumi CLI's parser, a port of libyaml) accept it, and so does the plan now."""
     text = f"config:\n  {PROJECT}:tags: {{owner:\tplatform}}\t# who pays\n"
     assert _read(text, libyaml=True, monkeypatch=monkeypatch) == ("value", ({"config": {f"{PROJECT}:tags": {"owner": "platform"}}}, []))
+
+
+# Texts that escaped as a Python error (`error: ValueError: month must be in 1..12`, exit 1) or as a
+# two-line message; now one line at the value, as every other refusal.
+PYTHON_ERRORS = [
+    ("impossible-date", f"config:\n  {PROJECT}:tags: {{since: 2024-13-45}}\n",
+     "refused at line 2, column 34: '2024-13-45' is not a valid timestamp: month must be in 1..12"),
+    ("tagged-int", f"config:\n  {PROJECT}:tags: {{a: !!int x}}\n",
+     "refused at line 2, column 30: 'x' is not a valid int: invalid literal for int() with base 10: 'x'"),
+    ("tagged-timestamp", f"config:\n  {PROJECT}:tags: {{a: !!timestamp x}}\n", "refused at line 2, column 30: 'x' is not a valid timestamp"),
+    ("empty-tagged-int", f"config:\n  {PROJECT}:tags: {{a: !!int ''}}\n", "refused at line 2, column 30: '' is not a valid int"),
+    ("list-as-key", f"config:\n  {PROJECT}:tags: {{[1]: 2}}\n", "refused at line 2, column 27: found unhashable key"),
+    ("control-character", f"config:\n  {PROJECT}:tags: {{a: \x07}}\n",
+     "refused at line 2, column 30: character #x0007 is not allowed in YAML (special characters are not allowed)"),
+    ("lone-surrogate", f"config:\n  {PROJECT}:tags: {{a: \udcff}}\n",  # what a --config-path value from a non-UTF-8 argv holds
+     "refused at line 2, column 30: character #xdcff is not allowed in YAML (special characters are not allowed)"),
+]
+
+
+@pytest.mark.parametrize("text, message", [case[1:] for case in PYTHON_ERRORS], ids=[case[0] for case in PYTHON_ERRORS])
+def test_a_value_python_cannot_build_is_refused_in_one_line(text, message, monkeypatch):
+    assert _read(text, libyaml=True, monkeypatch=monkeypatch) == ("refused", f"{NAME}: {message}")
+    assert _read(text, libyaml=False, monkeypatch=monkeypatch) == ("refused", f"{NAME}: {message}")
+
+
+def test_the_plan_command_answers_an_impossible_date_with_exit_2(tmp_path):
+    lines = (ROOT / NAME).read_text().splitlines(keepends=True)
+    (line,) = [number for number, text in enumerate(lines) if text.strip() == "owner: platform-team"]
+    lines[line] = lines[line].replace("platform-team", "2024-13-45")
+    path = tmp_path / NAME
+    path.write_text("".join(lines))
+    plan = make_plan("prod", tmp_path / "out", config_file=path)
+    column = lines[line].index("2024") + 1
+    assert (plan.exit_code, plan.stderr) == (2, f"{NAME}: refused at line {line + 1}, column {column}: '2024-13-45' is not a valid "
+                                                "timestamp: month must be in 1..12\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -122,7 +123,7 @@ def test_a_live_node_group_behind_the_control_plane_blocks_the_update(aws, dev_p
 def test_bad_targets_exit_2_and_plan_nothing(target, fragment, monkeypatch):
     import automation.plan
 
-    monkeypatch.setattr(automation.plan, "run_plan", lambda *a, **k: pytest.fail("planned although the input is bad"))
+    monkeypatch.setattr(automation.plan, "planned_document", lambda *a, **k: pytest.fail("planned although the input is bad"))
     code, report, err = _run(target=target, offline=True)
     assert code == 2 and report == {} and fragment in err and "Traceback" not in err
 
@@ -131,14 +132,52 @@ def test_a_program_that_fails_to_plan_stops_the_check_instead_of_passing_it(monk
     """No plan means no objects: that must not read as "no removed API in use"."""
     import automation.plan
 
-    def failing_plan(stack, config_file, out_dir, stdout, stderr):
-        stderr.write("plan: the program failed: KeyError: 'subnets'\n")
-        return 1
+    def failing_program(*args, **kwargs):
+        raise KeyError("subnets")
 
-    monkeypatch.setattr(automation.plan, "run_plan", failing_plan)
+    monkeypatch.setattr(automation.plan, "run_program", failing_program)
     code, report, err = _run(target="1.34", offline=True)
     assert code == 1 and report == {}
-    assert err == "plan: the program failed: KeyError: 'subnets'\n"
+    assert err == "plan: __main__.py failed for stack dev: KeyError: 'subnets'\n"  # the plan's own line
+
+
+def test_the_planned_objects_come_from_memory_as_the_plan_folder_holds_them(dev_plan, monkeypatch):
+    """The fresh plan is not written and read back: no temporary folder or file, and the objects, their
+    file names and order are those of the folder `plan` writes."""
+    import tempfile
+
+    def no_temporary(*args, **kwargs):
+        raise AssertionError("upgrade-check made a temporary file or folder")
+
+    for name in ("mkdtemp", "mkstemp", "TemporaryDirectory", "NamedTemporaryFile"):
+        monkeypatch.setattr(tempfile, name, no_temporary)
+    planned = []
+    monkeypatch.setattr("automation.upgrade_check.api_findings", lambda objects, *rest: planned.extend(objects) or [])
+    code, _, err = _run(offline=True)
+    assert code == 0, err
+    assert planned == rendered_objects(dev_plan.out_dir) and len(planned) > 10
+
+
+# The command as a user runs it, with an audit hook that reports every temporary file or folder made
+# (CPython raises the audit events tempfile.mkstemp and tempfile.mkdtemp for each).
+_AUDITED_UPGRADE_CHECK = """
+import atexit, runpy, sys
+made = []
+sys.addaudithook(lambda event, args: made.append(args[0]) if event in ("tempfile.mkstemp", "tempfile.mkdtemp") else None)
+atexit.register(lambda: sys.stderr.write(f"temporary: {made}\\n"))
+sys.argv = ["automation", "upgrade-check", "--stack", "dev", "--to", "1.34", "--offline"]
+runpy.run_module("automation", run_name="__main__")
+"""
+
+
+def test_upgrade_check_makes_no_temporary_file_or_folder(tmp_path):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    result = subprocess.run([sys.executable, "-c", _AUDITED_UPGRADE_CHECK], cwd=ROOT, capture_output=True, text=True, timeout=180,
+                            env={**os.environ, "TMPDIR": str(temporary)})
+    assert result.returncode == 0, result.stderr
+    assert "Ready." in result.stdout and result.stderr.endswith("temporary: []\n"), result.stderr
+    assert list(temporary.iterdir()) == []
 
 
 def test_a_stack_file_two_minors_ahead_of_the_live_cluster_is_bad_input(aws, write_stack):

@@ -179,13 +179,16 @@ class StackConfigSource:
         return [key[len(prefix):] for key in self.secret_keys if key.startswith(prefix)] + list(self.secret_paths)
 
 
+def _refuse_oversized(file_name: str, size: int) -> None:
+    if size > MAX_STACK_FILE_BYTES:
+        raise StackFileError(f"{file_name}: {size / 2**20:.1f} MiB is too large for a stack file (at most {MAX_STACK_FILE_BYTES // 2**20} MiB)")
+
+
 def _read_text(path: Path) -> str:
     try:
         if path.is_dir():
             raise StackFileError(f"{path.name}: is a directory, not a stack file ({path})")
-        size = path.stat().st_size
-        if size > MAX_STACK_FILE_BYTES:
-            raise StackFileError(f"{path.name}: {size / 2**20:.1f} MiB is too large for a stack file (at most {MAX_STACK_FILE_BYTES // 2**20} MiB)")
+        _refuse_oversized(path.name, path.stat().st_size)  # before reading: a huge file is not read at all
         return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise StackFileError(f"{path.name}: file not found ({path})") from None
@@ -295,14 +298,27 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
     check_stack_name(stack)
     project = project_name(root)
     path = stack_file or stack_file_path(stack, root)
-    document = _load_yaml(path)
+    return _stack_config_source(stack, project, path.name, _read_text(path))
+
+
+def read_stack_text(stack: str, file_name: str, text: str, root: Path = PROJECT_ROOT) -> StackConfigSource:
+    """A stack file's text that is not (yet) on disk, read as read_stack_config reads the file; every
+    message names `file_name`, the stack file the text is for."""
+    check_stack_name(stack)
+    project = project_name(root)
+    _refuse_oversized(file_name, len(text.encode("utf-8", "surrogatepass")))
+    return _stack_config_source(stack, project, file_name, text)
+
+
+def _stack_config_source(stack: str, project: str, file_name: str, text: str) -> StackConfigSource:
+    document = load_yaml_text(text, file_name)
     if document is None:
-        raise StackFileError(f"{path.name}: the file is empty; it needs a 'config:' map")
+        raise StackFileError(f"{file_name}: the file is empty; it needs a 'config:' map")
     if not isinstance(document, dict):
-        raise StackFileError(f"{path.name}: the top level must be a map with a 'config:' key")
+        raise StackFileError(f"{file_name}: the top level must be a map with a 'config:' key")
     config = document.get("config")
     if not isinstance(config, dict):
-        raise StackFileError(f"{path.name}: config: must be a map of keys to values")
+        raise StackFileError(f"{file_name}: config: must be a map of keys to values")
 
     project_values: dict[str, Any] = {}
     engine_config: dict[str, str] = {}
@@ -323,8 +339,8 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
             project_values[name] = value
             secret_paths += [(name, *leaf) for leaf in secure]
     if not project_values:
-        _no_project_keys(path.name, project, [key.partition(":")[0] for key in engine_config])
-    return StackConfigSource(project, stack, path.name, project_values, engine_config, secret_keys, secret_paths, full_config)
+        _no_project_keys(file_name, project, [key.partition(":")[0] for key in engine_config])
+    return StackConfigSource(project, stack, file_name, project_values, engine_config, secret_keys, secret_paths, full_config)
 
 
 # Namespaces of the engine and the providers: keys a stack file of any project may set.
@@ -338,10 +354,20 @@ def _no_project_keys(file_name: str, project: str, namespaces: list[str]) -> Non
                          f"is it another project's stack file? Keys look like {project}:cluster")
 
 
+def _validated(source: StackConfigSource) -> StackConfig:
+    return validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
+
+
 def load_stack_source(stack: str, stack_file: Path | None = None) -> tuple[StackConfigSource, StackConfig]:
     """The stack file as read and its validated config, as `plan` and `up` read it; StackFileError or ConfigError."""
     source = read_stack_config(stack, stack_file)
-    return source, validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
+    return source, _validated(source)
+
+
+def validate_stack_text(stack: str, file_name: str, text: str) -> StackConfig:
+    """Stack-file text validated as load_stack validates the file (a rollout stage's edit, before it is
+    written), each problem naming the stack file `file_name`; StackFileError or ConfigError."""
+    return _validated(read_stack_text(stack, file_name, text))
 
 
 def load_stack(stack: str, stack_file: Path | None = None) -> StackConfig:

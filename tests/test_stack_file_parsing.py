@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import yaml
 
 from automation import stack_files
-from automation.stack_files import StackFileError, load_yaml_text
+from automation.base import STACK_ERRORS, stack_error_report
+from automation.stack_files import StackFileError, load_stack, load_yaml_text, validate_stack_text
 from tests.conftest import PROJECT, ROOT, make_plan
 from tests.test_bad_input_catalogue import BAD_FILES, WITH_MERGE_KEYS
 
@@ -147,3 +149,42 @@ def test_the_plan_command_answers_an_impossible_date_with_exit_2(tmp_path):
     column = lines[line].index("2024") + 1
     assert (plan.exit_code, plan.stderr) == (2, f"{NAME}: refused at line {line + 1}, column {column}: '2024-13-45' is not a valid "
                                                 "timestamp: month must be in 1..12\n")
+
+
+# --- stack-file text that is not on disk: what a rollout stage would write ---------------------------------
+
+TEXT_CASES = [
+    ("shipped", (ROOT / NAME).read_text()),
+    ("invalid-value", (ROOT / NAME).read_text().replace("minSize: 3,", "minSize: two,", 1)),
+    ("syntax-error", f"config:\n  {PROJECT}:region: [eu-west-1\n"),
+    ("empty", ""),
+    ("no-config-map", "config: 3\n"),
+    ("another-project", (ROOT / NAME).read_text().replace(f"{PROJECT}:", "billing-platform:")),
+    ("too-large", (ROOT / NAME).read_text() + "# " + "x" * (1024 * 1024) + "\n"),
+]
+
+
+def _outcome(read: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return "config", read()
+    except STACK_ERRORS as error:
+        return "refused", stack_error_report(error)
+
+
+@pytest.mark.parametrize("text", [case[1] for case in TEXT_CASES], ids=[case[0] for case in TEXT_CASES])
+def test_stack_text_is_validated_as_the_same_file_on_disk(text, tmp_path, monkeypatch):
+    """validate_stack_text answers what load_stack answers for the file with that text, the messages naming
+    the real stack file, and writes nothing (no temporary file)."""
+    path = tmp_path / NAME
+    path.write_text(text, encoding="utf-8")
+    from_file = _outcome(lambda: load_stack("prod", path))
+    import tempfile
+
+    def no_temporary(*args, **kwargs):
+        raise AssertionError("validating stack text made a temporary file or folder")
+
+    for name in ("mkdtemp", "mkstemp", "TemporaryDirectory", "NamedTemporaryFile"):
+        monkeypatch.setattr(tempfile, name, no_temporary)
+    assert _outcome(lambda: validate_stack_text("prod", NAME, text)) == from_file
+    if from_file[0] == "refused":
+        assert all(line.startswith(f"{NAME}: ") for line in from_file[1].splitlines()[1:] or from_file[1].splitlines())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from core.upgrade_check import (
 )
 from tests.aws_emulator import seed_public_parameter
 from tests.conftest import ROOT, project_values
+from tests.temporary_files import run_listing_temporary_files
 
 SUBNET = "subnet-0a1b2c3d4e5f60718"
 PARAMETER_1_33 = "/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version"
@@ -158,26 +158,12 @@ def test_the_planned_objects_come_from_memory_as_the_plan_folder_holds_them(dev_
     assert planned == rendered_objects(dev_plan.out_dir) and len(planned) > 10
 
 
-# The command as a user runs it, with an audit hook that reports every temporary file or folder made
-# (CPython raises the audit events tempfile.mkstemp and tempfile.mkdtemp for each).
-_AUDITED_UPGRADE_CHECK = """
-import atexit, runpy, sys
-made = []
-sys.addaudithook(lambda event, args: made.append(args[0]) if event in ("tempfile.mkstemp", "tempfile.mkdtemp") else None)
-atexit.register(lambda: sys.stderr.write(f"temporary: {made}\\n"))
-sys.argv = ["automation", "upgrade-check", "--stack", "dev", "--to", "1.34", "--offline"]
-runpy.run_module("automation", run_name="__main__")
-"""
-
-
 def test_upgrade_check_makes_no_temporary_file_or_folder(tmp_path):
     temporary = tmp_path / "tmp"
     temporary.mkdir()
-    result = subprocess.run([sys.executable, "-c", _AUDITED_UPGRADE_CHECK], cwd=ROOT, capture_output=True, text=True, timeout=180,
-                            env={**os.environ, "TMPDIR": str(temporary)})
+    result, made = run_listing_temporary_files(["upgrade-check", "--stack", "dev", "--to", "1.34", "--offline"], temporary)
     assert result.returncode == 0, result.stderr
-    assert "Ready." in result.stdout and result.stderr.endswith("temporary: []\n"), result.stderr
-    assert list(temporary.iterdir()) == []
+    assert "Ready." in result.stdout and made == [] and list(temporary.iterdir()) == []
 
 
 def test_a_stack_file_two_minors_ahead_of_the_live_cluster_is_bad_input(aws, write_stack):

@@ -100,10 +100,13 @@ if yaml.__with_libyaml__:
         interpreter (SIGSEGV) on 100,000 nested `[`, a file far under MAX_STACK_FILE_BYTES. libyaml words
         syntax errors its own way ("did not find expected ',' or ']'"), so a text it refuses is read again
         by _StackFileLoader, which gives the message. libyaml accepts a few spellings PyYAML's Python
-        scanner refuses, as the YAML spec and the Pulumi CLI do: a tab as separating white space
-        (yaml/pyyaml#594), `?` or `:` inside a plain scalar in `[...]`/`{...}`. The CLI parses stack files
-        with go-yaml v3 (pulumi/pulumi sdk/go/common/encoding/marshal.go, `yaml "gopkg.in/yaml.v3"`, read
-        by sdk/go/common/workspace/loaders.go LoadProjectStackBytes), a Go port of libyaml."""
+        scanner refuses, as the Pulumi CLI does: a tab as separating white space (yaml/pyyaml#594), `?`
+        or `:` inside a plain scalar in `[...]`/`{...}`; and it skips a byte-order mark starting a line
+        (libyaml 0.2.5 src/scanner.c yaml_parser_scan_to_next_token, "Allow the BOM mark to start a
+        line"), which PyYAML's Python scanner takes as a character of the text. The CLI parses stack
+        files with go-yaml v3, a Go port of libyaml (pulumi/pulumi sdk/go/common/encoding/marshal.go:27
+        `yaml "gopkg.in/yaml.v3"`, used by sdk/go/common/workspace/loaders.go:181 LoadProjectStackBytes;
+        read at sdk 3.260.0, the newest stored snapshot, as the 3.272.0 tag was not available)."""
 
         def __init__(self, stream: str) -> None:
             yaml.cyaml.CParser.__init__(self, stream)

@@ -109,11 +109,18 @@ def test_deep_nesting_within_the_size_bound_is_refused_without_crashing_the_inte
     assert result.stdout == "Pulumi.prod.yaml: refused at line 1, column 40: values nest deeper than 32 levels\n"
 
 
-def test_a_tab_between_tokens_is_read_as_the_pulumi_cli_reads_it(monkeypatch):
+@pytest.mark.parametrize("text", [
+    f"config:\n  {PROJECT}:tags: {{owner:\tplatform}}\t# who pays\n",  # a tab as separating white space
+    f"config:\n\ufeff {PROJECT}:tags: {{owner: platform}}\n",  # a byte-order mark starting a line
+], ids=["tab", "byte-order-mark"])
+def test_what_libyaml_and_the_pulumi_cli_accept_is_read(text, monkeypatch):
     """YAML allows a tab as separating white space; PyYAML's Python scanner refuses it (yaml/pyyaml#594),
-    libyaml and go-yaml (the Pulumi CLI's parser, a port of libyaml) accept it, and so does the plan now."""
-    text = f"config:\n  {PROJECT}:tags: {{owner:\tplatform}}\t# who pays\n"
-    assert _read(text, libyaml=True, monkeypatch=monkeypatch) == ("value", ({"config": {f"{PROJECT}:tags": {"owner": "platform"}}}, []))
+    libyaml and go-yaml (the Pulumi CLI's parser, a port of libyaml) accept it; they also skip a
+    byte-order mark that starts a line, which PyYAML's Python scanner took as a character of a key.
+    The plan now reads both as the Pulumi CLI does."""
+    libyaml = _read(text, libyaml=True, monkeypatch=monkeypatch)
+    assert libyaml == ("value", ({"config": {f"{PROJECT}:tags": {"owner": "platform"}}}, []))
+    assert _read(text, libyaml=False, monkeypatch=monkeypatch) != libyaml  # what changed with libyaml
 
 
 # Texts that escaped as a Python error (`error: ValueError: month must be in 1..12`, exit 1) or as a

@@ -152,6 +152,21 @@ def plan_document(run: ProgramRun, source: StackConfigSource) -> dict[str, Any]:
     return {"stack": source.stack, "project": source.project, "resources": records, "outputs": outputs}
 
 
+class ProgramFailed(Exception):
+    """__main__.py raised under the mock engine; the message is the plan's one line about it."""
+
+
+def planned_document(source: StackConfigSource, region: str) -> dict[str, Any]:
+    """What the plan writes as resources.json, in memory: the program run under the mock engine with the
+    stack's config (`upgrade-check` reads the planned objects from it without writing a plan folder)."""
+    try:
+        run = run_program(str(PROJECT_ROOT / "__main__.py"), source.engine_config, project=source.project,
+                          stack=source.stack, region=region, secret_keys=source.secret_keys)
+    except Exception as error:  # the program itself failed: one line, no traceback
+        raise ProgramFailed(f"plan: __main__.py failed for stack {source.stack}: {type(error).__name__}: {error}") from None
+    return plan_document(run, source)
+
+
 def user_data_files(document: dict[str, Any]) -> dict[str, str]:
     """Decoded user data of each node group's launch template by node group name, and the user data of
     each Karpenter EC2NodeClass as `karpenter-<node class>`."""
@@ -302,11 +317,9 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
         return fail(stack_error_report(error), EXIT_USAGE)
 
     try:
-        run = run_program(str(PROJECT_ROOT / "__main__.py"), source.engine_config, project=source.project,
-                          stack=stack, region=config.region, secret_keys=source.secret_keys)
-    except Exception as error:  # the program itself failed: one line, no traceback
-        return fail(f"plan: __main__.py failed for stack {stack}: {type(error).__name__}: {error}", EXIT_FAILED)
-    document = plan_document(run, source)
+        document = planned_document(source, config.region)
+    except ProgramFailed as error:
+        return fail(str(error), EXIT_FAILED)
     report = policy_report(document)
 
     written: dict[str, int] = {}

@@ -27,7 +27,6 @@ import dataclasses
 import difflib
 import json
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,13 +40,12 @@ from kubernetes.client.rest import ApiException
 from automation import yaml_round_trip
 from automation.base import STACK_ERRORS, AwsClients, load_config, stack_error_report
 from automation.eks_node_groups import live_node_groups
-from automation.stack_files import load_stack, project_name, stack_file_path
+from automation.stack_files import project_name, stack_file_path, validate_stack_text
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST
 from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
                           max_unavailable, plan_rollout, pod_requests, source_disabled, source_tainted, taint_source,
                           cluster_version, target_enabled, waves)
-from core.config.stack_config import StackConfig
 from core.tags import COLOUR_LABEL, PREFIX
 from core.version_rollout import (addons_follow_cluster, check_version_request, control_plane_bumped, no_redundant_pins, pin_and_bump,
                                   remove_redundant_pins, unpin_addons)
@@ -538,14 +536,6 @@ class Rollout:
             self._wait_until_ready(plan, [], f"before {plan.source} is deleted")
         self._converge(stage, plan, disable_source, source_disabled, self._source_gone_live, f"{plan.source} is disabled")
         self._cordoned.clear()  # the drained nodes went with their group
-
-
-def validate_stack_text(stack: str, stack_file_name: str, text: str) -> StackConfig:
-    """The stack file a stage would write, validated as `plan` and `up` would (StackFileError, ConfigError)."""
-    with tempfile.TemporaryDirectory(prefix="rollout-") as folder:
-        path = Path(folder) / stack_file_name
-        path.write_text(text, encoding="utf-8")
-        return load_stack(stack, path)
 
 
 def _quantity(values: dict[str, str] | None, name: str) -> float:

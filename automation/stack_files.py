@@ -26,13 +26,15 @@ MAX_EXPANDED_VALUES = 100_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class _StackFileLoader(yaml.SafeLoader):
+class _StackFileRules(yaml.composer.Composer, yaml.constructor.SafeConstructor):
     """YAML loading as the Pulumi CLI reads stack files (YAML 1.1 merge keys `<<: *group` included),
     but a key given twice is an error (plain YAML keeps the last one silently), nesting is bounded,
-    and floats keep the text the user wrote (`1.30`, which a float would show as 1.3)."""
+    and floats keep the text the user wrote (`1.30`, which a float would show as 1.3). The composing
+    and constructing half of a loader; the concrete loaders below add who reads the text."""
 
-    def __init__(self, stream):
-        super().__init__(stream)
+    def __init__(self) -> None:
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
         self._depth = 0
 
     def compose_node(self, parent, index):
@@ -51,16 +53,69 @@ class _StackFileLoader(yaml.SafeLoader):
             if key_node.tag == _MERGE_TAG:  # keys merged in may be overridden; only the map's own keys must be unique
                 continue
             key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable) and key in seen:
+            if not isinstance(key, Hashable):  # a list or map as a key: SafeConstructor refuses it ("found unhashable key")
+                continue
+            if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep)
+
+    def construct_object(self, node, deep=False):
+        """A scalar its tag cannot hold (`2024-13-45` resolves as a timestamp, `!!int x`) is refused at its
+        line; SafeConstructor lets Python's own ValueError (or worse) escape."""
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, AttributeError, IndexError) as error:
+            if not isinstance(node, yaml.ScalarNode):
+                raise
+            why = f": {error}" if isinstance(error, ValueError) else ""  # the others' texts speak of PyYAML's internals
+            raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a valid {node.tag.rpartition(':')[2]}{why}",
+                                                    node.start_mark) from None
 
     def construct_yaml_float(self, node):
         return SourceFloat.of(super().construct_yaml_float(node), str(node.value))
 
 
-_StackFileLoader.add_constructor("tag:yaml.org,2002:float", _StackFileLoader.construct_yaml_float)
+_StackFileRules.add_constructor("tag:yaml.org,2002:float", _StackFileRules.construct_yaml_float)
+
+
+class _StackFileLoader(_StackFileRules, yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.resolver.Resolver):
+    """The pure-Python loader: it words every refusal (the messages users and tests know), and reads
+    everything when PyYAML was built without libyaml."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        _StackFileRules.__init__(self)
+
+
+if yaml.__with_libyaml__:
+    class _LibyamlStackFileLoader(_StackFileRules, yaml.cyaml.CParser, yaml.resolver.Resolver):
+        """libyaml reads the text into events, several times faster than PyYAML's Python reader and
+        scanner (`python -m bench.stack_file_benchmark` prints the figures); the composing stays the
+        Python composer above, which bounds nesting as it goes. libyaml's own composer (what
+        `yaml.compose(..., Loader=yaml.CSafeLoader)` runs) recurses without a bound and crashes the
+        interpreter (SIGSEGV) on 100,000 nested `[`, a file far under MAX_STACK_FILE_BYTES. libyaml words
+        syntax errors its own way ("did not find expected ',' or ']'"), so a text it refuses is read again
+        by _StackFileLoader, which gives the message. libyaml accepts a few spellings PyYAML's Python
+        scanner refuses, as the Pulumi CLI does: a tab as separating white space (yaml/pyyaml#594), `?`
+        or `:` inside a plain scalar in `[...]`/`{...}`; and it skips a byte-order mark starting a line
+        (libyaml 0.2.5 src/scanner.c yaml_parser_scan_to_next_token, "Allow the BOM mark to start a
+        line"), which PyYAML's Python scanner takes as a character of the text. The CLI parses stack
+        files with go-yaml v3, a Go port of libyaml (pulumi/pulumi sdk/go/common/encoding/marshal.go:27
+        `yaml "gopkg.in/yaml.v3"`, used by sdk/go/common/workspace/loaders.go:181 LoadProjectStackBytes;
+        read at sdk 3.260.0, the newest stored snapshot, as the 3.272.0 tag was not available)."""
+
+        def __init__(self, stream: str) -> None:
+            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.resolver.Resolver.__init__(self)
+            _StackFileRules.__init__(self)
+
+    _LIBYAML_LOADER: type[_StackFileRules] | None = _LibyamlStackFileLoader
+else:  # a PyYAML built without libyaml (no wheel for the platform): _StackFileLoader reads everything, as before
+    _LIBYAML_LOADER = None
 
 
 def _expanded_size(root: yaml.Node) -> int:
@@ -127,13 +182,16 @@ class StackConfigSource:
         return [key[len(prefix):] for key in self.secret_keys if key.startswith(prefix)] + list(self.secret_paths)
 
 
+def _refuse_oversized(file_name: str, size: int) -> None:
+    if size > MAX_STACK_FILE_BYTES:
+        raise StackFileError(f"{file_name}: {size / 2**20:.1f} MiB is too large for a stack file (at most {MAX_STACK_FILE_BYTES // 2**20} MiB)")
+
+
 def _read_text(path: Path) -> str:
     try:
         if path.is_dir():
             raise StackFileError(f"{path.name}: is a directory, not a stack file ({path})")
-        size = path.stat().st_size
-        if size > MAX_STACK_FILE_BYTES:
-            raise StackFileError(f"{path.name}: {size / 2**20:.1f} MiB is too large for a stack file (at most {MAX_STACK_FILE_BYTES // 2**20} MiB)")
+        _refuse_oversized(path.name, path.stat().st_size)  # before reading: a huge file is not read at all
         return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise StackFileError(f"{path.name}: file not found ({path})") from None
@@ -150,7 +208,28 @@ def _read_text(path: Path) -> str:
 def load_yaml_text(text: str, name: str) -> Any:
     """YAML text (a stack file's, or a `--config-path` value's) with the loader's bounds, or
     StackFileError naming `name` and where the text goes wrong."""
-    loader = _StackFileLoader(text)
+    if _LIBYAML_LOADER is not None:
+        try:
+            return _load_with(_LIBYAML_LOADER, text, name)
+        except (yaml.YAMLError, UnicodeEncodeError):  # UnicodeEncodeError: a lone surrogate, which libyaml cannot take
+            pass  # refused: the Python loader reads it again and words the refusal
+    try:
+        return _load_with(_StackFileLoader, text, name)
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow: a control character, a lone surrogate
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - text.rfind("\n", 0, error.position)
+        raise StackFileError(f"{name}: refused at line {line}, column {column}: "
+                             f"character #x{error.character:04x} is not allowed in YAML ({error.reason})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        kind = "YAML syntax error" if isinstance(error, (yaml.scanner.ScannerError, yaml.parser.ParserError)) else "refused"
+        raise StackFileError(f"{name}: {kind}{where}: {problem}") from None
+
+
+def _load_with(loader_class: type[_StackFileRules], text: str, name: str) -> Any:
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -159,12 +238,6 @@ def load_yaml_text(text: str, name: str) -> Any:
             raise StackFileError(f"{name}: its aliases expand to more than {MAX_EXPANDED_VALUES:,} values; "
                                  "that much configuration is a mistake (or an alias bomb)")
         return loader.construct_document(node)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        kind = "YAML syntax error" if isinstance(error, (yaml.scanner.ScannerError, yaml.parser.ParserError)) else "refused"
-        raise StackFileError(f"{name}: {kind}{where}: {problem}") from None
     finally:
         loader.dispose()
 
@@ -228,14 +301,27 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
     check_stack_name(stack)
     project = project_name(root)
     path = stack_file or stack_file_path(stack, root)
-    document = _load_yaml(path)
+    return _stack_config_source(stack, project, path.name, _read_text(path))
+
+
+def read_stack_text(stack: str, file_name: str, text: str, root: Path = PROJECT_ROOT) -> StackConfigSource:
+    """A stack file's text that is not (yet) on disk, read as read_stack_config reads the file; every
+    message names `file_name`, the stack file the text is for."""
+    check_stack_name(stack)
+    project = project_name(root)
+    _refuse_oversized(file_name, len(text.encode("utf-8", "surrogatepass")))
+    return _stack_config_source(stack, project, file_name, text)
+
+
+def _stack_config_source(stack: str, project: str, file_name: str, text: str) -> StackConfigSource:
+    document = load_yaml_text(text, file_name)
     if document is None:
-        raise StackFileError(f"{path.name}: the file is empty; it needs a 'config:' map")
+        raise StackFileError(f"{file_name}: the file is empty; it needs a 'config:' map")
     if not isinstance(document, dict):
-        raise StackFileError(f"{path.name}: the top level must be a map with a 'config:' key")
+        raise StackFileError(f"{file_name}: the top level must be a map with a 'config:' key")
     config = document.get("config")
     if not isinstance(config, dict):
-        raise StackFileError(f"{path.name}: config: must be a map of keys to values")
+        raise StackFileError(f"{file_name}: config: must be a map of keys to values")
 
     project_values: dict[str, Any] = {}
     engine_config: dict[str, str] = {}
@@ -256,8 +342,8 @@ def read_stack_config(stack: str, stack_file: Path | None = None, root: Path = P
             project_values[name] = value
             secret_paths += [(name, *leaf) for leaf in secure]
     if not project_values:
-        _no_project_keys(path.name, project, [key.partition(":")[0] for key in engine_config])
-    return StackConfigSource(project, stack, path.name, project_values, engine_config, secret_keys, secret_paths, full_config)
+        _no_project_keys(file_name, project, [key.partition(":")[0] for key in engine_config])
+    return StackConfigSource(project, stack, file_name, project_values, engine_config, secret_keys, secret_paths, full_config)
 
 
 # Namespaces of the engine and the providers: keys a stack file of any project may set.
@@ -271,10 +357,20 @@ def _no_project_keys(file_name: str, project: str, namespaces: list[str]) -> Non
                          f"is it another project's stack file? Keys look like {project}:cluster")
 
 
+def _validated(source: StackConfigSource) -> StackConfig:
+    return validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
+
+
 def load_stack_source(stack: str, stack_file: Path | None = None) -> tuple[StackConfigSource, StackConfig]:
     """The stack file as read and its validated config, as `plan` and `up` read it; StackFileError or ConfigError."""
     source = read_stack_config(stack, stack_file)
-    return source, validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
+    return source, _validated(source)
+
+
+def validate_stack_text(stack: str, file_name: str, text: str) -> StackConfig:
+    """Stack-file text validated as load_stack validates the file (a rollout stage's edit, before it is
+    written), each problem naming the stack file `file_name`; StackFileError or ConfigError."""
+    return _validated(read_stack_text(stack, file_name, text))
 
 
 def load_stack(stack: str, stack_file: Path | None = None) -> StackConfig:

@@ -4,8 +4,9 @@ Checks, in order: the control plane moves one minor version; every managed node 
 plane's version now and pinned groups stay within the kubelet skew after the bump; the pinned KEDA and
 Karpenter charts support 1.N (data/addon-kubernetes-compatibility.json); no rendered object uses an API
 removed by 1.N (data/kubernetes-api-removals.json; the objects come from an offline plan: the manifests/
-and helm/ folders of --plan DIR, or a fresh plan); Bottlerocket publishes an SSM release parameter for 1.N
-per AMI type in use; EKS offers every add-on of the cluster for 1.N (DescribeAddonVersions). The live
+and helm/ folders of --plan DIR, or a fresh plan computed in memory, nothing written); Bottlerocket
+publishes an SSM release parameter for 1.N per AMI type in use; EKS offers every add-on of the cluster
+for 1.N (DescribeAddonVersions). The live
 checks read AWS with boto3 and the standard AWS settings; --offline skips them and says so.
 Chart templates themselves are not rendered (no Helm here): the chart's published range covers them.
 
@@ -14,19 +15,17 @@ Exit codes: 0 ready; 1 blockers found (listed) or AWS unreadable; 2 bad input (s
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from automation.stack_files import PROJECT_ROOT, stack_file_path
+from automation.stack_files import PROJECT_ROOT, read_stack_config, stack_file_path
 from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from automation.base import AwsClients, load_config
+from automation.base import STACK_ERRORS, AwsClients, load_config, stack_error_report
 from automation.version_status import live_versions
 from core import karpenter as karpenter_data
 from core.config.base import format_path
@@ -83,21 +82,31 @@ def rendered_objects(plan_dir: Path) -> list[RenderedObject]:
     return objects
 
 
-def _planned_objects(stack: str, plan_dir: Path | None, config_file: Path | None) -> list[RenderedObject]:
+def planned_objects(document: dict[str, Any]) -> list[RenderedObject]:
+    """The objects of a plan document in memory, named and ordered as rendered_objects finds them in the
+    folder `plan` writes from it (manifests/<file>, helm/<release>.values.yaml)."""
+    from automation.plan import helm_values, kubernetes_manifests
+
+    files = sorted((f"manifests/{name}", manifest) for name, manifest in kubernetes_manifests(document).items())
+    files += sorted((f"helm/{release}.values.yaml", values) for release, values in helm_values(document).items())
+    return [found for source, value in files for found in find_objects(source, value)]
+
+
+def _planned_objects(stack: str, plan_dir: Path | None, config_file: Path | None, region: str) -> list[RenderedObject]:
     if plan_dir is not None:
         if not (plan_dir / "manifests").is_dir():
             raise BadInput(f"--plan {plan_dir}: not a plan folder (no manifests/); run `python -m automation plan` first")
         return rendered_objects(plan_dir)
-    from automation.plan import run_plan
+    from automation.plan import ProgramFailed, planned_document
 
-    with tempfile.TemporaryDirectory(prefix="upgrade-check-") as folder:
-        out, err = io.StringIO(), io.StringIO()
-        code = run_plan(stack, config_file, Path(folder) / "plan", stdout=out, stderr=err)
-        if code == EXIT_USAGE:
-            raise BadInput(err.getvalue().strip())
-        if code != EXIT_OK:  # the program failed and wrote no plan: no objects is not "no removed API in use"
-            raise CheckStopped(err.getvalue().strip() or f"the offline plan of stack {stack} failed (exit {code})")
-        return rendered_objects(Path(folder) / "plan")
+    try:
+        source = read_stack_config(stack, config_file)  # validated already (the caller's config); read for the engine's view
+        document = planned_document(source, region)
+    except STACK_ERRORS as error:
+        raise BadInput(stack_error_report(error)) from None
+    except ProgramFailed as error:  # no plan means no objects, which is not "no removed API in use"
+        raise CheckStopped(str(error)) from None
+    return planned_objects(document)
 
 
 def _live_cluster(config: StackConfig, eks: Any) -> tuple[str | None, dict[str, str] | None]:
@@ -155,7 +164,7 @@ def check(stack: str, target: str, *, config: StackConfig, stack_file: str, conf
     findings += node_group_findings(config, current, target, live_groups)
     ranges = json.loads(CHART_RANGES_FILE.read_text())["charts"]
     findings += chart_findings(config, target, ranges, PINNED_CHARTS)
-    findings += api_findings(_planned_objects(stack, plan_dir, config_file), target, json.loads(API_TABLE_FILE.read_text()))
+    findings += api_findings(_planned_objects(stack, plan_dir, config_file, config.region), target, json.loads(API_TABLE_FILE.read_text()))
     if offline:
         findings += [skipped("bottlerocket", name, "offline: not read") for name in bottlerocket_parameters(config, target)]
         findings.append(skipped("eks-addons", "DescribeAddonVersions", f"offline: the add-on versions EKS offers for {target} were not read"))

@@ -19,7 +19,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.eks.models import eks_backends
 
 from automation import yaml_round_trip
-from automation.rollout import Cluster, Rollout, RolloutError, RolloutMarker, RolloutRequest, run_rollout_guard, validate_stack_text
+from automation.rollout import Cluster, Rollout, RolloutError, RolloutMarker, RolloutRequest, run_rollout_guard
+from automation.stack_files import validate_stack_text
 from automation.upgrade_check import check
 from core.rollout import RETIRING_TAINT, RolloutPlan, RolloutUsageError, plan_rollout
 from core.version_rollout import check_version_request, remove_redundant_pins
@@ -28,6 +29,7 @@ from core.tags import NODE_GROUP_TAG
 from core.config.stack_config import validate_stack_config
 from tests.conftest import PROJECT, ROOT
 from tests.fake_kubernetes import KubeEmulator, ScaledClock, serve
+from tests.temporary_files import run_listing_temporary_files
 
 NEW = "1.55.0-0a1b2c3d"
 CLUSTER = "platform-prod"
@@ -613,3 +615,15 @@ def test_an_upgrade_whose_blue_green_stages_are_done_only_unpins(tmp_path):
     done = io.StringIO()
     rollout = Rollout(stack_file, RolloutRequest("dev", "green", kubernetes_version="1.34", dry_run=True), lambda command: 1, None, out=done)
     assert rollout.run() == 0 and "nothing to roll out" in done.getvalue()
+
+
+def test_a_dry_run_kubernetes_upgrade_makes_no_temporary_file(tmp_path):
+    """Each stage's edit is validated as text and the pre-flight plans in memory: nothing goes through a
+    temporary file or folder (an audit hook in the process lists any)."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    result, made = run_listing_temporary_files(["rollout", "--stack", "dev", "--to", "green", "--kubernetes-version", "1.34", "--dry-run"],
+                                               temporary)
+    assert result.returncode == 0, result.stderr
+    assert "== stage 8" in result.stdout and result.stdout.rstrip().endswith("end of dry run: nothing was changed")
+    assert made == [] and list(temporary.iterdir()) == []

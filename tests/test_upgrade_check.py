@@ -29,6 +29,7 @@ from core.upgrade_check import (
 )
 from tests.aws_emulator import seed_public_parameter
 from tests.conftest import ROOT, project_values
+from tests.temporary_files import run_listing_temporary_files
 
 SUBNET = "subnet-0a1b2c3d4e5f60718"
 PARAMETER_1_33 = "/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version"
@@ -122,7 +123,7 @@ def test_a_live_node_group_behind_the_control_plane_blocks_the_update(aws, dev_p
 def test_bad_targets_exit_2_and_plan_nothing(target, fragment, monkeypatch):
     import automation.plan
 
-    monkeypatch.setattr(automation.plan, "run_plan", lambda *a, **k: pytest.fail("planned although the input is bad"))
+    monkeypatch.setattr(automation.plan, "planned_document", lambda *a, **k: pytest.fail("planned although the input is bad"))
     code, report, err = _run(target=target, offline=True)
     assert code == 2 and report == {} and fragment in err and "Traceback" not in err
 
@@ -131,14 +132,38 @@ def test_a_program_that_fails_to_plan_stops_the_check_instead_of_passing_it(monk
     """No plan means no objects: that must not read as "no removed API in use"."""
     import automation.plan
 
-    def failing_plan(stack, config_file, out_dir, stdout, stderr):
-        stderr.write("plan: the program failed: KeyError: 'subnets'\n")
-        return 1
+    def failing_program(*args, **kwargs):
+        raise KeyError("subnets")
 
-    monkeypatch.setattr(automation.plan, "run_plan", failing_plan)
+    monkeypatch.setattr(automation.plan, "run_program", failing_program)
     code, report, err = _run(target="1.34", offline=True)
     assert code == 1 and report == {}
-    assert err == "plan: the program failed: KeyError: 'subnets'\n"
+    assert err == "plan: __main__.py failed for stack dev: KeyError: 'subnets'\n"  # the plan's own line
+
+
+def test_the_planned_objects_come_from_memory_as_the_plan_folder_holds_them(dev_plan, monkeypatch):
+    """The fresh plan is not written and read back: no temporary folder or file, and the objects, their
+    file names and order are those of the folder `plan` writes."""
+    import tempfile
+
+    def no_temporary(*args, **kwargs):
+        raise AssertionError("upgrade-check made a temporary file or folder")
+
+    for name in ("mkdtemp", "mkstemp", "TemporaryDirectory", "NamedTemporaryFile"):
+        monkeypatch.setattr(tempfile, name, no_temporary)
+    planned = []
+    monkeypatch.setattr("automation.upgrade_check.api_findings", lambda objects, *rest: planned.extend(objects) or [])
+    code, _, err = _run(offline=True)
+    assert code == 0, err
+    assert planned == rendered_objects(dev_plan.out_dir) and len(planned) > 10
+
+
+def test_upgrade_check_makes_no_temporary_file_or_folder(tmp_path):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    result, made = run_listing_temporary_files(["upgrade-check", "--stack", "dev", "--to", "1.34", "--offline"], temporary)
+    assert result.returncode == 0, result.stderr
+    assert "Ready." in result.stdout and made == [] and list(temporary.iterdir()) == []
 
 
 def test_a_stack_file_two_minors_ahead_of_the_live_cluster_is_bad_input(aws, write_stack):

@@ -358,7 +358,9 @@ def _no_project_keys(file_name: str, project: str, namespaces: list[str]) -> Non
 
 
 def _validated(source: StackConfigSource) -> StackConfig:
-    return validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys)
+    other_keys = {key: value for key, value in source.config.items() if not key.startswith(f"{source.project}:")}
+    return validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys,
+                                 project=source.project, other_keys=other_keys)
 
 
 def load_stack_source(stack: str, stack_file: Path | None = None) -> tuple[StackConfigSource, StackConfig]:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pulumi
 import pytest
+import yaml
 
 from automation.mock_engine import run_program
 from core.config.base import ConfigError, format_path
@@ -354,6 +355,19 @@ def test_pulumi_up_explains_aws_region_too():
     with pytest.raises(pulumi.RunError) as caught:
         run_program(str(ROOT / "__main__.py"), {**config, "aws:region": "eu-west-1"}, project=PROJECT, stack="dev", region="eu-west-1")
     assert f"this program reads {PROJECT}:region and passes it to its own AWS provider" in str(caught.value)
+
+
+def test_plan_explains_aws_region_too(write_stack, tmp_path):
+    def move_region(values):
+        del values["region"]
+
+    stack_file = write_stack(move_region, name="Pulumi.dev.yaml")
+    document = yaml.safe_load(stack_file.read_text())
+    document["config"]["aws:region"] = "eu-west-1"
+    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    plan = make_plan("dev", tmp_path / "plan", config_file=stack_file)
+    assert plan.exit_code == 2
+    assert f"this program reads {PROJECT}:region and passes it to its own AWS provider" in plan.stderr
 
 
 def test_no_enabled_node_group_is_reported_once_not_as_a_controller_placement_problem():

@@ -11,6 +11,7 @@ import ast
 import gc
 import importlib.util
 import inspect
+import math
 import os
 import sys
 import tokenize
@@ -100,6 +101,37 @@ def output_file(text: str) -> Path:
     return path
 
 
+def count(text: str) -> int:
+    """A number of times (retries): a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {value})")
+    return value
+
+
+def _seconds(text: str, *, zero_allowed: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_allowed):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, {'0 or more' if zero_allowed else 'above 0'} (got {text!r})")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A delay: a finite number of seconds, 0 or more."""
+    return _seconds(text, zero_allowed=True)
+
+
+def positive_seconds(text: str) -> float:
+    """A timeout: a finite number of seconds above 0 (a timeout of 0 could never be met)."""
+    return _seconds(text, zero_allowed=False)
+
+
 def _command(commands, name: str, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
     text = f"{description or help_text}\n\n{exit_code_text(name)}"
     command = commands.add_parser(name, help=help_text, description=text, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -138,8 +170,8 @@ def parser() -> ArgumentParser:
     rollout.add_argument("--yes", action="store_true", help="apply each stage's `up` without asking (required without a terminal)")
     rollout.add_argument("--dry-run", action="store_true", help="print each stage and its stack file diff; change nothing")
     rollout.add_argument("--kubeconfig", help="kubeconfig for the cluster (default: KUBECONFIG or ~/.kube/config)")
-    rollout.add_argument("--wait-timeout", type=float, default=1800.0, help="seconds to wait for the target's readiness (default 1800)")
-    rollout.add_argument("--drain-timeout", type=float, default=1800.0, help="seconds to drain the source (default 1800)")
+    rollout.add_argument("--wait-timeout", type=positive_seconds, default=1800.0, help="seconds to wait for the target's readiness (default 1800)")
+    rollout.add_argument("--drain-timeout", type=positive_seconds, default=1800.0, help="seconds to drain the source (default 1800)")
     rollout.add_argument("--force", action="store_true", help="evict bare pods too (they are lost: nothing recreates them)")
 
     guard = _command(commands, "rollout-guard", "exit 4 while a rollout of the stack's cluster is in progress (CI runs it before `up`)")
@@ -193,8 +225,8 @@ def parser() -> ArgumentParser:
             command.add_argument("--config-path", action="append", default=[], metavar="A.B.C=VALUE",
                                  help="structured config value (a YAML scalar: 8, true, text) for this run only")
             command.add_argument("--save-config", action="store_true", help="keep the --config/--config-path values in the stack file")
-            command.add_argument("--retries", type=int, default=3, help="retries when the stack is locked by another update (default 3)")
-            command.add_argument("--retry-delay", type=float, default=10.0, help="first retry delay in seconds, doubled each time (default 10)")
+            command.add_argument("--retries", type=count, default=3, help="retries when the stack is locked by another update (default 3)")
+            command.add_argument("--retry-delay", type=seconds, default=10.0, help="first retry delay in seconds, doubled each time (default 10)")
             command.add_argument("--diff", action="store_true", help="show a detailed diff")
         if name in ("preview", "up", "destroy"):
             command.add_argument("--refresh", action="store_true", help="refresh the state first")

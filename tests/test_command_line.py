@@ -103,6 +103,17 @@ current-context: x
     (["destroy", "--stack", "dev", "--expect-no-changes"], None, 2, "python -m automation: unrecognized arguments: --expect-no-changes"),
     (["node-logs", "--stack", "prod", "--node", "n1", "--out", "missing-folder/logs.tgz"], "node-logs", 2,
      "python -m automation node-logs: argument --out: folder missing-folder does not exist"),
+    (["up", "--stack", "dev", "--yes", "--retries", "-1"], "up", 2, "python -m automation up: argument --retries: must be 0 or more (got -1)"),
+    (["preview", "--stack", "dev", "--retry-delay", "-1"], "preview", 2,
+     "python -m automation preview: argument --retry-delay: must be a number of seconds, 0 or more (got '-1')"),
+    (["preview", "--stack", "dev", "--retry-delay", "nan"], "preview", 2,
+     "python -m automation preview: argument --retry-delay: must be a number of seconds, 0 or more (got 'nan')"),
+    (["refresh", "--stack", "dev", "--retry-delay", "inf"], "refresh", 2,
+     "python -m automation refresh: argument --retry-delay: must be a number of seconds, 0 or more (got 'inf')"),
+    (["rollout", "--stack", "dev", "--to", "green", "--dry-run", "--wait-timeout", "-5"], "rollout", 2,
+     "python -m automation rollout: argument --wait-timeout: must be a number of seconds, above 0 (got '-5')"),
+    (["rollout", "--stack", "dev", "--to", "green", "--dry-run", "--drain-timeout", "0"], "rollout", 2,
+     "python -m automation rollout: argument --drain-timeout: must be a number of seconds, above 0 (got '0')"),
 ])
 def test_usage_and_input_errors(run, args, command, code, starts):
     assert_one_line(run(args), command, code, starts)

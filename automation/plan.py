@@ -86,8 +86,12 @@ def _owns(folder: Path, default: bool) -> bool:
 def replace_folder(target: Path, write: Callable[[Path], None]) -> None:
     """Run `write` on a new folder beside `target`, then put it in `target`'s place. `target` must be a
     folder the plan owns (check_plan_folder) or absent."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    except OSError as error:  # a read-only or system folder (/sys), a file on the path: the user's choice of folder
+        raise PlanFolderError(f"cannot write the plan folder {target}: {error.strerror or error}; give a folder you can write to, "
+                              "nothing was written") from None
     try:
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a plan folder is for reading
         write(staging)
@@ -325,7 +329,11 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
         (folder / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
         (folder / "order.json").write_text(json.dumps(lifecycle_order(document), indent=2) + "\n")
 
-    replace_folder(target, write)
+    try:
+        replace_folder(target, write)
+    except PlanFolderError as error:
+        stderr.write(f"plan: {error}\n")
+        return EXIT_USAGE
     summary = plan_summary(document, report, [name for name, group in config.node_groups.items() if not group.enabled])
     changes = compare_plans(earlier, document) if earlier is not None else None
     if as_json:

@@ -224,6 +224,16 @@ def test_an_invalid_config_file_leaves_the_plan_of_the_stacks_own_file(write_sta
     assert (default / PLAN_MARKER).is_file()
 
 
+def test_an_output_folder_that_cannot_be_made_is_one_line_and_exit_2(tmp_path):
+    """--out under a file (or /sys, a read-only mount): the user's choice of folder, so exit 2 and nothing left behind."""
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "plan"
+    plan = make_plan("dev", out)
+    assert plan.exit_code == 2
+    assert _one_line(plan.stderr).startswith(f"plan: cannot write the plan folder {out}: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"] and (tmp_path / "file").read_text() == "x"
+
+
 def test_a_program_failure_is_one_line_and_leaves_no_plan(tmp_path, monkeypatch):
     out = tmp_path / "out"
     assert make_plan("dev", out).exit_code == 0

@@ -345,7 +345,7 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
         print_held_inputs(document, stdout)
         print_policy(report, stdout)
         stdout.write(f"\nWrote {target}: resources.json, {written['user data']} user data, "
-                     f"{written['manifest']} manifest and {written['Helm values']} Helm values file(s), policy.json.\n")
+                     f"{written['manifest']} manifest and {written['Helm values']} Helm values file(s), policy.json, order.json.\n")
         if changes is not None:
             print_comparison(changes, str(compare_dir), stdout)
     if report["mandatory"]:

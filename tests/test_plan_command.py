@@ -266,3 +266,12 @@ def test_the_default_folder_is_the_plans_own_also_without_a_marker(tmp_path, mon
     plan = make_plan("dev", None)
     assert plan.exit_code == 0, plan.stderr
     assert (default / PLAN_MARKER).is_file() and not (default / "userdata" / "old.toml").exists()
+
+
+def test_the_wrote_line_names_every_file_of_the_folder(dev_plan):
+    (wrote,) = [line for line in dev_plan.stdout.splitlines() if line.startswith("Wrote ")]
+    top_level_files = {path.name for path in dev_plan.out_dir.iterdir() if path.is_file() and path.name != PLAN_MARKER}
+    assert top_level_files == {"resources.json", "policy.json", "order.json"}
+    assert all(name in wrote for name in top_level_files), wrote
+    for folder, kind in (("userdata", "user data"), ("manifests", "manifest"), ("helm", "Helm values")):
+        assert f"{len(list((dev_plan.out_dir / folder).iterdir()))} {kind}" in wrote, wrote

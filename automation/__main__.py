@@ -242,7 +242,25 @@ def parser() -> ArgumentParser:
     return root
 
 
+def check_stack_names(command: str, stacks: list[str]) -> None:
+    """Every --stack is a name Pulumi accepts and safe as a file name, checked before anything else runs. The
+    engine commands also take the Pulumi Cloud forms org/stack and org/project/stack (pulumi/pulumi v3.272.0,
+    pkg/backend/httpstate/backend.go, parseStackName: one to three parts split on "/"); each part is checked."""
+    from automation.stack_files import StackFileError, check_stack_name
+
+    for stack in stacks:
+        parts = stack.split("/") if command in ENGINE_COMMANDS and stack.count("/") <= 2 else [stack]
+        try:
+            for part in parts:
+                check_stack_name(part)
+        except StackFileError as error:
+            rule = str(error).split(": ", 1)[1]  # the message names the part; the user typed the whole name
+            qualified = "; on Pulumi Cloud also org/stack or org/project/stack" if command in ENGINE_COMMANDS else ""
+            raise UsageError(f"{command}: --stack {stack!r}: {rule}{qualified}") from None
+
+
 def _run(args: argparse.Namespace) -> int:
+    check_stack_names(args.command, args.stack if isinstance(args.stack, list) else [args.stack])
     if args.command == "plan":
         # A short-lived process whose objects (the SDKs' classes, the registered resources) nearly all live
         # to its end: the cyclic collector would only walk them again and again (a fifth of a plan's time)

@@ -153,6 +153,17 @@ def test_init_creates_the_stack_once(fake_pulumi, work_dir):
     assert code == 2 and err.startswith("stack prod already exists in organization organization")
 
 
+@pytest.mark.parametrize("args", [["init", "--stack", "../x"], ["preview", "--stack", "../dev"], ["outputs", "--stack", "a b"]])
+def test_a_bad_stack_name_reaches_no_cli(fake_pulumi, args, capsys):
+    """The name is checked before anything else: the CLI is never asked (it would create `../x`)."""
+    from automation.__main__ import main
+
+    fake_pulumi.save()
+    assert main(args) == 2
+    assert capsys.readouterr().err.startswith(f"{args[0]}: --stack {args[2]!r}: a stack name has")
+    assert fake_pulumi.calls() == [] and "../x" not in fake_pulumi.load()["stacks"]
+
+
 def test_a_run_without_overrides_leaves_the_stack_file_as_the_cli_wrote_it(fake_pulumi, work_dir):
     fake_pulumi.state["backend"] = "file:///srv/state"
     del fake_pulumi.state["stacks"]["dev"]

@@ -347,9 +347,16 @@ def _library_error(error: BaseException) -> tuple[int, str] | None:
     return None
 
 
+# A Python without the pinned dependencies (`python3 -m automation` outside the project's environment).
+MISSING_DEPENDENCY = ("this Python lacks the project's dependencies (no module {name!r}): run `venv/bin/python -m automation ...` "
+                      "(`make venv` creates the environment)")
+
+
 def _error_line(error: Exception, debug: bool) -> tuple[int, str]:
     if isinstance(error, (UsageError, CommandFailed)):
         return error.exit_code, one_line(error)
+    if isinstance(error, ModuleNotFoundError):
+        return EXIT_FAILED, MISSING_DEPENDENCY.format(name=error.name)
     code, cause = _library_error(error) or (EXIT_FAILED, f"error: {type(error).__name__}")
     hint = "" if debug or code == EXIT_USAGE else " (--debug shows the traceback)"
     return code, f"{cause}: {one_line(error) or type(error).__name__}{hint}"

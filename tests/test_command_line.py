@@ -203,3 +203,11 @@ def test_root_help_lists_every_command_and_code(run):
         assert command in result.stdout, command
     for code in ("0 success", "1 failure", "2 invalid", "3 changes", "4 stack still locked"):
         assert code in " ".join(result.stdout.split())
+
+
+def test_a_python_without_the_dependencies_says_which_python_to_use():
+    """`python3 -m automation` outside the project's environment (-S: no site-packages, so no PyYAML, no semver)."""
+    result = subprocess.run([sys.executable, "-S", "-m", "automation", "plan", "--stack", "dev"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert_one_line(result, "plan", 1, "this Python lacks the project's dependencies (no module ")
+    assert "run `venv/bin/python -m automation ...` (`make venv` creates the environment)" in result.stderr

@@ -36,7 +36,8 @@ EXIT_CODES: dict[str, dict[int, str]] = {
                       EXIT_USAGE: MEANING[EXIT_USAGE]},
     "node-logs": {EXIT_OK: "archive written", EXIT_FAILED: "no archive (admin container off, node, SSM or API server error)",
                   EXIT_USAGE: MEANING[EXIT_USAGE]},
-    "simulate": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: MEANING[EXIT_USAGE]},
+    "simulate": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: f"no setting drains the burst within --target-drain, or {MEANING[EXIT_FAILED]}",
+                 EXIT_USAGE: MEANING[EXIT_USAGE]},
     "init": {EXIT_OK: "stack created", EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, or the stack exists"},
     "preview": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: NO_STACK,
                 EXIT_CHANGES: "changes present under --expect-no-changes", EXIT_LOCKED: MEANING[EXIT_LOCKED]},
@@ -74,7 +75,9 @@ def _command_doc(module: str) -> str:
     with open(spec.origin, "rb") as source:
         for token in tokenize.tokenize(source.readline):
             if token.type == tokenize.STRING:
-                return inspect.cleandoc(ast.literal_eval(token.string))
+                # The module's own "Exit codes:" paragraph is for its readers; --help prints EXIT_CODES, once.
+                paragraphs = inspect.cleandoc(ast.literal_eval(token.string)).split("\n\n")
+                return "\n\n".join(paragraph for paragraph in paragraphs if not paragraph.startswith("Exit codes:"))
             if token.type not in (tokenize.ENCODING, tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE):
                 break
     return ""
@@ -213,8 +216,8 @@ def parser() -> ArgumentParser:
                           help="find the cheapest maxReplicaCount, NodePool CPU limit and polling interval draining within DURATION (e.g. 15m) at p95")
 
     for name, help_text in ENGINE_COMMANDS.items():
-        command = _command(commands, name, help_text, f"{help_text}. Needs the Pulumi CLI; selects an existing stack "
-                                                      "(only `init` creates one).")
+        stack_use = "" if name == "init" else "; selects an existing stack (only `init` creates one)"
+        command = _command(commands, name, help_text, f"{help_text}. Needs the Pulumi CLI{stack_use}.")
         if name == "init":
             command.add_argument("--stack", required=True, help="stack name (org/project/stack on Pulumi Cloud)")
             continue

@@ -184,6 +184,13 @@ def test_help_lists_the_command_exit_codes(run, command):
     result = run([command, "--help"])
     assert result.returncode == 0
     assert exit_code_text(command) in " ".join(result.stdout.split())
+    assert result.stdout.count("Exit codes") == 1, result.stdout  # a command module's own paragraph is not printed too
+
+
+def test_init_help_says_once_that_it_creates_the_stack(run):
+    text = " ".join(run(["init", "--help"]).stdout.split())
+    assert "create the stack in the current backend (no other command creates one). Needs the Pulumi CLI." in text
+    assert "selects an existing stack" not in text and text.count("creates") == 1
 
 
 @pytest.mark.parametrize("command, absent", [("outputs", ["--expect-no-changes", "--save-config", "--config", "--retries", "--diff"]),

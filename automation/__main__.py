@@ -315,11 +315,13 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.command == "init":
         return run_engine(EngineRequest("init", [args.stack]), out=sys.stdout, err=sys.stderr)
-    try:
-        overrides = [ConfigOverride.parse(text, path=False) for text in getattr(args, "config", [])]
-        overrides += [ConfigOverride.parse(text, path=True) for text in getattr(args, "config_path", [])]
-    except ValueError as error:
-        raise UsageError(f"--config: {error}") from None
+    overrides = []
+    for flag, path in (("config", False), ("config_path", True)):
+        for text in getattr(args, flag, []):
+            try:
+                overrides.append(ConfigOverride.parse(text, path=path))
+            except ValueError as error:
+                raise UsageError(f"--{flag.replace('_', '-')}: {error}") from None
     request = EngineRequest(
         command=args.command, stacks=args.stack, overrides=overrides, save_config=getattr(args, "save_config", False),
         refresh=getattr(args, "refresh", False), diff=getattr(args, "diff", False), yes=getattr(args, "yes", False),

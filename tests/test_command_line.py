@@ -95,6 +95,7 @@ current-context: x
      "python -m automation simulate: argument --messages: invalid int value: 'many'"),
     (["preview", "--stack", "nope"], "preview", 2, "Pulumi.nope.yaml: file not found"),
     (["preview", "--stack", "dev", "--config", "novalue"], "preview", 2, "--config: 'novalue': expected key=value"),
+    (["preview", "--stack", "dev", "--config-path", "x"], "preview", 2, "--config-path: 'x': expected key=value"),
     (["preview", "--stack", "dev", "--json", "missing-folder/p.json"], "preview", 2,
      "python -m automation preview: argument --json: folder missing-folder does not exist"),
     (["up", "--stack", "dev"], "up", 2, "up changes infrastructure: pass --yes in non-interactive runs"),

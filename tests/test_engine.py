@@ -239,10 +239,18 @@ def test_a_bad_override_is_blamed_on_the_flag_not_the_file(fake_pulumi, work_dir
                                                            ConfigOverride.parse("region=europe", path=False)])
     code, _, err, _ = _run(request, work_dir)
     assert code == 2
-    assert "--config-path nodeGroups.blue.scaling.desiredSize: nodeGroups.blue.scaling.desiredSize: 99 is outside" in err
-    assert "--config region: region: 'europe' is not a region where EKS is available" in err
+    assert "\n--config-path nodeGroups.blue.scaling.desiredSize: 99 is outside" in err  # the key once, in the flag
+    assert "\n--config region: 'europe' is not a region where EKS is available" in err
     assert "Pulumi.dev.yaml:" not in err
     assert fake_pulumi.calls() == []
+
+
+def test_a_string_where_a_map_belongs_is_refused_in_the_stack_files_words(fake_pulumi, work_dir):
+    """--config sets a string: `cluster={...}` is text, refused as the stack file's `cluster: text` is, not with pydantic's class name."""
+    request = EngineRequest("preview", ["dev"], overrides=[ConfigOverride.parse('cluster={"name":"x"}', path=False)])
+    code, _, err, _ = _run(request, work_dir)
+    assert code == 2 and err.splitlines()[1] == """--config cluster: must be a map of keys to values; it is '{"name":"x"}'"""
+    assert "ClusterConfig" not in err and fake_pulumi.calls() == []
 
 
 def test_a_string_where_a_number_belongs_is_refused_as_validated(fake_pulumi, work_dir):

@@ -123,7 +123,9 @@ class ConfigError(Exception):
         return self.stack_file
 
     def lines(self) -> list[str]:
-        return [f"{self.source(p.path)}: {format_path(p.path)}: {p.message}" for p in self.problems]
+        # An override names its key itself (`--config-path a.b: ...`); only a path below it is added.
+        return [f"{self.source(p.path)}: {'' if p.path in self.sources else format_path(p.path) + ': '}{p.message}"
+                for p in self.problems]
 
     def report(self) -> str:
         count = len(self.problems)
@@ -187,6 +189,8 @@ def _pydantic_problems(error: ValidationError, root: type[BaseModel], prefix: Pa
             message = unknown_key_message(root, path)
         elif kind == "missing":
             message = "required key is missing"
+        elif kind in ("model_type", "dict_type"):  # pydantic names its class: "a valid dictionary or instance of ClusterConfig"
+            message = "must be a map of keys to values"
         elif kind == "string_type" and isinstance(item.get("input"), (int, float)) and not isinstance(item["input"], bool):
             number = item["input"]
             # The stack-file loader keeps the text of a float (`1.30`); values from elsewhere (Pulumi's

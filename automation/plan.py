@@ -312,7 +312,7 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
     except STACK_ERRORS as error:
         path = config_file or stack_file_path(stack)
         read = not isinstance(error, StackFileError) or (path.is_file() and os.access(path, os.R_OK))  # then its content is wrong
-        return fail(stack_error_report(error), EXIT_USAGE, stale=read)
+        return fail(stack_error_report(error, "no plan was written"), EXIT_USAGE, stale=read)
 
     try:
         run = run_program(str(PROJECT_ROOT / "__main__.py"), source.engine_config, project=source.project,

@@ -219,3 +219,15 @@ def test_a_python_without_the_dependencies_says_which_python_to_use():
                             text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert_one_line(result, "plan", 1, "this Python lacks the project's dependencies (no module ")
     assert "run `venv/bin/python -m automation ...` (`make venv` creates the environment)" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["status", "--stack", "dev"], ["simulate", "--stack", "dev"], ["rollout-guard", "--stack", "dev"],
+                                  ["upgrade-check", "--stack", "dev", "--to", "1.34", "--offline"], ["node-logs", "--stack", "dev", "--node", "n1"]])
+def test_read_only_commands_do_not_speak_of_deploying(run, args, tmp_path, monkeypatch):
+    """An invalid stack file: the heading says how many problems, not "nothing was deployed" (they deploy nothing)."""
+    stack_file = ROOT / "Pulumi.dev.yaml"
+    copy = tmp_path / "Pulumi.dev.yaml"
+    copy.write_text(stack_file.read_text().replace("name: platform-dev", "name: [platform-dev]"))
+    monkeypatch.setattr("automation.stack_files.stack_file_path", lambda stack, root=ROOT: copy)
+    result = run(args)
+    assert result.returncode == 2 and result.stderr.splitlines()[0] == "1 problem in the stack configuration:", result.stderr

@@ -253,6 +253,20 @@ def test_a_string_where_a_map_belongs_is_refused_in_the_stack_files_words(fake_p
     assert "ClusterConfig" not in err and fake_pulumi.calls() == []
 
 
+@pytest.mark.parametrize("command, heading", [("up", "1 problem in the stack configuration; nothing was deployed:"),
+                                              ("destroy", "1 problem in the stack configuration; nothing was destroyed:"),
+                                              ("preview", "1 problem in the stack configuration:"),
+                                              ("drift", "1 problem in the stack configuration:")])
+def test_only_a_command_that_changes_something_says_what_it_did_not_do(fake_pulumi, work_dir, command, heading):
+    request = EngineRequest(command, ["dev"], yes=True,
+                            overrides=[ConfigOverride.parse("nodeGroups.blue.scaling.maxSize=eight", path=True)] if command != "drift" else [])
+    if command == "drift":  # drift takes no overrides: the stack file itself is invalid
+        stack_file = work_dir / "Pulumi.dev.yaml"
+        stack_file.write_text(stack_file.read_text().replace("name: platform-dev", "name: [platform-dev]"))
+    code, _, err, _ = _run(request, work_dir)
+    assert code == 2 and err.splitlines()[0] == heading, err
+
+
 def test_a_string_where_a_number_belongs_is_refused_as_validated(fake_pulumi, work_dir):
     """`--config-path` values are YAML scalars: "eight" stays a string, and the model refuses it before the engine runs."""
     request = EngineRequest("preview", ["dev"], overrides=[ConfigOverride.parse("nodeGroups.blue.scaling.maxSize=eight", path=True)])

@@ -221,6 +221,7 @@ def test_an_invalid_config_file_leaves_the_plan_of_the_stacks_own_file(write_sta
     broken = write_stack(lambda values: values["nodeGroups"]["blue"].update(instanceTypes="m7i.large"))
     plan = make_plan("dev", None, config_file=broken)
     assert plan.exit_code == 2 and "nodeGroups.blue.instanceTypes" in plan.stderr and "Removed" not in plan.stderr
+    assert plan.stderr.startswith("1 problem in the stack configuration; no plan was written:\n")
     assert (default / PLAN_MARKER).is_file()
 
 

@@ -127,9 +127,10 @@ class ConfigError(Exception):
         return [f"{self.source(p.path)}: {'' if p.path in self.sources else format_path(p.path) + ': '}{p.message}"
                 for p in self.problems]
 
-    def report(self) -> str:
+    def report(self, outcome: str | None = "nothing was deployed") -> str:
+        """Every problem, under a heading that ends with what the command did not do (`pulumi up`: deploy)."""
         count = len(self.problems)
-        heading = f"{count} problem{'s' if count != 1 else ''} in the stack configuration; nothing was deployed:"
+        heading = f"{count} problem{'s' if count != 1 else ''} in the stack configuration{f'; {outcome}' if outcome else ''}:"
         return "\n".join([heading, *self.lines()])
 
 

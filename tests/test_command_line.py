@@ -231,3 +231,16 @@ def test_read_only_commands_do_not_speak_of_deploying(run, args, tmp_path, monke
     monkeypatch.setattr("automation.stack_files.stack_file_path", lambda stack, root=ROOT: copy)
     result = run(args)
     assert result.returncode == 2 and result.stderr.splitlines()[0] == "1 problem in the stack configuration:", result.stderr
+
+
+@pytest.mark.parametrize("command", [["rollout", "--stack", "prod", "--to", "green"], ["node-logs", "--stack", "prod", "--node", "n1"]])
+def test_a_missing_kubeconfig_is_named_with_how_to_get_one(run, command, tmp_path, aws_env, monkeypatch):
+    absent = tmp_path / "absent"
+    result = run([*command, "--kubeconfig", str(absent)], aws_env)
+    assert_one_line(result, command[0], 2, f"{command[0]}: kubeconfig {absent}: file not found\n")
+    how = "run `aws eks update-kubeconfig --name platform-prod` or pass --kubeconfig FILE\n"
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    result = run(command, {**aws_env, "HOME": str(tmp_path)})
+    assert_one_line(result, command[0], 2, f"{command[0]}: kubeconfig not found (KUBECONFIG is not set and there is no ~/.kube/config): {how}")
+    result = run(command, {**aws_env, "HOME": str(tmp_path), "KUBECONFIG": str(absent)})
+    assert_one_line(result, command[0], 2, f"{command[0]}: kubeconfig not found (KUBECONFIG={absent} does not exist): {how}")

@@ -11,6 +11,7 @@ import ast
 import gc
 import importlib.util
 import inspect
+import math
 import os
 import sys
 import tokenize
@@ -35,7 +36,8 @@ EXIT_CODES: dict[str, dict[int, str]] = {
                       EXIT_USAGE: MEANING[EXIT_USAGE]},
     "node-logs": {EXIT_OK: "archive written", EXIT_FAILED: "no archive (admin container off, node, SSM or API server error)",
                   EXIT_USAGE: MEANING[EXIT_USAGE]},
-    "simulate": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: MEANING[EXIT_USAGE]},
+    "simulate": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: f"no setting drains the burst within --target-drain, or {MEANING[EXIT_FAILED]}",
+                 EXIT_USAGE: MEANING[EXIT_USAGE]},
     "init": {EXIT_OK: "stack created", EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, or the stack exists"},
     "preview": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: NO_STACK,
                 EXIT_CHANGES: "changes present under --expect-no-changes", EXIT_LOCKED: MEANING[EXIT_LOCKED]},
@@ -73,7 +75,9 @@ def _command_doc(module: str) -> str:
     with open(spec.origin, "rb") as source:
         for token in tokenize.tokenize(source.readline):
             if token.type == tokenize.STRING:
-                return inspect.cleandoc(ast.literal_eval(token.string))
+                # The module's own "Exit codes:" paragraph is for its readers; --help prints EXIT_CODES, once.
+                paragraphs = inspect.cleandoc(ast.literal_eval(token.string)).split("\n\n")
+                return "\n\n".join(paragraph for paragraph in paragraphs if not paragraph.startswith("Exit codes:"))
             if token.type not in (tokenize.ENCODING, tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE):
                 break
     return ""
@@ -98,6 +102,37 @@ def output_file(text: str) -> Path:
     if not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"folder {path.parent} does not exist (for {text})")
     return path
+
+
+def count(text: str) -> int:
+    """A number of times (retries): a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {value})")
+    return value
+
+
+def _seconds(text: str, *, zero_allowed: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_allowed):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, {'0 or more' if zero_allowed else 'above 0'} (got {text!r})")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A delay: a finite number of seconds, 0 or more."""
+    return _seconds(text, zero_allowed=True)
+
+
+def positive_seconds(text: str) -> float:
+    """A timeout: a finite number of seconds above 0 (a timeout of 0 could never be met)."""
+    return _seconds(text, zero_allowed=False)
 
 
 def _command(commands, name: str, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
@@ -138,8 +173,8 @@ def parser() -> ArgumentParser:
     rollout.add_argument("--yes", action="store_true", help="apply each stage's `up` without asking (required without a terminal)")
     rollout.add_argument("--dry-run", action="store_true", help="print each stage and its stack file diff; change nothing")
     rollout.add_argument("--kubeconfig", help="kubeconfig for the cluster (default: KUBECONFIG or ~/.kube/config)")
-    rollout.add_argument("--wait-timeout", type=float, default=1800.0, help="seconds to wait for the target's readiness (default 1800)")
-    rollout.add_argument("--drain-timeout", type=float, default=1800.0, help="seconds to drain the source (default 1800)")
+    rollout.add_argument("--wait-timeout", type=positive_seconds, default=1800.0, help="seconds to wait for the target's readiness (default 1800)")
+    rollout.add_argument("--drain-timeout", type=positive_seconds, default=1800.0, help="seconds to drain the source (default 1800)")
     rollout.add_argument("--force", action="store_true", help="evict bare pods too (they are lost: nothing recreates them)")
 
     guard = _command(commands, "rollout-guard", "exit 4 while a rollout of the stack's cluster is in progress (CI runs it before `up`)")
@@ -181,8 +216,8 @@ def parser() -> ArgumentParser:
                           help="find the cheapest maxReplicaCount, NodePool CPU limit and polling interval draining within DURATION (e.g. 15m) at p95")
 
     for name, help_text in ENGINE_COMMANDS.items():
-        command = _command(commands, name, help_text, f"{help_text}. Needs the Pulumi CLI; selects an existing stack "
-                                                      "(only `init` creates one).")
+        stack_use = "" if name == "init" else "; selects an existing stack (only `init` creates one)"
+        command = _command(commands, name, help_text, f"{help_text}. Needs the Pulumi CLI{stack_use}.")
         if name == "init":
             command.add_argument("--stack", required=True, help="stack name (org/project/stack on Pulumi Cloud)")
             continue
@@ -193,8 +228,8 @@ def parser() -> ArgumentParser:
             command.add_argument("--config-path", action="append", default=[], metavar="A.B.C=VALUE",
                                  help="structured config value (a YAML scalar: 8, true, text) for this run only")
             command.add_argument("--save-config", action="store_true", help="keep the --config/--config-path values in the stack file")
-            command.add_argument("--retries", type=int, default=3, help="retries when the stack is locked by another update (default 3)")
-            command.add_argument("--retry-delay", type=float, default=10.0, help="first retry delay in seconds, doubled each time (default 10)")
+            command.add_argument("--retries", type=count, default=3, help="retries when the stack is locked by another update (default 3)")
+            command.add_argument("--retry-delay", type=seconds, default=10.0, help="first retry delay in seconds, doubled each time (default 10)")
             command.add_argument("--diff", action="store_true", help="show a detailed diff")
         if name in ("preview", "up", "destroy"):
             command.add_argument("--refresh", action="store_true", help="refresh the state first")
@@ -210,7 +245,25 @@ def parser() -> ArgumentParser:
     return root
 
 
+def check_stack_names(command: str, stacks: list[str]) -> None:
+    """Every --stack is a name Pulumi accepts and safe as a file name, checked before anything else runs. The
+    engine commands also take the Pulumi Cloud forms org/stack and org/project/stack (pulumi/pulumi v3.272.0,
+    pkg/backend/httpstate/backend.go, parseStackName: one to three parts split on "/"); each part is checked."""
+    from automation.stack_files import StackFileError, check_stack_name
+
+    for stack in stacks:
+        parts = stack.split("/") if command in ENGINE_COMMANDS and stack.count("/") <= 2 else [stack]
+        try:
+            for part in parts:
+                check_stack_name(part)
+        except StackFileError as error:
+            rule = str(error).split(": ", 1)[1]  # the message names the part; the user typed the whole name
+            qualified = "; on Pulumi Cloud also org/stack or org/project/stack" if command in ENGINE_COMMANDS else ""
+            raise UsageError(f"{command}: --stack {stack!r}: {rule}{qualified}") from None
+
+
 def _run(args: argparse.Namespace) -> int:
+    check_stack_names(args.command, args.stack if isinstance(args.stack, list) else [args.stack])
     if args.command == "plan":
         # A short-lived process whose objects (the SDKs' classes, the registered resources) nearly all live
         # to its end: the cyclic collector would only walk them again and again (a fifth of a plan's time)
@@ -262,11 +315,13 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.command == "init":
         return run_engine(EngineRequest("init", [args.stack]), out=sys.stdout, err=sys.stderr)
-    try:
-        overrides = [ConfigOverride.parse(text, path=False) for text in getattr(args, "config", [])]
-        overrides += [ConfigOverride.parse(text, path=True) for text in getattr(args, "config_path", [])]
-    except ValueError as error:
-        raise UsageError(f"--config: {error}") from None
+    overrides = []
+    for flag, path in (("config", False), ("config_path", True)):
+        for text in getattr(args, flag, []):
+            try:
+                overrides.append(ConfigOverride.parse(text, path=path))
+            except ValueError as error:
+                raise UsageError(f"--{flag.replace('_', '-')}: {error}") from None
     request = EngineRequest(
         command=args.command, stacks=args.stack, overrides=overrides, save_config=getattr(args, "save_config", False),
         refresh=getattr(args, "refresh", False), diff=getattr(args, "diff", False), yes=getattr(args, "yes", False),
@@ -297,9 +352,16 @@ def _library_error(error: BaseException) -> tuple[int, str] | None:
     return None
 
 
+# A Python without the pinned dependencies (`python3 -m automation` outside the project's environment).
+MISSING_DEPENDENCY = ("this Python lacks the project's dependencies (no module {name!r}): run `venv/bin/python -m automation ...` "
+                      "(`make venv` creates the environment)")
+
+
 def _error_line(error: Exception, debug: bool) -> tuple[int, str]:
     if isinstance(error, (UsageError, CommandFailed)):
         return error.exit_code, one_line(error)
+    if isinstance(error, ModuleNotFoundError):
+        return EXIT_FAILED, MISSING_DEPENDENCY.format(name=error.name)
     code, cause = _library_error(error) or (EXIT_FAILED, f"error: {type(error).__name__}")
     hint = "" if debug or code == EXIT_USAGE else " (--debug shows the traceback)"
     return code, f"{cause}: {one_line(error) or type(error).__name__}{hint}"

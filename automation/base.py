@@ -20,9 +20,10 @@ from core.config.stack_config import StackConfig
 STACK_ERRORS = (StackFileError, ConfigError)
 
 
-def stack_error_report(error: StackFileError | ConfigError) -> str:
-    """What the user is told about a stack file that cannot be used: every problem, each naming the file."""
-    return error.report() if isinstance(error, ConfigError) else str(error)
+def stack_error_report(error: StackFileError | ConfigError, outcome: str | None = None) -> str:
+    """What the user is told about a stack file that cannot be used: every problem, each naming the file.
+    `outcome` is what the command therefore did not do (`nothing was deployed`); read-only commands say none."""
+    return error.report(outcome) if isinstance(error, ConfigError) else str(error)
 
 
 def load_config(stack: str, err: TextIO, stack_file: Path | None = None) -> StackConfig | None:

@@ -44,6 +44,8 @@ ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 # DIY backends (file, S3, GCS, Azure blob, Postgres) have one fixed organization, "organization"
 # (pulumi/pulumi pkg/backend/diy/backend.go: `return "organization", ...`; store.go: it "MUST always be").
 DIY_BACKEND_SCHEMES = ("file://", "s3://", "gs://", "azblob://", "postgres://")
+# What an invalid stack config stops, for the commands that change something (the others only read).
+NOT_DONE = {"up": "nothing was deployed", "destroy": "nothing was destroyed", "refresh": "the state was not changed"}
 # The top-level keys of a stack file the CLI writes itself (the secrets manager's state).
 CLI_OWNED_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
 
@@ -286,7 +288,7 @@ class StackRunner:
             validate_stack_config(values, source.stack_file, source.project_secret_keys,
                                   sources=override_sources(self.request.overrides, source.project))
         except STACK_ERRORS as error:
-            raise UsageError(stack_error_report(error)) from None
+            raise UsageError(stack_error_report(error, NOT_DONE.get(self.request.command))) from None
         except ValueError as error:  # an override that cannot apply
             raise UsageError(str(error)) from None
         return PreparedConfig(set_all_payload(config, touched))

@@ -4,6 +4,7 @@ context left on prod could drain or read prod while you meant dev)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,6 +12,9 @@ import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as kubernetes_config
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.kube_config import ENV_KUBECONFIG_PATH_SEPARATOR
+
+DEFAULT_KUBECONFIG = "~/.kube/config"  # the client's default (kubernetes/config/kube_config.py, KUBE_CONFIG_DEFAULT_LOCATION)
 
 REACHABILITY_TIMEOUT_SECONDS = 10
 
@@ -25,17 +29,30 @@ def _normalised(url: str) -> str:
     return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}{port}{parts.path}"
 
 
-def load_api_client(kubeconfig: str | None) -> k8s_client.ApiClient:
+def load_api_client(kubeconfig: str | None, cluster_name: str | None = None) -> k8s_client.ApiClient:
+    """The API client of `kubeconfig`, else of KUBECONFIG (read now, not when the client was imported), else
+    of ~/.kube/config. The client skips files that do not exist and then says only "Invalid kube-config file.
+    No configuration found." (kubernetes-client/python v37.0.1, kubernetes/config/kube_config.py,
+    KubeConfigMerger._load_config_from_file_path),
+    so a missing file is named here first."""
+    from_environment = os.environ.get("KUBECONFIG")
+    config_file = kubeconfig or from_environment or DEFAULT_KUBECONFIG
+    paths = [path for path in config_file.split(ENV_KUBECONFIG_PATH_SEPARATOR) if path]
+    if not any(os.path.exists(os.path.expanduser(path)) for path in paths):
+        if kubeconfig:
+            raise KubeContextError(f"kubeconfig {kubeconfig}: file not found")
+        where = f"KUBECONFIG={from_environment} does not exist" if from_environment else f"KUBECONFIG is not set and there is no {DEFAULT_KUBECONFIG}"
+        raise KubeContextError(f"kubeconfig not found ({where}): run `aws eks update-kubeconfig --name {cluster_name or '<cluster>'}` "
+                               "or pass --kubeconfig FILE")
     try:
-        return kubernetes_config.new_client_from_config(config_file=kubeconfig)
+        return kubernetes_config.new_client_from_config(config_file=config_file)
     except (ConfigException, OSError, ValueError, TypeError, yaml.YAMLError) as error:
-        where = kubeconfig or "KUBECONFIG or ~/.kube/config"
-        raise KubeContextError(f"kubeconfig {where}: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from None
+        raise KubeContextError(f"kubeconfig {config_file}: {str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from None
 
 
 def cluster_api_client(kubeconfig: str | None, eks: Any, cluster_name: str) -> k8s_client.ApiClient:
     """The kubeconfig's API client, once it is known to reach the stack's cluster (KubeContextError if not)."""
-    api_client = load_api_client(kubeconfig)
+    api_client = load_api_client(kubeconfig, cluster_name)
     check_cluster(api_client, eks, cluster_name)
     return api_client
 

@@ -11,8 +11,9 @@ violation: exit code 1.
 The plan writes only into a folder it owns: `build/plan/<stack>`, or an `--out` folder that is absent,
 empty, or holds the marker file a plan leaves (PLAN_MARKER). Anything else is refused with exit code 2
 and nothing is touched. The new plan is written beside the target and renamed into place at the end, so
-a plan that fails never leaves a half-written folder; a plan that fails also removes the previous plan
-of its folder, which would otherwise look current.
+a plan that fails never leaves a half-written folder. When the stack file the folder plans (the stack's own
+for build/plan/<stack>, the --config-file for an --out folder) was read and no longer plans, the previous
+plan of the folder is removed, as it would otherwise look current; a file that cannot be read removes nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from automation.lifecycle_order import lifecycle_order
 from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
 from automation.plan_compare import compare_plans, comparison_json, print_comparison
 from automation.plan_summary import plan_summary, print_summary
-from automation.stack_files import PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, load_stack_source
+from automation.stack_files import (PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, load_stack_source,
+                                    stack_file_path)
 from core.release_version import HELD_UNTIL_ROLLOUT, VERSION_INPUTS
 from core.resource_types import HELM_RELEASE, LAUNCH_TEMPLATE, NODE_CLASS, NODE_GROUP, PROVIDER_TYPE_PREFIX
 from policy.rules import Resource, evaluate
@@ -84,8 +86,12 @@ def _owns(folder: Path, default: bool) -> bool:
 def replace_folder(target: Path, write: Callable[[Path], None]) -> None:
     """Run `write` on a new folder beside `target`, then put it in `target`'s place. `target` must be a
     folder the plan owns (check_plan_folder) or absent."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    except OSError as error:  # a read-only or system folder (/sys), a file on the path: the user's choice of folder
+        raise PlanFolderError(f"cannot write the plan folder {target}: {error.strerror or error}; give a folder you can write to, "
+                              "nothing was written") from None
     try:
         os.chmod(staging, 0o755)  # mkdtemp makes it private; a plan folder is for reading
         write(staging)
@@ -304,8 +310,13 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
         stderr.write(f"plan: {error}\n")
         return EXIT_USAGE
 
-    def fail(message: str, code: int) -> int:
-        if _owns(target, default=out_dir is None):
+    # The folder's plan describes the stack file that was asked for: build/plan/<stack> the stack's own file,
+    # an --out folder the file given with it. Only when that file was read and no longer plans is the old
+    # plan stale; a file that cannot be read (a typo in --config-file) says nothing about it.
+    plans_this_file = config_file is None or out_dir is not None
+
+    def fail(message: str, code: int, stale: bool) -> int:
+        if stale and plans_this_file and _owns(target, default=out_dir is None):
             shutil.rmtree(target)  # the previous plan no longer describes the stack file
             message += f"\nRemoved the previous plan in {target}: it no longer matches the stack file."
         stderr.write(f"{message}\n")
@@ -314,12 +325,14 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
     try:
         source, config = load_stack_source(stack, config_file)
     except STACK_ERRORS as error:
-        return fail(stack_error_report(error), EXIT_USAGE)
+        path = config_file or stack_file_path(stack)
+        read = not isinstance(error, StackFileError) or (path.is_file() and os.access(path, os.R_OK))  # then its content is wrong
+        return fail(stack_error_report(error, "no plan was written"), EXIT_USAGE, stale=read)
 
     try:
         document = planned_document(source, config.region)
     except ProgramFailed as error:
-        return fail(str(error), EXIT_FAILED)
+        return fail(str(error), EXIT_FAILED, stale=True)
     report = policy_report(document)
 
     written: dict[str, int] = {}
@@ -329,7 +342,11 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
         (folder / "policy.json").write_text(json.dumps(report, indent=2) + "\n")
         (folder / "order.json").write_text(json.dumps(lifecycle_order(document), indent=2) + "\n")
 
-    replace_folder(target, write)
+    try:
+        replace_folder(target, write)
+    except PlanFolderError as error:
+        stderr.write(f"plan: {error}\n")
+        return EXIT_USAGE
     summary = plan_summary(document, report, [name for name, group in config.node_groups.items() if not group.enabled])
     changes = compare_plans(earlier, document) if earlier is not None else None
     if as_json:
@@ -341,7 +358,7 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
         print_held_inputs(document, stdout)
         print_policy(report, stdout)
         stdout.write(f"\nWrote {target}: resources.json, {written['user data']} user data, "
-                     f"{written['manifest']} manifest and {written['Helm values']} Helm values file(s), policy.json.\n")
+                     f"{written['manifest']} manifest and {written['Helm values']} Helm values file(s), policy.json, order.json.\n")
         if changes is not None:
             print_comparison(changes, str(compare_dir), stdout)
     if report["mandatory"]:

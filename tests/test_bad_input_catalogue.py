@@ -168,5 +168,5 @@ def test_a_config_path_value_gets_the_same_bounds(capsys):
 
     bomb = "[" + ",".join(["&a0 [x,x,x,x,x,x,x,x,x]"] + [f"&a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]) + "]"
     assert main(["preview", "--stack", "dev", "--config-path", f"tags.bomb={bomb}"]) == 2
-    assert capsys.readouterr().err == ("--config: tags.bomb: its aliases expand to more than 100,000 values; "
+    assert capsys.readouterr().err == ("--config-path: tags.bomb: its aliases expand to more than 100,000 values; "
                                        "that much configuration is a mistake (or an alias bomb)\n")

@@ -95,6 +95,7 @@ current-context: x
      "python -m automation simulate: argument --messages: invalid int value: 'many'"),
     (["preview", "--stack", "nope"], "preview", 2, "Pulumi.nope.yaml: file not found"),
     (["preview", "--stack", "dev", "--config", "novalue"], "preview", 2, "--config: 'novalue': expected key=value"),
+    (["preview", "--stack", "dev", "--config-path", "x"], "preview", 2, "--config-path: 'x': expected key=value"),
     (["preview", "--stack", "dev", "--json", "missing-folder/p.json"], "preview", 2,
      "python -m automation preview: argument --json: folder missing-folder does not exist"),
     (["up", "--stack", "dev"], "up", 2, "up changes infrastructure: pass --yes in non-interactive runs"),
@@ -103,6 +104,23 @@ current-context: x
     (["destroy", "--stack", "dev", "--expect-no-changes"], None, 2, "python -m automation: unrecognized arguments: --expect-no-changes"),
     (["node-logs", "--stack", "prod", "--node", "n1", "--out", "missing-folder/logs.tgz"], "node-logs", 2,
      "python -m automation node-logs: argument --out: folder missing-folder does not exist"),
+    (["preview", "--stack", "../dev"], "preview", 2, "preview: --stack '../dev': a stack name has 1 to 100 letters"),
+    (["init", "--stack", "a b"], "init", 2, "init: --stack 'a b': a stack name has 1 to 100 letters"),
+    (["outputs", "--stack", "acme/eks/dev/x"], "outputs", 2, "outputs: --stack 'acme/eks/dev/x': a stack name has 1 to 100 letters"),
+    (["drift", "--stack", "dev", "--stack", "acme/../dev"], "drift", 2, "drift: --stack 'acme/../dev': a stack name has"),
+    (["status", "--stack", "../prod"], "status", 2, "status: --stack '../prod': a stack name has 1 to 100 letters"),
+    (["rollout-guard", "--stack", "a/b"], "rollout-guard", 2, "rollout-guard: --stack 'a/b': a stack name has 1 to 100 letters"),
+    (["up", "--stack", "dev", "--yes", "--retries", "-1"], "up", 2, "python -m automation up: argument --retries: must be 0 or more (got -1)"),
+    (["preview", "--stack", "dev", "--retry-delay", "-1"], "preview", 2,
+     "python -m automation preview: argument --retry-delay: must be a number of seconds, 0 or more (got '-1')"),
+    (["preview", "--stack", "dev", "--retry-delay", "nan"], "preview", 2,
+     "python -m automation preview: argument --retry-delay: must be a number of seconds, 0 or more (got 'nan')"),
+    (["refresh", "--stack", "dev", "--retry-delay", "inf"], "refresh", 2,
+     "python -m automation refresh: argument --retry-delay: must be a number of seconds, 0 or more (got 'inf')"),
+    (["rollout", "--stack", "dev", "--to", "green", "--dry-run", "--wait-timeout", "-5"], "rollout", 2,
+     "python -m automation rollout: argument --wait-timeout: must be a number of seconds, above 0 (got '-5')"),
+    (["rollout", "--stack", "dev", "--to", "green", "--dry-run", "--drain-timeout", "0"], "rollout", 2,
+     "python -m automation rollout: argument --drain-timeout: must be a number of seconds, above 0 (got '0')"),
 ])
 def test_usage_and_input_errors(run, args, command, code, starts):
     assert_one_line(run(args), command, code, starts)
@@ -167,6 +185,13 @@ def test_help_lists_the_command_exit_codes(run, command):
     result = run([command, "--help"])
     assert result.returncode == 0
     assert exit_code_text(command) in " ".join(result.stdout.split())
+    assert result.stdout.count("Exit codes") == 1, result.stdout  # a command module's own paragraph is not printed too
+
+
+def test_init_help_says_once_that_it_creates_the_stack(run):
+    text = " ".join(run(["init", "--help"]).stdout.split())
+    assert "create the stack in the current backend (no other command creates one). Needs the Pulumi CLI." in text
+    assert "selects an existing stack" not in text and text.count("creates") == 1
 
 
 @pytest.mark.parametrize("command, absent", [("outputs", ["--expect-no-changes", "--save-config", "--config", "--retries", "--diff"]),
@@ -186,3 +211,36 @@ def test_root_help_lists_every_command_and_code(run):
         assert command in result.stdout, command
     for code in ("0 success", "1 failure", "2 invalid", "3 changes", "4 stack still locked"):
         assert code in " ".join(result.stdout.split())
+
+
+def test_a_python_without_the_dependencies_says_which_python_to_use():
+    """`python3 -m automation` outside the project's environment (-S: no site-packages, so no PyYAML, no semver)."""
+    result = subprocess.run([sys.executable, "-S", "-m", "automation", "plan", "--stack", "dev"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert_one_line(result, "plan", 1, "this Python lacks the project's dependencies (no module ")
+    assert "run `venv/bin/python -m automation ...` (`make venv` creates the environment)" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["status", "--stack", "dev"], ["simulate", "--stack", "dev"], ["rollout-guard", "--stack", "dev"],
+                                  ["upgrade-check", "--stack", "dev", "--to", "1.34", "--offline"], ["node-logs", "--stack", "dev", "--node", "n1"]])
+def test_read_only_commands_do_not_speak_of_deploying(run, args, tmp_path, monkeypatch):
+    """An invalid stack file: the heading says how many problems, not "nothing was deployed" (they deploy nothing)."""
+    stack_file = ROOT / "Pulumi.dev.yaml"
+    copy = tmp_path / "Pulumi.dev.yaml"
+    copy.write_text(stack_file.read_text().replace("name: platform-dev", "name: [platform-dev]"))
+    monkeypatch.setattr("automation.stack_files.stack_file_path", lambda stack, root=ROOT: copy)
+    result = run(args)
+    assert result.returncode == 2 and result.stderr.splitlines()[0] == "1 problem in the stack configuration:", result.stderr
+
+
+@pytest.mark.parametrize("command", [["rollout", "--stack", "prod", "--to", "green"], ["node-logs", "--stack", "prod", "--node", "n1"]])
+def test_a_missing_kubeconfig_is_named_with_how_to_get_one(run, command, tmp_path, aws_env, monkeypatch):
+    absent = tmp_path / "absent"
+    result = run([*command, "--kubeconfig", str(absent)], aws_env)
+    assert_one_line(result, command[0], 2, f"{command[0]}: kubeconfig {absent}: file not found\n")
+    how = "run `aws eks update-kubeconfig --name platform-prod` or pass --kubeconfig FILE\n"
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    result = run(command, {**aws_env, "HOME": str(tmp_path)})
+    assert_one_line(result, command[0], 2, f"{command[0]}: kubeconfig not found (KUBECONFIG is not set and there is no ~/.kube/config): {how}")
+    result = run(command, {**aws_env, "HOME": str(tmp_path), "KUBECONFIG": str(absent)})
+    assert_one_line(result, command[0], 2, f"{command[0]}: kubeconfig not found (KUBECONFIG={absent} does not exist): {how}")

@@ -153,6 +153,17 @@ def test_init_creates_the_stack_once(fake_pulumi, work_dir):
     assert code == 2 and err.startswith("stack prod already exists in organization organization")
 
 
+@pytest.mark.parametrize("args", [["init", "--stack", "../x"], ["preview", "--stack", "../dev"], ["outputs", "--stack", "a b"]])
+def test_a_bad_stack_name_reaches_no_cli(fake_pulumi, args, capsys):
+    """The name is checked before anything else: the CLI is never asked (it would create `../x`)."""
+    from automation.__main__ import main
+
+    fake_pulumi.save()
+    assert main(args) == 2
+    assert capsys.readouterr().err.startswith(f"{args[0]}: --stack {args[2]!r}: a stack name has")
+    assert fake_pulumi.calls() == [] and "../x" not in fake_pulumi.load()["stacks"]
+
+
 def test_a_run_without_overrides_leaves_the_stack_file_as_the_cli_wrote_it(fake_pulumi, work_dir):
     fake_pulumi.state["backend"] = "file:///srv/state"
     del fake_pulumi.state["stacks"]["dev"]
@@ -228,10 +239,32 @@ def test_a_bad_override_is_blamed_on_the_flag_not_the_file(fake_pulumi, work_dir
                                                            ConfigOverride.parse("region=europe", path=False)])
     code, _, err, _ = _run(request, work_dir)
     assert code == 2
-    assert "--config-path nodeGroups.blue.scaling.desiredSize: nodeGroups.blue.scaling.desiredSize: 99 is outside" in err
-    assert "--config region: region: 'europe' is not a region where EKS is available" in err
+    assert "\n--config-path nodeGroups.blue.scaling.desiredSize: 99 is outside" in err  # the key once, in the flag
+    assert "\n--config region: 'europe' is not a region where EKS is available" in err
     assert "Pulumi.dev.yaml:" not in err
     assert fake_pulumi.calls() == []
+
+
+def test_a_string_where_a_map_belongs_is_refused_in_the_stack_files_words(fake_pulumi, work_dir):
+    """--config sets a string: `cluster={...}` is text, refused as the stack file's `cluster: text` is, not with pydantic's class name."""
+    request = EngineRequest("preview", ["dev"], overrides=[ConfigOverride.parse('cluster={"name":"x"}', path=False)])
+    code, _, err, _ = _run(request, work_dir)
+    assert code == 2 and err.splitlines()[1] == """--config cluster: must be a map of keys to values; it is '{"name":"x"}'"""
+    assert "ClusterConfig" not in err and fake_pulumi.calls() == []
+
+
+@pytest.mark.parametrize("command, heading", [("up", "1 problem in the stack configuration; nothing was deployed:"),
+                                              ("destroy", "1 problem in the stack configuration; nothing was destroyed:"),
+                                              ("preview", "1 problem in the stack configuration:"),
+                                              ("drift", "1 problem in the stack configuration:")])
+def test_only_a_command_that_changes_something_says_what_it_did_not_do(fake_pulumi, work_dir, command, heading):
+    request = EngineRequest(command, ["dev"], yes=True,
+                            overrides=[ConfigOverride.parse("nodeGroups.blue.scaling.maxSize=eight", path=True)] if command != "drift" else [])
+    if command == "drift":  # drift takes no overrides: the stack file itself is invalid
+        stack_file = work_dir / "Pulumi.dev.yaml"
+        stack_file.write_text(stack_file.read_text().replace("name: platform-dev", "name: [platform-dev]"))
+    code, _, err, _ = _run(request, work_dir)
+    assert code == 2 and err.splitlines()[0] == heading, err
 
 
 def test_a_string_where_a_number_belongs_is_refused_as_validated(fake_pulumi, work_dir):

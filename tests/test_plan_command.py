@@ -196,6 +196,45 @@ def test_a_failed_plan_removes_the_previous_plan(write_stack, tmp_path):
     assert not out.exists()
 
 
+def _earlier_plan(folder):
+    """A folder as a plan leaves it (its marker), standing for the plan of an earlier run."""
+    folder.mkdir(parents=True)
+    (folder / PLAN_MARKER).write_text("written by an earlier plan")
+    return folder
+
+
+@pytest.mark.parametrize("default_folder", [True, False])
+def test_a_stack_file_that_cannot_be_read_removes_no_plan(tmp_path, monkeypatch, default_folder):
+    """A typo in --config-file says nothing about the plan in the folder: refused, exit 2, nothing removed."""
+    monkeypatch.setattr(automation.plan, "default_plan_folder", lambda stack: tmp_path / "build" / "plan" / stack)
+    out = _earlier_plan(tmp_path / "build" / "plan" / ("dev" if default_folder else "my-edit"))
+    plan = make_plan("dev", None if default_folder else out, config_file=tmp_path / "my-edti.yaml")
+    assert plan.exit_code == 2
+    assert _one_line(plan.stderr) == f"my-edti.yaml: file not found ({tmp_path / 'my-edti.yaml'})"
+    assert (out / PLAN_MARKER).is_file()
+
+
+def test_an_invalid_config_file_leaves_the_plan_of_the_stacks_own_file(write_stack, tmp_path, monkeypatch):
+    """build/plan/<stack> describes Pulumi.<stack>.yaml: another file's problems do not make it stale."""
+    monkeypatch.setattr(automation.plan, "default_plan_folder", lambda stack: tmp_path / "build" / "plan" / stack)
+    default = _earlier_plan(tmp_path / "build" / "plan" / "dev")
+    broken = write_stack(lambda values: values["nodeGroups"]["blue"].update(instanceTypes="m7i.large"))
+    plan = make_plan("dev", None, config_file=broken)
+    assert plan.exit_code == 2 and "nodeGroups.blue.instanceTypes" in plan.stderr and "Removed" not in plan.stderr
+    assert plan.stderr.startswith("1 problem in the stack configuration; no plan was written:\n")
+    assert (default / PLAN_MARKER).is_file()
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line_and_exit_2(tmp_path):
+    """--out under a file (or /sys, a read-only mount): the user's choice of folder, so exit 2 and nothing left behind."""
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "plan"
+    plan = make_plan("dev", out)
+    assert plan.exit_code == 2
+    assert _one_line(plan.stderr).startswith(f"plan: cannot write the plan folder {out}: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"] and (tmp_path / "file").read_text() == "x"
+
+
 def test_a_program_failure_is_one_line_and_leaves_no_plan(tmp_path, monkeypatch):
     out = tmp_path / "out"
     assert make_plan("dev", out).exit_code == 0
@@ -228,3 +267,12 @@ def test_the_default_folder_is_the_plans_own_also_without_a_marker(tmp_path, mon
     plan = make_plan("dev", None)
     assert plan.exit_code == 0, plan.stderr
     assert (default / PLAN_MARKER).is_file() and not (default / "userdata" / "old.toml").exists()
+
+
+def test_the_wrote_line_names_every_file_of_the_folder(dev_plan):
+    (wrote,) = [line for line in dev_plan.stdout.splitlines() if line.startswith("Wrote ")]
+    top_level_files = {path.name for path in dev_plan.out_dir.iterdir() if path.is_file() and path.name != PLAN_MARKER}
+    assert top_level_files == {"resources.json", "policy.json", "order.json"}
+    assert all(name in wrote for name in top_level_files), wrote
+    for folder, kind in (("userdata", "user data"), ("manifests", "manifest"), ("helm", "Helm values")):
+        assert f"{len(list((dev_plan.out_dir / folder).iterdir()))} {kind}" in wrote, wrote

@@ -292,7 +292,7 @@ def test_bad_input_catalogue_through_the_plan_command(edit, path, fragment, writ
     plan = make_plan("dev", out, config_file=write_stack(edit, name="Pulumi.dev.yaml"))
     assert plan.exit_code == 2
     lines = plan.stderr.splitlines()
-    assert lines[0].endswith("problem in the stack configuration; nothing was deployed:") or "problems in the stack configuration" in lines[0]
+    assert lines[0].endswith(("problem in the stack configuration; no plan was written:", "problems in the stack configuration; no plan was written:"))
     assert any(line.startswith(f"Pulumi.dev.yaml: {path}: ") and fragment in line for line in lines), lines
     assert "Traceback" not in plan.stderr and not out.exists()
 

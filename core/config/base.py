@@ -123,11 +123,14 @@ class ConfigError(Exception):
         return self.stack_file
 
     def lines(self) -> list[str]:
-        return [f"{self.source(p.path)}: {format_path(p.path)}: {p.message}" for p in self.problems]
+        # An override names its key itself (`--config-path a.b: ...`); only a path below it is added.
+        return [f"{self.source(p.path)}: {'' if p.path in self.sources else format_path(p.path) + ': '}{p.message}"
+                for p in self.problems]
 
-    def report(self) -> str:
+    def report(self, outcome: str | None = "nothing was deployed") -> str:
+        """Every problem, under a heading that ends with what the command did not do (`pulumi up`: deploy)."""
         count = len(self.problems)
-        heading = f"{count} problem{'s' if count != 1 else ''} in the stack configuration; nothing was deployed:"
+        heading = f"{count} problem{'s' if count != 1 else ''} in the stack configuration{f'; {outcome}' if outcome else ''}:"
         return "\n".join([heading, *self.lines()])
 
 
@@ -187,6 +190,8 @@ def _pydantic_problems(error: ValidationError, root: type[BaseModel], prefix: Pa
             message = unknown_key_message(root, path)
         elif kind == "missing":
             message = "required key is missing"
+        elif kind in ("model_type", "dict_type"):  # pydantic names its class: "a valid dictionary or instance of ClusterConfig"
+            message = "must be a map of keys to values"
         elif kind == "string_type" and isinstance(item.get("input"), (int, float)) and not isinstance(item["input"], bool):
             number = item["input"]
             # The stack-file loader keeps the text of a float (`1.30`); values from elsewhere (Pulumi's

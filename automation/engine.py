@@ -27,8 +27,8 @@ from pulumi import automation as auto
 from automation.base import STACK_ERRORS, stack_error_report
 from automation.exit_codes import (EXIT_CHANGES, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, RESULT_NAMES, CommandFailed,
                                    UsageError)
-from automation.stack_files import (PROJECT_ROOT, StackFileError, load_yaml_text, mask_secrets, program_view, read_stack_config,
-                                    stack_file_path)
+from automation.stack_files import (PROJECT_ROOT, StackFileError, load_yaml_text, mask_secrets, other_namespaces, program_view,
+                                    read_stack_config, stack_file_path)
 from core.config.stack_config import validate_stack_config
 
 NO_CLI_MESSAGE = ("the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) to run {command}; "
@@ -286,7 +286,8 @@ class StackRunner:
             prefix = f"{source.project}:"
             values = {key[len(prefix):]: program_view(mask_secrets(value)) for key, value in config.items() if key.startswith(prefix)}
             validate_stack_config(values, source.stack_file, source.project_secret_keys,
-                                  sources=override_sources(self.request.overrides, source.project))
+                                  sources=override_sources(self.request.overrides, source.project), project=source.project,
+                                  other_keys=other_namespaces(config, source.project))
         except STACK_ERRORS as error:
             raise UsageError(stack_error_report(error, NOT_DONE.get(self.request.command))) from None
         except ValueError as error:  # an override that cannot apply

@@ -357,10 +357,15 @@ def _no_project_keys(file_name: str, project: str, namespaces: list[str]) -> Non
                          f"is it another project's stack file? Keys look like {project}:cluster")
 
 
+def other_namespaces(config: dict[str, Any], project: str) -> dict[str, Any]:
+    """The keys of `config` (full names) outside the project's namespace (`aws:region`...), which only
+    make validation's messages more helpful."""
+    return {key: value for key, value in config.items() if not key.startswith(f"{project}:")}
+
+
 def _validated(source: StackConfigSource) -> StackConfig:
-    other_keys = {key: value for key, value in source.config.items() if not key.startswith(f"{source.project}:")}
     return validate_stack_config(source.project_values, source.stack_file, source.project_secret_keys,
-                                 project=source.project, other_keys=other_keys)
+                                 project=source.project, other_keys=other_namespaces(source.config, source.project))
 
 
 def load_stack_source(stack: str, stack_file: Path | None = None) -> tuple[StackConfigSource, StackConfig]:

@@ -253,6 +253,14 @@ def test_a_string_where_a_map_belongs_is_refused_in_the_stack_files_words(fake_p
     assert "ClusterConfig" not in err and fake_pulumi.calls() == []
 
 
+def test_the_engine_commands_explain_aws_region_too(fake_pulumi, work_dir):
+    stack_file = work_dir / "Pulumi.dev.yaml"
+    stack_file.write_text(stack_file.read_text().replace(f"{PROJECT}:region:", "aws:region:"))
+    code, _, err, _ = _run(EngineRequest("preview", ["dev"]), work_dir)
+    assert code == 2 and f"this program reads {PROJECT}:region and passes it to its own AWS provider" in err, err
+    assert fake_pulumi.calls() == []
+
+
 @pytest.mark.parametrize("command, heading", [("up", "1 problem in the stack configuration; nothing was deployed:"),
                                               ("destroy", "1 problem in the stack configuration; nothing was destroyed:"),
                                               ("preview", "1 problem in the stack configuration:"),

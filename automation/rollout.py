@@ -40,6 +40,7 @@ from kubernetes.client.rest import ApiException
 from automation import yaml_round_trip
 from automation.base import STACK_ERRORS, AwsClients, load_config, stack_error_report
 from automation.eks_node_groups import live_node_groups
+from automation.node_logs import kube_context_failure
 from automation.stack_files import project_name, stack_file_path, validate_stack_text
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST
@@ -582,8 +583,10 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
                           preflight=preflight,
                           out=out, wait_timeout=wait_timeout, drain_timeout=drain_timeout)
         return rollout.run()
-    except (RolloutUsageError, KubeContextError) as error:  # the top-level handler: one line, exit 2, --debug traceback
+    except RolloutUsageError as error:  # the top-level handler: one line, exit 2, --debug traceback
         raise UsageError(f"rollout: {error}") from error
+    except KubeContextError as error:  # exit 1 when AWS failed under it, else 2
+        raise kube_context_failure("rollout", error) from error
     except RolloutError as error:
         err.write(f"rollout stopped: {error}\n")
         return EXIT_FAILED

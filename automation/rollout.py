@@ -64,6 +64,21 @@ class RolloutError(Exception):
 
 # --- the CI interlock: a marker in the stack's AWS account ----------------------------------------------
 
+MARKER_KEYS = ("stack", "from", "to", "stage", "updated")  # what RolloutMarker.write records and the readers rely on
+MARKER_TEXT_SHOWN = 80  # characters of an unreadable marker a one-line message quotes
+
+
+class UnreadableMarker(Exception):
+    """The marker parameter exists but is not what RolloutMarker.write records (someone set it by hand, or
+    another tool): it still means "a rollout may be in progress", so CI keeps waiting (rollout-guard exits 4)
+    and a rollout does not guess; `rollout-guard --clear` removes it."""
+
+    def __init__(self, name: str, text: str):
+        shown = text if len(text) <= MARKER_TEXT_SHOWN else text[:MARKER_TEXT_SHOWN] + "..."
+        super().__init__(f"the rollout marker {name} is unreadable (not a marker this program wrote): {one_line(shown)!r}")
+        self.name, self.text = name, text
+
+
 class RolloutMarker:
     """An SSM parameter per cluster, set while a rollout runs: CI's `rollout-guard` step refuses to deploy
     while it exists, so a deploy from main cannot undo a rollout halfway. Not managed by the program."""
@@ -71,11 +86,25 @@ class RolloutMarker:
     def __init__(self, ssm: Any, cluster_name: str):
         self.ssm, self.name = ssm, MARKER_PARAMETER.format(cluster=cluster_name)
 
-    def read(self) -> dict[str, Any] | None:
+    def text(self) -> str | None:
+        """The parameter's value as stored, None without the parameter."""
         try:
-            return json.loads(self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"])
+            return self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"]
         except self.ssm.exceptions.ParameterNotFound:
             return None
+
+    def read(self) -> dict[str, Any] | None:
+        """The marker RolloutMarker.write recorded, None without one; UnreadableMarker for any other value."""
+        text = self.text()
+        if text is None:
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict) or any(not isinstance(value.get(key), str) for key in MARKER_KEYS):
+            raise UnreadableMarker(self.name, text)
+        return value
 
     def write(self, stack: str, plan: RolloutPlan, stage: str) -> None:
         value = {"stack": stack, "from": plan.source, "to": plan.target, "version": plan.version,
@@ -414,7 +443,10 @@ class Rollout:
 
     def _resume_or_plan(self, document: Any) -> RolloutPlan | None:
         request = self.request
-        recorded = self.marker.read() if self.marker and not request.dry_run else None
+        try:
+            recorded = self.marker.read() if self.marker and not request.dry_run else None
+        except UnreadableMarker as error:  # whose rollout, at which stage: unknown, so no stage is guessed
+            raise RolloutError(f"{error}; if no rollout is running, remove it (rollout-guard --stack {request.stack} --clear) and rerun") from None
         if recorded and recorded.get("stack") == request.stack:
             parties = {recorded["from"], recorded["to"]}
             if request.target not in parties or (request.source and request.source not in parties):
@@ -599,20 +631,31 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
 
 
 def run_rollout_guard(stack: str, clear: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """CI runs this before `up`: exit 4 while a rollout of the stack's cluster is in progress."""
+    """CI runs this before `up`: exit 4 while a rollout of the stack's cluster is in progress. A marker this
+    program did not write (UnreadableMarker) counts as one: nobody can say no rollout runs. `--clear`
+    removes the marker parameter whatever it holds: it is at this program's own parameter name, and the
+    user asked for it (the documented way out of an abandoned rollout); it says what it removed."""
     config = load_config(stack, err)
     if config is None:
         return EXIT_USAGE
     try:
         marker = RolloutMarker(AwsClients(config.region).ssm, config.cluster.name)
-        recorded = marker.read()
+        try:
+            recorded, unreadable = marker.read(), None
+        except UnreadableMarker as error:
+            recorded, unreadable = None, error
         if clear:
             marker.clear()
-            out.write(f"cleared: {describe_marker(recorded)}\n" if recorded else "no rollout marker to clear\n")
+            what = describe_marker(recorded) if recorded else (str(unreadable) if unreadable else None)
+            out.write(f"cleared {marker.name}: {what}\n" if what else "no rollout marker to clear\n")
             return EXIT_OK
     except Exception as error:  # credentials, network: the guard cannot say, so the deploy must not go on
         err.write(f"rollout-guard: cannot read the rollout marker of {config.cluster.name}: {error}\n")
         return EXIT_FAILED
+    if unreadable:
+        err.write(f"rollout-guard: {unreadable}; a rollout may be in progress: deploy after it finishes, or remove the marker "
+                  f"(rollout-guard --stack {stack} --clear)\n")
+        return EXIT_LOCKED
     if recorded:
         err.write(f"rollout-guard: {describe_marker(recorded)}; deploy after it finishes (and its stack-file edits are merged)\n")
         return EXIT_LOCKED

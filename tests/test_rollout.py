@@ -349,6 +349,29 @@ def test_rollout_guard_holds_ci_deploys_while_a_rollout_runs(world, monkeypatch)
     assert run_rollout_guard("prod", clear=True, out=io.StringIO(), err=io.StringIO()) == 0 and marker.read() is None
 
 
+@pytest.mark.parametrize("value", ['{"from":"blue","to":"green"}', "rollout by alice", "[1, 2]", "x" * 300])
+def test_a_marker_the_program_did_not_write_holds_deploys_and_clear_removes_it(aws, monkeypatch, value):
+    """Unreadable still means "a rollout may be in progress": exit 4 and one line quoting it (truncated);
+    --clear removes the parameter and says what it removed; a rollout refuses to guess whose it is."""
+    monkeypatch.chdir(ROOT)
+    ssm = aws.client("ssm")
+    marker = RolloutMarker(ssm, CLUSTER)
+    ssm.put_parameter(Name=marker.name, Value=value, Type="String")
+    err = io.StringIO()
+    assert run_rollout_guard("prod", clear=False, out=io.StringIO(), err=err) == 4
+    line = err.getvalue()
+    assert line.count("\n") == 1 and line.startswith(f"rollout-guard: the rollout marker {marker.name} is unreadable"), line
+    assert repr(value[:80] + ("..." if len(value) > 80 else "")) in line and "--clear" in line and len(line) < 400, line
+    with pytest.raises(RolloutError, match="unreadable"):
+        Rollout(ROOT / "Pulumi.prod.yaml", RolloutRequest("prod", "green"), lambda command: 0, None, marker,
+                project=PROJECT).run()
+    out, err = io.StringIO(), io.StringIO()
+    assert run_rollout_guard("prod", clear=True, out=out, err=err) == 0, err.getvalue()
+    assert out.getvalue().startswith(f"cleared {marker.name}: the rollout marker {marker.name} is unreadable") and err.getvalue() == ""
+    assert marker.text() is None
+    assert run_rollout_guard("prod", clear=False, out=io.StringIO(), err=io.StringIO()) == 0
+
+
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "automation", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
 

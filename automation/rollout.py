@@ -49,7 +49,7 @@ from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageErro
                           cluster_version, target_enabled, waves)
 from core.tags import COLOUR_LABEL, PREFIX
 from core.version_rollout import (addons_follow_cluster, check_version_request, control_plane_bumped, no_redundant_pins, pin_and_bump,
-                                  remove_redundant_pins, unpin_addons)
+                                  refuse_an_upgrade_to_the_current_version, remove_redundant_pins, unpin_addons)
 
 from automation.exit_codes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, UsageError, one_line
 MARKER_PARAMETER = "/" + PREFIX + "{cluster}/rollout"  # the SSM parameter path, in the program's tag namespace
@@ -409,6 +409,7 @@ class Rollout:
                 return EXIT_OK
         elif upgrade:
             plan = dataclasses.replace(plan, kubernetes_version=upgrade)
+            refuse_an_upgrade_to_the_current_version(document, plan, self.stack_file.name)
         current = cluster_version(document, self.project) if upgrade else None
         moving = f", Kubernetes {current} -> {upgrade}" if upgrade and current != upgrade else (
             f", Kubernetes {upgrade}" if upgrade else "")

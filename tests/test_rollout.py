@@ -393,6 +393,8 @@ def _kubeconfig(path: Path, server: str) -> Path:
      "rollout: --kubernetes-version 1.35: Pulumi.prod.yaml: cluster.kubernetesVersion is '1.33'; '1.35' skips 1.34"),
     (["--to", "green", "--kubernetes-version", "1.36", "--dry-run"], "rollout: --kubernetes-version '1.36': not a supported Kubernetes version"),
     (["--to", "green", "--kubernetes-version", "1.32", "--dry-run"], "rollout: --kubernetes-version 1.32: Pulumi.prod.yaml: cluster.kubernetesVersion"),
+    (["--to", "green", "--kubernetes-version", "1.33", "--dry-run"],  # upgrade-check --to 1.33 refuses it in the same words
+     "rollout: --kubernetes-version 1.33: the control plane is already at 1.33 (Pulumi.prod.yaml); drop --kubernetes-version"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message):
     result = _cli("rollout", "--stack", "prod", *args)

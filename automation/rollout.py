@@ -44,7 +44,8 @@ from automation.node_logs import kube_context_failure
 from automation.stack_files import project_name, stack_file_path, validate_stack_text
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST
-from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
+from core.upgrade_check import readiness
+from core.rollout import (KUBERNETES_VERSION_KEY, RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
                           max_unavailable, plan_rollout, pod_requests, source_disabled, source_tainted, taint_source,
                           cluster_version, target_enabled, waves)
 from core.tags import COLOUR_LABEL, PREFIX
@@ -357,13 +358,16 @@ class Rollout:
         if self.preflight is None:
             raise RolloutError("no pre-flight check was given; run through `python -m automation rollout`")
         findings = self.preflight(version)
+        current = cluster_version(document, plan.project)
         for finding in findings:
-            if finding["status"] != "ok":
+            if _pinned_by_stage_1(finding):  # upgrade-check's warning about an unpinned group: this rollout pins it
+                self._say(f"  OK {finding['check']} {finding['subject']}: not set; stage 1 pins it to {current!r}")
+            elif finding["status"] != "ok":
                 self._say(f"  {finding['status'].upper()} {finding['check']} {finding['subject']}: {finding['message']}")
         blockers = [f"{f['subject']}: {f['message']}" for f in findings if f["status"] == "blocker"]
         if blockers:
             raise RolloutError(f"pre-flight for Kubernetes {version} found {len(blockers)} blocker(s): {'; '.join(blockers)}; nothing changed")
-        self._say(f"  ready for Kubernetes {version}")
+        self._say(f"  {readiness(findings, version)}")
 
     def _stage_bump(self, plan: RolloutPlan) -> None:
         stage = f"stage 1: pin the enabled node groups at their version, control plane to {plan.kubernetes_version}"
@@ -570,6 +574,12 @@ class Rollout:
             self._wait_until_ready(plan, [], f"before {plan.source} is deleted")
         self._converge(stage, plan, disable_source, source_disabled, self._source_gone_live, f"{plan.source} is disabled")
         self._cordoned.clear()  # the drained nodes went with their group
+
+
+def _pinned_by_stage_1(finding: dict[str, str]) -> bool:
+    """upgrade-check warns about every enabled group without `kubernetesVersion` (core/upgrade_check.py,
+    node_group_findings); stage 1 (pin_and_bump) pins exactly those, so in a rollout the warning is done."""
+    return finding["check"] == "node-groups" and finding["status"] == "warning" and finding["subject"].endswith("." + KUBERNETES_VERSION_KEY)
 
 
 def _quantity(values: dict[str, str] | None, name: str) -> float:

@@ -27,7 +27,7 @@ from core.kubernetes_versions import control_plane_step_problems, minor
 from core.rollout import (KUBERNETES_VERSION_KEY, RolloutPlan, RolloutUsageError, cluster_version, is_enabled, node_groups,
                           pin_kubernetes_version, project_key)
 from core.kubernetes_versions import SUPPORTED_KUBERNETES_VERSIONS
-from core.upgrade_check import target_version_problems
+from core.upgrade_check import STACK_FILE_VERSION, target_version_problems
 
 ADDONS_SECTION = "eksAddons"
 
@@ -39,7 +39,7 @@ def check_version_request(document: Any, project: str, version: str, stack_file:
         raise RolloutUsageError(f"--kubernetes-version {version!r}: not a supported Kubernetes version "
                                 f"({', '.join(SUPPORTED_KUBERNETES_VERSIONS)})")
     current = cluster_version(document, project)
-    for problem in control_plane_step_problems(current, version):
+    for problem in control_plane_step_problems(current, version, STACK_FILE_VERSION):
         raise RolloutUsageError(f"--kubernetes-version {version}: {stack_file}: {format_path(problem.path)} is {current!r}; {problem.message}")
     for name, group in node_groups(document, project).items():
         pinned = group.get(KUBERNETES_VERSION_KEY)

@@ -392,7 +392,8 @@ def _kubeconfig(path: Path, server: str) -> Path:
     (["--to", "green", "--kubernetes-version", "1.35", "--dry-run"],
      "rollout: --kubernetes-version 1.35: Pulumi.prod.yaml: cluster.kubernetesVersion is '1.33'; '1.35' skips 1.34"),
     (["--to", "green", "--kubernetes-version", "1.36", "--dry-run"], "rollout: --kubernetes-version '1.36': not a supported Kubernetes version"),
-    (["--to", "green", "--kubernetes-version", "1.32", "--dry-run"], "rollout: --kubernetes-version 1.32: Pulumi.prod.yaml: cluster.kubernetesVersion"),
+    (["--to", "green", "--kubernetes-version", "1.32", "--dry-run"], "rollout: --kubernetes-version 1.32: Pulumi.prod.yaml: cluster.kubernetesVersion is '1.33'; "
+     "'1.32' is older than the stack file's 1.33"),
     (["--to", "green", "--kubernetes-version", "1.33", "--dry-run"],  # upgrade-check --to 1.33 refuses it in the same words
      "rollout: --kubernetes-version 1.33: the control plane is already at 1.33 (Pulumi.prod.yaml); drop --kubernetes-version"),
 ])
@@ -611,7 +612,10 @@ def test_command_line_kubernetes_upgrade_dry_run_on_the_shipped_stack():
     assert "rollout blue -> green at Bottlerocket latest, Kubernetes 1.33 -> 1.34 (dry run)" in result.stdout
     assert [line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("== stage")] == [f"== stage {n}" for n in range(9)]
     assert "SKIPPED bottlerocket /aws/service/bottlerocket/aws-k8s-1.34/x86_64/latest/image_version: offline" in result.stdout
-    assert "ready for Kubernetes 1.34" in result.stdout and "end of dry run" in result.stdout
+    assert "Ready for Kubernetes 1.34 as far as checked offline (2 check(s) skipped: bottlerocket, eks-addons)" in result.stdout
+    assert "end of dry run" in result.stdout
+    stage_0 = result.stdout.split("== stage 0")[1].split("== stage 1")[0]  # stage 1 pins blue: no warning that it is unpinned
+    assert "WARNING" not in stage_0 and "OK node-groups nodeGroups.blue.kubernetesVersion: not set; stage 1 pins it to '1.33'" in stage_0
 
 
 def test_an_upgrade_whose_blue_green_stages_are_done_only_unpins(tmp_path):

@@ -5,7 +5,9 @@ and the end state."""
 
 from __future__ import annotations
 
+import difflib
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -22,8 +24,8 @@ from automation import yaml_round_trip
 from automation.rollout import Cluster, Rollout, RolloutError, RolloutMarker, RolloutRequest, run_rollout_guard
 from automation.stack_files import validate_stack_text
 from automation.upgrade_check import check
-from core.rollout import RETIRING_TAINT, RolloutPlan, RolloutUsageError, plan_rollout
-from core.version_rollout import check_version_request, remove_redundant_pins
+from core.rollout import RETIRING_TAINT, RolloutPlan, RolloutUsageError, enable_target, plan_rollout, taint_source
+from core.version_rollout import check_version_request, pin_and_bump, remove_redundant_pins
 from core.node_group import EKS_TAINT_EFFECTS
 from core.tags import NODE_GROUP_TAG
 from core.config.stack_config import validate_stack_config
@@ -320,6 +322,23 @@ def test_stack_files_in_any_indentation_style_round_trip(world):
         yaml_round_trip.check_round_trip(mixed, "Pulumi.prod.yaml")
 
 
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_edits_quote_new_values_as_the_file_quotes_its_values(quote):
+    """README: "Edits keep comments, quoting...": the shipped files double-quote; a file that single-quotes
+    gets single quotes. Values the file had keep theirs; values that need no quotes get none."""
+    text = (ROOT / "Pulumi.prod.yaml").read_text()
+    if quote == "'":
+        text = re.sub(r'"([^"\n]*)"', r"'\1'", text)
+    plan = RolloutPlan("blue", "green", NEW, "1.34", project=PROJECT)
+    document = yaml_round_trip.load(text)
+    edited = yaml_round_trip.dump(taint_source(enable_target(pin_and_bump(document, plan), plan), plan), text)
+    added = [line[1:].strip() for line in difflib.unified_diff(text.splitlines(), edited.splitlines(), lineterm="", n=0)
+             if line.startswith("+") and not line.startswith("+++")]
+    assert f"kubernetesVersion: {quote}1.34{quote}" in added and f"kubernetesVersion: {quote}1.33{quote}" in added
+    assert f"value: {quote}true{quote}" in added and f"releaseVersion: {NEW}" in added and "effect: NoSchedule" in added
+    assert yaml_round_trip.dump(yaml_round_trip.load(text), text) == text
+
+
 def test_plan_picks_the_source_by_role_or_asks_for_from():
     document = yaml_round_trip.load((ROOT / "Pulumi.prod.yaml").read_text())
     groups = document["config"][f"{PROJECT}:nodeGroups"]
@@ -535,10 +554,10 @@ def test_kubernetes_upgrade_dry_run_prints_each_stage_diff_and_every_stack_file_
     assert sorted(sections) == list(range(9)) and text.index("== stage 0") < text.index("== stage 1") < text.index("== stage 8")
     assert [n for n, part in sections.items() if "--- a/Pulumi.dev.yaml" in part] == [1, 2, 3, 5, 7, 8]
     assert '-    kubernetesVersion: "1.33"\n+    kubernetesVersion: "1.34"' in sections[1]
-    assert "+      kubernetesVersion: '1.33'" in sections[1]
+    assert "+      kubernetesVersion: \"1.33\"" in sections[1]
     assert "-      version: v1.11.4-eksbuild.1" in sections[2]
-    assert "+      kubernetesVersion: '1.34'" in sections[3] and "+      versionFrom: green" in sections[3]
-    assert "-      kubernetesVersion: '1.33'" in sections[8] and "-      kubernetesVersion: '1.34'" in sections[8]
+    assert "+      kubernetesVersion: \"1.34\"" in sections[3] and "+      versionFrom: green" in sections[3]
+    assert "-      kubernetesVersion: \"1.33\"" in sections[8] and "-      kubernetesVersion: \"1.34\"" in sections[8]
     assert len(written) == 6
     configs = [validate_stack_config(_project_values(file), "Pulumi.dev.yaml") for file in written]
     assert configs[0].cluster.kubernetes_version == "1.34" and configs[0].node_groups["blue"].kubernetes_version == "1.33"
@@ -636,7 +655,7 @@ def test_an_upgrade_whose_blue_green_stages_are_done_only_unpins(tmp_path):
     text = out.getvalue()
     assert "== stages 3-7: blue/green done: green is enabled" in text
     stage_8 = text.split("== stage 8")[1]
-    assert "-      kubernetesVersion: '1.33'" in stage_8 and "-      kubernetesVersion: '1.34'" in stage_8
+    assert '-      kubernetesVersion: "1.33"' in stage_8 and '-      kubernetesVersion: "1.34"' in stage_8
     assert "--- a/" not in text.split("== stage 8")[0]  # nothing else to edit
 
     unpinned = remove_redundant_pins(yaml_round_trip.load(stack_file.read_text()), RolloutPlan("green", "green", "", "1.34", project=PROJECT))

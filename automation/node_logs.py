@@ -26,11 +26,23 @@ from core.tags import COLOUR_LABEL
 
 LOGDOG_COMMAND = "apiclient exec admin sheltie logdog"
 ARCHIVE_PROXY_PATH = "/api/v1/nodes/{node}/proxy/logs/support/bottlerocket-logs.tar.gz"
-from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandFailed, UsageError
 
 
 class NodeLogsError(Exception):
     """Why the logs could not be fetched, and what to do."""
+
+
+def kube_context_failure(command: str, error: Exception) -> Exception:
+    """What the top-level handler reports for a KubeContextError of `command`: exit 1 when AWS failed under
+    it (DescribeCluster: no credentials, access denied, no such cluster, throttling; the README's exit-code
+    table counts AWS failures as failures), exit 2 for the kubeconfig itself (missing, broken, another
+    cluster's, unreachable). automation/kube_context.py raises the AWS error `from None`, so it is the
+    context of the KubeContextError."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    failed = CommandFailed if isinstance(error.__context__, (BotoCoreError, ClientError)) else UsageError
+    return failed(f"{command}: {error}")
 
 
 def instance_id(provider_id: str) -> str:
@@ -131,8 +143,8 @@ def run_node_logs(stack: str, node: str, target: Path | None, kubeconfig: str | 
     aws = AwsClients(config.region)
     try:
         api_client = cluster_api_client(kubeconfig, aws.eks, config.cluster.name)
-    except KubeContextError as error:  # the top-level handler: one line, exit 2, --debug traceback
-        raise UsageError(f"node-logs: {error}") from error
+    except KubeContextError as error:  # the top-level handler: one line, exit 1 or 2, --debug traceback
+        raise kube_context_failure("node-logs", error) from error
     try:
         result = fetch_node_logs(config, node, target or Path(f"{node}-bottlerocket-logs.tar.gz"), core=k8s_client.CoreV1Api(api_client), ssm=aws.ssm, out=out)
     except (NodeLogsError, ApiException) as error:

@@ -40,15 +40,17 @@ from kubernetes.client.rest import ApiException
 from automation import yaml_round_trip
 from automation.base import STACK_ERRORS, AwsClients, load_config, stack_error_report
 from automation.eks_node_groups import live_node_groups
+from automation.node_logs import kube_context_failure
 from automation.stack_files import project_name, stack_file_path, validate_stack_text
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST
-from core.rollout import (RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
+from core.upgrade_check import readiness
+from core.rollout import (KUBERNETES_VERSION_KEY, RETIRING_TAINT, PodView, RolloutPlan, RolloutUsageError, capacity_shortfall, disable_source, enable_target,
                           max_unavailable, plan_rollout, pod_requests, source_disabled, source_tainted, taint_source,
                           cluster_version, target_enabled, waves)
 from core.tags import COLOUR_LABEL, PREFIX
 from core.version_rollout import (addons_follow_cluster, check_version_request, control_plane_bumped, no_redundant_pins, pin_and_bump,
-                                  remove_redundant_pins, unpin_addons)
+                                  refuse_an_upgrade_to_the_current_version, remove_redundant_pins, unpin_addons)
 
 from automation.exit_codes import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, UsageError, one_line
 MARKER_PARAMETER = "/" + PREFIX + "{cluster}/rollout"  # the SSM parameter path, in the program's tag namespace
@@ -63,6 +65,21 @@ class RolloutError(Exception):
 
 # --- the CI interlock: a marker in the stack's AWS account ----------------------------------------------
 
+MARKER_KEYS = ("stack", "from", "to", "stage", "updated")  # what RolloutMarker.write records and the readers rely on
+MARKER_TEXT_SHOWN = 80  # characters of an unreadable marker a one-line message quotes
+
+
+class UnreadableMarker(Exception):
+    """The marker parameter exists but is not what RolloutMarker.write records (someone set it by hand, or
+    another tool): it still means "a rollout may be in progress", so CI keeps waiting (rollout-guard exits 4)
+    and a rollout does not guess; `rollout-guard --clear` removes it."""
+
+    def __init__(self, name: str, text: str):
+        shown = text if len(text) <= MARKER_TEXT_SHOWN else text[:MARKER_TEXT_SHOWN] + "..."
+        super().__init__(f"the rollout marker {name} is unreadable (not a marker this program wrote): {one_line(shown)!r}")
+        self.name, self.text = name, text
+
+
 class RolloutMarker:
     """An SSM parameter per cluster, set while a rollout runs: CI's `rollout-guard` step refuses to deploy
     while it exists, so a deploy from main cannot undo a rollout halfway. Not managed by the program."""
@@ -70,11 +87,25 @@ class RolloutMarker:
     def __init__(self, ssm: Any, cluster_name: str):
         self.ssm, self.name = ssm, MARKER_PARAMETER.format(cluster=cluster_name)
 
-    def read(self) -> dict[str, Any] | None:
+    def text(self) -> str | None:
+        """The parameter's value as stored, None without the parameter."""
         try:
-            return json.loads(self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"])
+            return self.ssm.get_parameter(Name=self.name)["Parameter"]["Value"]
         except self.ssm.exceptions.ParameterNotFound:
             return None
+
+    def read(self) -> dict[str, Any] | None:
+        """The marker RolloutMarker.write recorded, None without one; UnreadableMarker for any other value."""
+        text = self.text()
+        if text is None:
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict) or any(not isinstance(value.get(key), str) for key in MARKER_KEYS):
+            raise UnreadableMarker(self.name, text)
+        return value
 
     def write(self, stack: str, plan: RolloutPlan, stage: str) -> None:
         value = {"stack": stack, "from": plan.source, "to": plan.target, "version": plan.version,
@@ -327,13 +358,16 @@ class Rollout:
         if self.preflight is None:
             raise RolloutError("no pre-flight check was given; run through `python -m automation rollout`")
         findings = self.preflight(version)
+        current = cluster_version(document, plan.project)
         for finding in findings:
-            if finding["status"] != "ok":
+            if _pinned_by_stage_1(finding):  # upgrade-check's warning about an unpinned group: this rollout pins it
+                self._say(f"  OK {finding['check']} {finding['subject']}: not set; stage 1 pins it to {current!r}")
+            elif finding["status"] != "ok":
                 self._say(f"  {finding['status'].upper()} {finding['check']} {finding['subject']}: {finding['message']}")
         blockers = [f"{f['subject']}: {f['message']}" for f in findings if f["status"] == "blocker"]
         if blockers:
             raise RolloutError(f"pre-flight for Kubernetes {version} found {len(blockers)} blocker(s): {'; '.join(blockers)}; nothing changed")
-        self._say(f"  ready for Kubernetes {version}")
+        self._say(f"  {readiness(findings, version)}")
 
     def _stage_bump(self, plan: RolloutPlan) -> None:
         stage = f"stage 1: pin the enabled node groups at their version, control plane to {plan.kubernetes_version}"
@@ -379,6 +413,7 @@ class Rollout:
                 return EXIT_OK
         elif upgrade:
             plan = dataclasses.replace(plan, kubernetes_version=upgrade)
+            refuse_an_upgrade_to_the_current_version(document, plan, self.stack_file.name)
         current = cluster_version(document, self.project) if upgrade else None
         moving = f", Kubernetes {current} -> {upgrade}" if upgrade and current != upgrade else (
             f", Kubernetes {upgrade}" if upgrade else "")
@@ -413,7 +448,10 @@ class Rollout:
 
     def _resume_or_plan(self, document: Any) -> RolloutPlan | None:
         request = self.request
-        recorded = self.marker.read() if self.marker and not request.dry_run else None
+        try:
+            recorded = self.marker.read() if self.marker and not request.dry_run else None
+        except UnreadableMarker as error:  # whose rollout, at which stage: unknown, so no stage is guessed
+            raise RolloutError(f"{error}; if no rollout is running, remove it (rollout-guard --stack {request.stack} --clear) and rerun") from None
         if recorded and recorded.get("stack") == request.stack:
             parties = {recorded["from"], recorded["to"]}
             if request.target not in parties or (request.source and request.source not in parties):
@@ -538,6 +576,12 @@ class Rollout:
         self._cordoned.clear()  # the drained nodes went with their group
 
 
+def _pinned_by_stage_1(finding: dict[str, str]) -> bool:
+    """upgrade-check warns about every enabled group without `kubernetesVersion` (core/upgrade_check.py,
+    node_group_findings); stage 1 (pin_and_bump) pins exactly those, so in a rollout the warning is done."""
+    return finding["check"] == "node-groups" and finding["status"] == "warning" and finding["subject"].endswith("." + KUBERNETES_VERSION_KEY)
+
+
 def _quantity(values: dict[str, str] | None, name: str) -> float:
     return quantity_value(str((values or {}).get(name, "0")))
 
@@ -582,8 +626,10 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
                           preflight=preflight,
                           out=out, wait_timeout=wait_timeout, drain_timeout=drain_timeout)
         return rollout.run()
-    except (RolloutUsageError, KubeContextError) as error:  # the top-level handler: one line, exit 2, --debug traceback
+    except RolloutUsageError as error:  # the top-level handler: one line, exit 2, --debug traceback
         raise UsageError(f"rollout: {error}") from error
+    except KubeContextError as error:  # exit 1 when AWS failed under it, else 2
+        raise kube_context_failure("rollout", error) from error
     except RolloutError as error:
         err.write(f"rollout stopped: {error}\n")
         return EXIT_FAILED
@@ -596,20 +642,31 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
 
 
 def run_rollout_guard(stack: str, clear: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """CI runs this before `up`: exit 4 while a rollout of the stack's cluster is in progress."""
+    """CI runs this before `up`: exit 4 while a rollout of the stack's cluster is in progress. A marker this
+    program did not write (UnreadableMarker) counts as one: nobody can say no rollout runs. `--clear`
+    removes the marker parameter whatever it holds: it is at this program's own parameter name, and the
+    user asked for it (the documented way out of an abandoned rollout); it says what it removed."""
     config = load_config(stack, err)
     if config is None:
         return EXIT_USAGE
     try:
         marker = RolloutMarker(AwsClients(config.region).ssm, config.cluster.name)
-        recorded = marker.read()
+        try:
+            recorded, unreadable = marker.read(), None
+        except UnreadableMarker as error:
+            recorded, unreadable = None, error
         if clear:
             marker.clear()
-            out.write(f"cleared: {describe_marker(recorded)}\n" if recorded else "no rollout marker to clear\n")
+            what = describe_marker(recorded) if recorded else (str(unreadable) if unreadable else None)
+            out.write(f"cleared {marker.name}: {what}\n" if what else "no rollout marker to clear\n")
             return EXIT_OK
     except Exception as error:  # credentials, network: the guard cannot say, so the deploy must not go on
         err.write(f"rollout-guard: cannot read the rollout marker of {config.cluster.name}: {error}\n")
         return EXIT_FAILED
+    if unreadable:
+        err.write(f"rollout-guard: {unreadable}; a rollout may be in progress: deploy after it finishes, or remove the marker "
+                  f"(rollout-guard --stack {stack} --clear)\n")
+        return EXIT_LOCKED
     if recorded:
         err.write(f"rollout-guard: {describe_marker(recorded)}; deploy after it finishes (and its stack-file edits are merged)\n")
         return EXIT_LOCKED

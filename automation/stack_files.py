@@ -221,11 +221,28 @@ def load_yaml_text(text: str, name: str) -> Any:
         raise StackFileError(f"{name}: refused at line {line}, column {column}: "
                              f"character #x{error.character:04x} is not allowed in YAML ({error.reason})") from None
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        kind = "YAML syntax error" if isinstance(error, (yaml.scanner.ScannerError, yaml.parser.ParserError)) else "refused"
-        raise StackFileError(f"{name}: {kind}{where}: {problem}") from None
+        raise StackFileError(f"{name}: {_yaml_error_text(error, text)}") from None
+
+
+TAB_TOKEN = "found character '\\t' that cannot start any token"  # PyYAML's scanner, on a tab where a token starts
+BLOCK_END = "expected <block end>"  # PyYAML's parser, on a line indented unlike the block it is in
+
+
+def _yaml_error_text(error: yaml.YAMLError, text: str) -> str:
+    """PyYAML's refusal in words: where it is, and for the two indentation mistakes users make most (a
+    tab, a line indented unlike its block) what to do; every other refusal as PyYAML words it."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(error, "problem", None) or str(error)
+    kind = "YAML syntax error" if isinstance(error, (yaml.scanner.ScannerError, yaml.parser.ParserError)) else "refused"
+    if mark and problem == TAB_TOKEN and not text.splitlines()[mark.line][:mark.column].strip(" "):
+        return f"{kind} at line {mark.line + 1}: a tab indents this line; YAML indents with spaces"
+    context, begun = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if mark and begun and problem.startswith(BLOCK_END) and context:
+        block = context.removeprefix("while parsing ").removeprefix("a ")  # "while parsing a block mapping"
+        return (f"{kind}{where}: {problem}: the {block} that began at line {begun.line + 1}, column {begun.column + 1} ended "
+                f"before this line; check the indentation from line {begun.line + 1} to line {mark.line + 1}")
+    return f"{kind}{where}: {problem}"
 
 
 def _load_with(loader_class: type[_StackFileRules], text: str, name: str) -> Any:

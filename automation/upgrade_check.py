@@ -44,8 +44,10 @@ from core.upgrade_check import (
     bottlerocket_parameters,
     chart_findings,
     control_plane_findings,
+    STACK_FILE_VERSION,
     find_objects,
     is_ready,
+    readiness,
     node_group_findings,
     skipped,
     target_version_problems,
@@ -156,7 +158,7 @@ def check(stack: str, target: str, *, config: StackConfig, stack_file: str, conf
             raise BadInput("\n".join(f"{stack_file}: {format_path(p.path)}: {p.message} (the live cluster runs {live_version})" for p in stack_step))
     current = live_version or config.cluster.kubernetes_version
     current_from = "live cluster" if live_version else stack_file
-    problems = target_version_problems(current, target)
+    problems = target_version_problems(current, target, "the deployed" if live_version else STACK_FILE_VERSION)
     if problems:
         raise BadInput("\n".join(f"--to {target}: {problem} (from {current}, {current_from})" for problem in problems))
 
@@ -188,7 +190,7 @@ def render_text(report: dict[str, Any]) -> str:
     for finding in report["findings"]:
         lines.append(f"  {finding['status'].upper():8} {finding['check']:{width}}  {finding['subject']}: {finding['message']}")
     blockers = sum(f["status"] == "blocker" for f in report["findings"])
-    lines += ["", "Ready." if report["ready"] else f"Not ready: {blockers} blocker(s)."]
+    lines += ["", f"{readiness(report['findings'])}." if report["ready"] else f"Not ready: {blockers} blocker(s)."]
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+
+STR_TAG = "tag:yaml.org,2002:str"
 
 _KEY_LINE = re.compile(r"^(?P<indent> *)[^\s#-][^#]*:\s*(#.*)?$")
 _DASH_LINE = re.compile(r"^(?P<indent> *)- ")
@@ -58,9 +62,33 @@ def load(text: str) -> Any:
     return _handler(text).load(text)
 
 
+def _scalars(node: Any) -> list[Any]:
+    values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    return [found for value in values for found in ([value] if isinstance(value, str) else _scalars(value))]
+
+
+def _quote_new_strings(node: Any, handler: YAML) -> None:
+    """Give every new string value that YAML would read as something else plain (`1.33`, `true`) double
+    quotes, where ruamel would write single ones. Strings the file had keep their own quotes
+    (preserve_quotes loads them as ScalarString subclasses, which are left alone)."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in list(items):
+        if type(value) is str and handler.resolver.resolve(ScalarNode, value, (True, False)) != STR_TAG:
+            node[key] = DoubleQuotedScalarString(value)
+        else:
+            _quote_new_strings(value, handler)
+
+
 def dump(document: Any, style_of: str) -> str:
+    """`document` in the indentation of `style_of`; the strings an edit added that need quotes get the
+    quotes the file's quoted values use (README: "Edits keep comments, quoting..."): double when most of
+    its quoted values are double-quoted, ruamel's single quotes otherwise."""
+    handler = _handler(style_of)
+    quoted = [value for value in _scalars(handler.load(style_of)) if isinstance(value, (DoubleQuotedScalarString, SingleQuotedScalarString))]
+    if sum(isinstance(value, DoubleQuotedScalarString) for value in quoted) * 2 > len(quoted):
+        _quote_new_strings(document, handler)
     stream = io.StringIO()
-    _handler(style_of).dump(document, stream)
+    handler.dump(document, stream)
     return stream.getvalue()
 
 

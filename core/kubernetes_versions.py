@@ -45,12 +45,13 @@ def written_unquoted(value: float, known: tuple[str, ...]) -> str:
     return next((version for version in known if float(version) == value), repr(value))
 
 
-def control_plane_step_problems(previous: str | None, new: str) -> list[Problem]:
-    """The control plane's move from `previous` (deployed; None when nothing is) to `new`."""
+def control_plane_step_problems(previous: str | None, new: str, previous_is: str = "the deployed") -> list[Problem]:
+    """The control plane's move from `previous` (deployed; None when nothing is) to `new`; `previous_is`
+    says where `previous` comes from when it is not the deployed cluster ("the stack file's")."""
     if previous is None or previous == new:
         return []
     if minor(new) < minor(previous):
-        return [Problem(CLUSTER_VERSION_PATH, f"{new!r} is older than the deployed {previous}; EKS cannot downgrade a cluster")]
+        return [Problem(CLUSTER_VERSION_PATH, f"{new!r} is older than {previous_is} {previous}; EKS cannot downgrade a cluster")]
     if minor(new) > minor(previous) + 1:
         return [Problem(CLUSTER_VERSION_PATH, f"{new!r} skips {next_minor(previous)}: EKS moves the control plane one minor "
                                               f"version per update; set {next_minor(previous)!r} first")]

@@ -41,11 +41,27 @@ class RenderedObject:
     kind: str
 
 
-def target_version_problems(current: str, target: str) -> list[str]:
-    """Why `--to target` is not a next step from `current` (bad input, not a blocker)."""
+STACK_FILE_VERSION = "the stack file's"  # where the current version comes from offline, in a problem's words
+
+
+def target_version_problems(current: str, target: str, current_is: str = "the deployed") -> list[str]:
+    """Why `--to target` is not a next step from `current` (bad input, not a blocker); `current_is` says
+    where `current` comes from (STACK_FILE_VERSION offline)."""
     if target == current:
         return [f"the control plane is already at {current}"]
-    return [f"{format_path(p.path)}: {p.message}" for p in control_plane_step_problems(current, target)]
+    return [f"{format_path(p.path)}: {p.message}" for p in control_plane_step_problems(current, target, current_is)]
+
+
+def readiness(findings: Iterable[Mapping[str, str]], target: str | None = None) -> str:
+    """The verdict line over findings (as_dict) without blockers: plain "Ready" only when nothing was
+    skipped; else it says the verdict covers what was checked, and what was not."""
+    findings = list(findings)
+    ready = f"Ready for Kubernetes {target}" if target else "Ready"
+    skipped = [f for f in findings if f["status"] == "skipped"]
+    if not skipped:
+        return ready
+    checks = ", ".join(dict.fromkeys(f["check"] for f in skipped))
+    return f"{ready} as far as checked offline ({len(skipped)} check(s) skipped: {checks})"
 
 
 def control_plane_findings(current: str, target: str, current_from: str) -> list[Finding]:

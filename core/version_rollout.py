@@ -27,6 +27,7 @@ from core.kubernetes_versions import control_plane_step_problems, minor
 from core.rollout import (KUBERNETES_VERSION_KEY, RolloutPlan, RolloutUsageError, cluster_version, is_enabled, node_groups,
                           pin_kubernetes_version, project_key)
 from core.kubernetes_versions import SUPPORTED_KUBERNETES_VERSIONS
+from core.upgrade_check import STACK_FILE_VERSION, target_version_problems
 
 ADDONS_SECTION = "eksAddons"
 
@@ -38,13 +39,30 @@ def check_version_request(document: Any, project: str, version: str, stack_file:
         raise RolloutUsageError(f"--kubernetes-version {version!r}: not a supported Kubernetes version "
                                 f"({', '.join(SUPPORTED_KUBERNETES_VERSIONS)})")
     current = cluster_version(document, project)
-    for problem in control_plane_step_problems(current, version):
+    for problem in control_plane_step_problems(current, version, STACK_FILE_VERSION):
         raise RolloutUsageError(f"--kubernetes-version {version}: {stack_file}: {format_path(problem.path)} is {current!r}; {problem.message}")
     for name, group in node_groups(document, project).items():
         pinned = group.get(KUBERNETES_VERSION_KEY)
         if pinned is not None and minor(str(pinned)) > minor(version):
             raise RolloutUsageError(f"--kubernetes-version {version}: {stack_file}: nodeGroups.{name}.kubernetesVersion is {str(pinned)!r}, "
                                     f"newer than the control plane would be; a kubelet must never be newer than the API server")
+
+
+def refuse_an_upgrade_to_the_current_version(document: Any, plan: RolloutPlan, stack_file: str) -> None:
+    """RolloutUsageError (exit 2, the words of upgrade-check's refusal) when the stack file's control plane
+    is at `plan.kubernetes_version` already and no upgrade to it is under way: neither the source nor the
+    target carries a `kubernetesVersion` pin (stage 1 pins the source to the version it moves from, stage 3
+    enables the target pinned to the new one, the last stage removes both). A rerun of an interrupted
+    upgrade has them; a blue/green rollout at the current version is `rollout` without the flag."""
+    current = cluster_version(document, plan.project)
+    if current != plan.kubernetes_version:
+        return
+    groups = node_groups(document, plan.project)
+    if any((groups.get(name) or {}).get(KUBERNETES_VERSION_KEY) is not None for name in (plan.source, plan.target)):
+        return
+    for problem in target_version_problems(current, plan.kubernetes_version):
+        raise RolloutUsageError(f"--kubernetes-version {plan.kubernetes_version}: {problem} ({stack_file}); "
+                                "drop --kubernetes-version to roll out at the current version")
 
 
 # --- stage 1: pin every enabled group to the current version, move the control plane -------------------

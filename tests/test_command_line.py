@@ -147,7 +147,26 @@ def test_node_logs_with_aws_unreachable(run, tmp_path, aws_env):
     endpoint: tests/test_rollout.py, test_wrong_cluster_missing_kubeconfig_and_unreachable_server_exit_2_...)."""
     config = kubeconfig(tmp_path / "config", "https://127.0.0.1:9")
     result = run(["node-logs", "--stack", "prod", "--node", "n1", "--kubeconfig", config], aws_env)
-    assert_one_line(result, "node-logs", 2, "node-logs: cannot describe EKS cluster platform-prod: ")
+    assert_one_line(result, "node-logs", 1, "node-logs: cannot describe EKS cluster platform-prod: ")
+
+
+@pytest.mark.parametrize("command", [["rollout", "--stack", "prod", "--to", "green", "--yes"], ["node-logs", "--stack", "prod", "--node", "n1"]])
+def test_an_aws_failure_under_the_kube_context_check_exits_1_as_status_does(run, command, tmp_path, monkeypatch):
+    """No credentials, and (moto) no such cluster: the README's exit-code table counts AWS failures as 1."""
+    config = kubeconfig(tmp_path / "config", "https://127.0.0.1:9")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    no_credentials = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+                      "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": UNREACHABLE}
+    assert_one_line(run([*command, "--kubeconfig", config], no_credentials), command[0], 1,
+                    f"{command[0]}: cannot describe EKS cluster platform-prod: Unable to locate credentials")
+    assert_one_line(run(["status", "--stack", "prod"], no_credentials), "status", 1, "cannot read cluster platform-prod")
+
+
+@pytest.mark.parametrize("command", [["rollout", "--stack", "prod", "--to", "green", "--yes"], ["node-logs", "--stack", "prod", "--node", "n1"]])
+def test_a_cluster_aws_does_not_have_exits_1(run, command, tmp_path, aws):
+    config = kubeconfig(tmp_path / "config", "https://127.0.0.1:9")
+    assert_one_line(run([*command, "--kubeconfig", config]), command[0], 1, f"{command[0]}: cannot describe EKS cluster platform-prod: ")
 
 
 def test_a_process_prints_one_line_and_with_debug_the_traceback(no_kubeconfig, aws_env):

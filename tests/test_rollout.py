@@ -5,7 +5,9 @@ and the end state."""
 
 from __future__ import annotations
 
+import difflib
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -22,8 +24,8 @@ from automation import yaml_round_trip
 from automation.rollout import Cluster, Rollout, RolloutError, RolloutMarker, RolloutRequest, run_rollout_guard
 from automation.stack_files import validate_stack_text
 from automation.upgrade_check import check
-from core.rollout import RETIRING_TAINT, RolloutPlan, RolloutUsageError, plan_rollout
-from core.version_rollout import check_version_request, remove_redundant_pins
+from core.rollout import RETIRING_TAINT, RolloutPlan, RolloutUsageError, enable_target, plan_rollout, taint_source
+from core.version_rollout import check_version_request, pin_and_bump, remove_redundant_pins
 from core.node_group import EKS_TAINT_EFFECTS
 from core.tags import NODE_GROUP_TAG
 from core.config.stack_config import validate_stack_config
@@ -320,6 +322,23 @@ def test_stack_files_in_any_indentation_style_round_trip(world):
         yaml_round_trip.check_round_trip(mixed, "Pulumi.prod.yaml")
 
 
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_edits_quote_new_values_as_the_file_quotes_its_values(quote):
+    """README: "Edits keep comments, quoting...": the shipped files double-quote; a file that single-quotes
+    gets single quotes. Values the file had keep theirs; values that need no quotes get none."""
+    text = (ROOT / "Pulumi.prod.yaml").read_text()
+    if quote == "'":
+        text = re.sub(r'"([^"\n]*)"', r"'\1'", text)
+    plan = RolloutPlan("blue", "green", NEW, "1.34", project=PROJECT)
+    document = yaml_round_trip.load(text)
+    edited = yaml_round_trip.dump(taint_source(enable_target(pin_and_bump(document, plan), plan), plan), text)
+    added = [line[1:].strip() for line in difflib.unified_diff(text.splitlines(), edited.splitlines(), lineterm="", n=0)
+             if line.startswith("+") and not line.startswith("+++")]
+    assert f"kubernetesVersion: {quote}1.34{quote}" in added and f"kubernetesVersion: {quote}1.33{quote}" in added
+    assert f"value: {quote}true{quote}" in added and f"releaseVersion: {NEW}" in added and "effect: NoSchedule" in added
+    assert yaml_round_trip.dump(yaml_round_trip.load(text), text) == text
+
+
 def test_plan_picks_the_source_by_role_or_asks_for_from():
     document = yaml_round_trip.load((ROOT / "Pulumi.prod.yaml").read_text())
     groups = document["config"][f"{PROJECT}:nodeGroups"]
@@ -349,6 +368,29 @@ def test_rollout_guard_holds_ci_deploys_while_a_rollout_runs(world, monkeypatch)
     assert run_rollout_guard("prod", clear=True, out=io.StringIO(), err=io.StringIO()) == 0 and marker.read() is None
 
 
+@pytest.mark.parametrize("value", ['{"from":"blue","to":"green"}', "rollout by alice", "[1, 2]", "x" * 300])
+def test_a_marker_the_program_did_not_write_holds_deploys_and_clear_removes_it(aws, monkeypatch, value):
+    """Unreadable still means "a rollout may be in progress": exit 4 and one line quoting it (truncated);
+    --clear removes the parameter and says what it removed; a rollout refuses to guess whose it is."""
+    monkeypatch.chdir(ROOT)
+    ssm = aws.client("ssm")
+    marker = RolloutMarker(ssm, CLUSTER)
+    ssm.put_parameter(Name=marker.name, Value=value, Type="String")
+    err = io.StringIO()
+    assert run_rollout_guard("prod", clear=False, out=io.StringIO(), err=err) == 4
+    line = err.getvalue()
+    assert line.count("\n") == 1 and line.startswith(f"rollout-guard: the rollout marker {marker.name} is unreadable"), line
+    assert repr(value[:80] + ("..." if len(value) > 80 else "")) in line and "--clear" in line and len(line) < 400, line
+    with pytest.raises(RolloutError, match="unreadable"):
+        Rollout(ROOT / "Pulumi.prod.yaml", RolloutRequest("prod", "green"), lambda command: 0, None, marker,
+                project=PROJECT).run()
+    out, err = io.StringIO(), io.StringIO()
+    assert run_rollout_guard("prod", clear=True, out=out, err=err) == 0, err.getvalue()
+    assert out.getvalue().startswith(f"cleared {marker.name}: the rollout marker {marker.name} is unreadable") and err.getvalue() == ""
+    assert marker.text() is None
+    assert run_rollout_guard("prod", clear=False, out=io.StringIO(), err=io.StringIO()) == 0
+
+
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "automation", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
 
@@ -369,7 +411,10 @@ def _kubeconfig(path: Path, server: str) -> Path:
     (["--to", "green", "--kubernetes-version", "1.35", "--dry-run"],
      "rollout: --kubernetes-version 1.35: Pulumi.prod.yaml: cluster.kubernetesVersion is '1.33'; '1.35' skips 1.34"),
     (["--to", "green", "--kubernetes-version", "1.36", "--dry-run"], "rollout: --kubernetes-version '1.36': not a supported Kubernetes version"),
-    (["--to", "green", "--kubernetes-version", "1.32", "--dry-run"], "rollout: --kubernetes-version 1.32: Pulumi.prod.yaml: cluster.kubernetesVersion"),
+    (["--to", "green", "--kubernetes-version", "1.32", "--dry-run"], "rollout: --kubernetes-version 1.32: Pulumi.prod.yaml: cluster.kubernetesVersion is '1.33'; "
+     "'1.32' is older than the stack file's 1.33"),
+    (["--to", "green", "--kubernetes-version", "1.33", "--dry-run"],  # upgrade-check --to 1.33 refuses it in the same words
+     "rollout: --kubernetes-version 1.33: the control plane is already at 1.33 (Pulumi.prod.yaml); drop --kubernetes-version"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message):
     result = _cli("rollout", "--stack", "prod", *args)
@@ -509,10 +554,10 @@ def test_kubernetes_upgrade_dry_run_prints_each_stage_diff_and_every_stack_file_
     assert sorted(sections) == list(range(9)) and text.index("== stage 0") < text.index("== stage 1") < text.index("== stage 8")
     assert [n for n, part in sections.items() if "--- a/Pulumi.dev.yaml" in part] == [1, 2, 3, 5, 7, 8]
     assert '-    kubernetesVersion: "1.33"\n+    kubernetesVersion: "1.34"' in sections[1]
-    assert "+      kubernetesVersion: '1.33'" in sections[1]
+    assert "+      kubernetesVersion: \"1.33\"" in sections[1]
     assert "-      version: v1.11.4-eksbuild.1" in sections[2]
-    assert "+      kubernetesVersion: '1.34'" in sections[3] and "+      versionFrom: green" in sections[3]
-    assert "-      kubernetesVersion: '1.33'" in sections[8] and "-      kubernetesVersion: '1.34'" in sections[8]
+    assert "+      kubernetesVersion: \"1.34\"" in sections[3] and "+      versionFrom: green" in sections[3]
+    assert "-      kubernetesVersion: \"1.33\"" in sections[8] and "-      kubernetesVersion: \"1.34\"" in sections[8]
     assert len(written) == 6
     configs = [validate_stack_config(_project_values(file), "Pulumi.dev.yaml") for file in written]
     assert configs[0].cluster.kubernetes_version == "1.34" and configs[0].node_groups["blue"].kubernetes_version == "1.33"
@@ -586,7 +631,10 @@ def test_command_line_kubernetes_upgrade_dry_run_on_the_shipped_stack():
     assert "rollout blue -> green at Bottlerocket latest, Kubernetes 1.33 -> 1.34 (dry run)" in result.stdout
     assert [line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("== stage")] == [f"== stage {n}" for n in range(9)]
     assert "SKIPPED bottlerocket /aws/service/bottlerocket/aws-k8s-1.34/x86_64/latest/image_version: offline" in result.stdout
-    assert "ready for Kubernetes 1.34" in result.stdout and "end of dry run" in result.stdout
+    assert "Ready for Kubernetes 1.34 as far as checked offline (2 check(s) skipped: bottlerocket, eks-addons)" in result.stdout
+    assert "end of dry run" in result.stdout
+    stage_0 = result.stdout.split("== stage 0")[1].split("== stage 1")[0]  # stage 1 pins blue: no warning that it is unpinned
+    assert "WARNING" not in stage_0 and "OK node-groups nodeGroups.blue.kubernetesVersion: not set; stage 1 pins it to '1.33'" in stage_0
 
 
 def test_an_upgrade_whose_blue_green_stages_are_done_only_unpins(tmp_path):
@@ -607,7 +655,7 @@ def test_an_upgrade_whose_blue_green_stages_are_done_only_unpins(tmp_path):
     text = out.getvalue()
     assert "== stages 3-7: blue/green done: green is enabled" in text
     stage_8 = text.split("== stage 8")[1]
-    assert "-      kubernetesVersion: '1.33'" in stage_8 and "-      kubernetesVersion: '1.34'" in stage_8
+    assert '-      kubernetesVersion: "1.33"' in stage_8 and '-      kubernetesVersion: "1.34"' in stage_8
     assert "--- a/" not in text.split("== stage 8")[0]  # nothing else to edit
 
     unpinned = remove_redundant_pins(yaml_round_trip.load(stack_file.read_text()), RolloutPlan("green", "green", "", "1.34", project=PROJECT))

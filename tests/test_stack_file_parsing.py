@@ -68,8 +68,15 @@ REFUSALS = [
     ("unclosed-flow", f"config:\n  {PROJECT}:region: [eu-west-1\n",
      "YAML syntax error at line 3, column 1: expected ',' or ']', but got '<stream end>'"),
     ("mapping-in-plain-scalar", "config:\n  a: b: c\n", "YAML syntax error at line 2, column 7: mapping values are not allowed here"),
-    ("tab-as-indentation", "config:\n\tb: 1\n", "YAML syntax error at line 2, column 1: found character '\\t' that cannot start any token"),
-    ("block-end", "- a\nb: 1\n", "YAML syntax error at line 2, column 1: expected <block end>, but found '?'"),
+    # the two indentation mistakes in words (PyYAML's own: "found character '\\t' that cannot start any token";
+    # "expected <block end>" with only the line where the block broke, not where it began)
+    ("tab-as-indentation", "config:\n\tb: 1\n", "YAML syntax error at line 2: a tab indents this line; YAML indents with spaces"),
+    ("tab-after-spaces", "config:\n  \tb: 1\n", "YAML syntax error at line 2: a tab indents this line; YAML indents with spaces"),
+    ("block-end", "- a\nb: 1\n", "YAML syntax error at line 2, column 1: expected <block end>, but found '?': the block collection that "
+                                "began at line 1, column 1 ended before this line; check the indentation from line 1 to line 2"),
+    ("outdented-key", f"config:\n  {PROJECT}:region: eu-west-1\n{PROJECT}:network:\n    cidr: 10.50.0.0/16\n\n  {PROJECT}:tags: {{}}\n",
+     "YAML syntax error at line 6, column 3: expected <block end>, but found '<block mapping start>': the block mapping that "
+     "began at line 1, column 1 ended before this line; check the indentation from line 1 to line 6"),
     ("undefined-alias", "config: *nope\n", "refused at line 1, column 9: found undefined alias 'nope'"),
     ("duplicate-anchor", "a: &x 1\nb: &x 2\n", "refused at line 2, column 4: second occurrence"),
     ("two-documents", "a: 1\n---\nb: 2\n", "refused at line 2, column 1: but found another document"),

@@ -115,7 +115,7 @@ def test_a_live_node_group_behind_the_control_plane_blocks_the_update(aws, dev_p
 
 @pytest.mark.parametrize("target, fragment", [
     ("1.35", "--to 1.35: cluster.kubernetesVersion: '1.35' skips 1.34"),
-    ("1.32", "--to 1.32: cluster.kubernetesVersion: '1.32' is older than the deployed 1.33"),
+    ("1.32", "--to 1.32: cluster.kubernetesVersion: '1.32' is older than the stack file's 1.33"),  # offline: not deployed
     ("1.33", "--to 1.33: the control plane is already at 1.33"),
     ("1.29", "--to '1.29': not a supported Kubernetes version"),
     ("1.3", "--to '1.3': not a supported Kubernetes version"),
@@ -163,7 +163,8 @@ def test_upgrade_check_makes_no_temporary_file_or_folder(tmp_path):
     temporary.mkdir()
     result, made = run_listing_temporary_files(["upgrade-check", "--stack", "dev", "--to", "1.34", "--offline"], temporary)
     assert result.returncode == 0, result.stderr
-    assert "Ready." in result.stdout and made == [] and list(temporary.iterdir()) == []
+    assert result.stdout.endswith("\n\nReady as far as checked offline (2 check(s) skipped: bottlerocket, eks-addons).\n"), result.stdout
+    assert "\nReady.\n" not in result.stdout and made == [] and list(temporary.iterdir()) == []
 
 
 def test_a_stack_file_two_minors_ahead_of_the_live_cluster_is_bad_input(aws, write_stack):
@@ -288,3 +289,11 @@ def test_a_new_group_pinned_to_the_old_version_blocks(aws, write_stack, dev_plan
     code, report, _ = _run(config_file=write_stack(edit, name="Pulumi.dev.yaml"), plan_dir=dev_plan.out_dir)
     assert code == 1
     assert "EKS creates node groups only at the cluster's version (1.34 after the bump)" in _blockers(report)["nodeGroups.green.kubernetesVersion"]
+
+
+def test_an_older_target_names_where_the_current_version_came_from(aws):
+    """Live, the control plane's version is the deployed one; offline (above) it is the stack file's."""
+    _seed_cluster(aws, {"platform-dev-blue-1": ("1.33", "blue")})
+    code, report, err = _run(target="1.32")
+    assert code == 2 and report == {}
+    assert "--to 1.32: cluster.kubernetesVersion: '1.32' is older than the deployed 1.33; EKS cannot downgrade a cluster (from 1.33, live cluster)" in err

@@ -29,7 +29,7 @@ EXIT_CODES: dict[str, dict[int, str]] = {
              EXIT_USAGE: f"{MEANING[EXIT_USAGE]}, stack name or output folder (nothing written)"},
     "status": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: "an AWS error (missing parameter, access denied, throttling, no cluster)",
                EXIT_USAGE: MEANING[EXIT_USAGE]},
-    "rollout": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: "the rollout stopped (the message says why)", EXIT_USAGE: MEANING[EXIT_USAGE]},
+    "rollout": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: "the rollout stopped (the message says why), or AWS could not be read", EXIT_USAGE: MEANING[EXIT_USAGE]},
     "rollout-guard": {EXIT_OK: "no rollout in progress", EXIT_FAILED: MEANING[EXIT_FAILED], EXIT_USAGE: MEANING[EXIT_USAGE],
                       EXIT_LOCKED: "a rollout of the stack's cluster is in progress"},
     "upgrade-check": {EXIT_OK: "ready to upgrade", EXIT_FAILED: "blockers found (listed), or AWS could not be read",

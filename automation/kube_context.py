@@ -14,6 +14,8 @@ from kubernetes import config as kubernetes_config
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import ENV_KUBECONFIG_PATH_SEPARATOR
 
+from automation.exit_codes import CommandFailed, UsageError
+
 DEFAULT_KUBECONFIG = "~/.kube/config"  # the client's default (kubernetes/config/kube_config.py, KUBE_CONFIG_DEFAULT_LOCATION)
 
 REACHABILITY_TIMEOUT_SECONDS = 10
@@ -21,6 +23,17 @@ REACHABILITY_TIMEOUT_SECONDS = 10
 
 class KubeContextError(Exception):
     """The kubeconfig is missing, broken, unreachable or points at another cluster: exit 2, one line."""
+
+
+class ClusterUnreadable(KubeContextError):
+    """AWS could not describe the stack's cluster (no credentials, access denied, no such cluster,
+    throttling): a failure, exit 1, as the README's exit-code table counts AWS failures."""
+
+
+def command_error(command: str, error: KubeContextError) -> Exception:
+    """What the top-level handler reports for `command`'s KubeContextError: one line, exit 1 or 2."""
+    failed = CommandFailed if isinstance(error, ClusterUnreadable) else UsageError
+    return failed(f"{command}: {error}")
 
 
 def _normalised(url: str) -> str:
@@ -62,8 +75,8 @@ def check_cluster(api_client: k8s_client.ApiClient, eks: Any, cluster_name: str)
     server = api_client.configuration.host
     try:
         endpoint = eks.describe_cluster(name=cluster_name)["cluster"].get("endpoint") or ""
-    except Exception as error:  # botocore's ClientError and connection errors alike: one line, exit 2
-        raise KubeContextError(f"cannot describe EKS cluster {cluster_name}: {error}") from None
+    except Exception as error:  # botocore's ClientError and connection errors alike: one line
+        raise ClusterUnreadable(f"cannot describe EKS cluster {cluster_name}: {error}") from None
     if _normalised(server) != _normalised(endpoint):
         raise KubeContextError(f"the kube context's API server is {server}, but the stack's cluster {cluster_name} is at "
                                f"{endpoint or 'an unknown endpoint'}; switch context (aws eks update-kubeconfig --name {cluster_name}) or pass --kubeconfig")

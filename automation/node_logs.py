@@ -20,29 +20,17 @@ from typing import Any, TextIO
 
 from kubernetes import client as k8s_client
 
+from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from core.deployment import karpenter_node_settings, node_group_settings, shared_bottlerocket_settings
 from core.config.stack_config import StackConfig
 from core.tags import COLOUR_LABEL
 
 LOGDOG_COMMAND = "apiclient exec admin sheltie logdog"
 ARCHIVE_PROXY_PATH = "/api/v1/nodes/{node}/proxy/logs/support/bottlerocket-logs.tar.gz"
-from automation.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandFailed, UsageError
 
 
 class NodeLogsError(Exception):
     """Why the logs could not be fetched, and what to do."""
-
-
-def kube_context_failure(command: str, error: Exception) -> Exception:
-    """What the top-level handler reports for a KubeContextError of `command`: exit 1 when AWS failed under
-    it (DescribeCluster: no credentials, access denied, no such cluster, throttling; the README's exit-code
-    table counts AWS failures as failures), exit 2 for the kubeconfig itself (missing, broken, another
-    cluster's, unreachable). automation/kube_context.py raises the AWS error `from None`, so it is the
-    context of the KubeContextError."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    failed = CommandFailed if isinstance(error.__context__, (BotoCoreError, ClientError)) else UsageError
-    return failed(f"{command}: {error}")
 
 
 def instance_id(provider_id: str) -> str:
@@ -134,7 +122,7 @@ def run_node_logs(stack: str, node: str, target: Path | None, kubeconfig: str | 
                   out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from kubernetes.client.rest import ApiException
 
-    from automation.kube_context import KubeContextError, cluster_api_client
+    from automation.kube_context import KubeContextError, cluster_api_client, command_error
     from automation.base import AwsClients, load_config
 
     config = load_config(stack, err)
@@ -144,7 +132,7 @@ def run_node_logs(stack: str, node: str, target: Path | None, kubeconfig: str | 
     try:
         api_client = cluster_api_client(kubeconfig, aws.eks, config.cluster.name)
     except KubeContextError as error:  # the top-level handler: one line, exit 1 or 2, --debug traceback
-        raise kube_context_failure("node-logs", error) from error
+        raise command_error("node-logs", error) from error
     try:
         result = fetch_node_logs(config, node, target or Path(f"{node}-bottlerocket-logs.tar.gz"), core=k8s_client.CoreV1Api(api_client), ssm=aws.ssm, out=out)
     except (NodeLogsError, ApiException) as error:

@@ -40,7 +40,6 @@ from kubernetes.client.rest import ApiException
 from automation import yaml_round_trip
 from automation.base import STACK_ERRORS, AwsClients, load_config, stack_error_report
 from automation.eks_node_groups import live_node_groups
-from automation.node_logs import kube_context_failure
 from automation.stack_files import project_name, stack_file_path, validate_stack_text
 from core.bottlerocket_settings import quantity_value
 from core.release_version import LATEST
@@ -591,7 +590,7 @@ def _quantity(values: dict[str, str] | None, name: str) -> float:
 def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_timeout: float = 1800.0, drain_timeout: float = 1800.0,
                 out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from automation.engine import EngineRequest, run_engine
-    from automation.kube_context import KubeContextError, cluster_api_client
+    from automation.kube_context import KubeContextError, cluster_api_client, command_error
     from automation.stack_files import PROJECT_ROOT
 
     config = load_config(request.stack, err)
@@ -629,7 +628,7 @@ def run_rollout(request: RolloutRequest, *, kubeconfig: str | None = None, wait_
     except RolloutUsageError as error:  # the top-level handler: one line, exit 2, --debug traceback
         raise UsageError(f"rollout: {error}") from error
     except KubeContextError as error:  # exit 1 when AWS failed under it, else 2
-        raise kube_context_failure("rollout", error) from error
+        raise command_error("rollout", error) from error
     except RolloutError as error:
         err.write(f"rollout stopped: {error}\n")
         return EXIT_FAILED

@@ -1,8 +1,9 @@
 """Wall time and peak memory of the offline plan: prod, and generated stacks of 1 to 20 node groups, and
 the prod plan against the import floor measured in the same run.
 
-Prints figures; it asserts nothing. Each stack is planned in a fresh process (what `make plan` costs,
-imports included) and again in the same process (the program's own cost). The import floor is a process
+Prints figures; it asserts nothing. Each stack is planned in fresh `python -m automation plan` processes
+(what `make plan` costs, imports included), and in a child process that plans it once (imports included)
+and then AGAIN_RUNS more times (the program's own cost). The import floor is a process
 that only imports the SDK modules whose resources the program registers (IMPORT_FLOOR), under the process
 settings the plan command runs with (no cyclic garbage collector while importing, the live objects frozen
 before the interpreter's shutdown: automation/__main__.py), so that it stays the least a process with
@@ -39,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 GROUP_COUNTS = (1, 5, 10, 20)
 FLOOR_RUNS = 7
+AGAIN_RUNS = 5
+PROCESS_RUNS = 3
 # The SDK modules whose resources the program registers (issue 16's import floor).
 IMPORT_FLOOR = ("pulumi", "pulumi_eks", *(f"pulumi_aws.{m}" for m in ("ec2", "eks", "iam", "sqs", "ssm", "kms", "cloudwatch")),
                 *(f"pulumi_kubernetes.{m}" for m in ("core.v1", "apps.v1", "helm.v3", "apiextensions", "policy.v1", "networking.v1")),
@@ -60,13 +63,15 @@ def generated_stack(groups: int, folder: Path) -> Path:
 
 
 def child(stack: str, config_file: str | None) -> None:
-    """Two plans through the command's own entry point (so with its process settings), timed."""
+    """A plan through the command's own entry point (so with its process settings), then AGAIN_RUNS more in the
+    same process, timed; `again` is their median (one run alone moves by a fifth with what else the machine does)."""
     from automation.__main__ import main as command
 
     timings = []
     with tempfile.TemporaryDirectory() as out:
         argv = ["plan", "--stack", stack, "--out", str(Path(out) / "plan")] + (["--config-file", config_file] if config_file else [])
-        for _ in range(2):
+        for _ in range(1 + AGAIN_RUNS):
+            gc.collect()  # untimed: each run starts from the live objects only (the command keeps the collector off)
             started = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):
                 code = command(argv)
@@ -75,7 +80,7 @@ def child(stack: str, config_file: str | None) -> None:
                 raise SystemExit(code)
         resources = len(json.loads((Path(out) / "plan" / "resources.json").read_text())["resources"])
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"first": timings[0], "again": timings[1], "peakMiB": peak_mib, "resources": resources}))
+    print(json.dumps({"first": timings[0], "again": statistics.median(timings[1:]), "peakMiB": peak_mib, "resources": resources}))
     gc.freeze()  # the process ends as the command's does (automation/__main__.py)
 
 
@@ -122,11 +127,15 @@ def floor_ratio(cache: str) -> dict[str, float]:
 
 
 def measure(stack: str, config_file: Path | None, cache: str) -> dict:
-    command = [sys.executable, "-m", "bench.plan_benchmark", "--child", stack] + ([str(config_file)] if config_file else [])
-    started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT, env=_environment(cache))
+    """Figures of one stack: `process` is the median of PROCESS_RUNS `python -m automation plan` processes
+    (what `make plan` costs), the rest comes from a child that plans several times in one process."""
+    extra = ["--config-file", str(config_file)] if config_file else []
+    child = [sys.executable, "-m", "bench.plan_benchmark", "--child", stack] + ([str(config_file)] if config_file else [])
+    result = subprocess.run(child, capture_output=True, text=True, check=True, cwd=ROOT, env=_environment(cache))
     figures = json.loads(result.stdout.strip().splitlines()[-1])
-    figures["process"] = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as out:
+        plan = [sys.executable, "-m", "automation", "plan", "--stack", stack, "--out", out, *extra]
+        figures["process"] = statistics.median(_timed(plan, cache) for _ in range(PROCESS_RUNS))
     return figures
 
 
@@ -142,7 +151,8 @@ def main() -> None:
         print(f"{label:<16}{f['resources']:>10}{f['process']:>11.2f}{f['first']:>9.2f}{f['again']:>9.3f}{f['peakMiB']:>10.0f}")
     one, twenty = rows[1][1], rows[-1][1]
     per_group = (twenty["again"] - one["again"]) / (GROUP_COUNTS[-1] - GROUP_COUNTS[0])
-    print("\nprocess s: whole `python` process; plan s: first plan in it (imports included); again s: a second plan in the same process.")
+    print(f"\nprocess s: a whole `python -m automation plan` process (median of {PROCESS_RUNS}); plan s: first plan in a child process (imports included); "
+          f"again s: median of {AGAIN_RUNS} more plans in the same process.")
     print(f"Marginal cost per node group (again s, 1 -> 20 groups): {per_group * 1000:.1f} ms")
     print(f"20 node groups / prod (process s): {twenty['process'] / rows[0][1]['process']:.2f}x")
     floor, plan = medians["floor"], medians["plan"]

@@ -17,8 +17,9 @@ import shlex
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
+from automation.exit_codes import EXIT_FAILED, EXIT_OK
 from automation.stack_files import project_name
-from automation.simulate import EXIT_IMPOSSIBLE, EXIT_OK, format_figure, load_prices, run_many, select_workload, summarize
+from automation.simulate import format_figure, load_prices, run_many, select_workload, summarize
 from core.burst_simulation import Capacity, Scenario, karpenter_node_claims, simulate
 from core.capacity import autoscaling_for, capacity_for
 from core.config.stack_config import StackConfig
@@ -207,7 +208,7 @@ def run_target_drain(config: StackConfig, stack: str, *, workload_name: str | No
         fastest = search.evaluate(Setting(high, 1, None), runs)
         err.write(f"simulate: no setting drains {scenario.messages:,} messages within {target} at p95: even {high} replicas, "
                   f"1 s polling and no CPU limit on NodePool {search.pool.name} give a p95 of {format_figure(fastest.drained_p95, 'drained')}\n")
-        return EXIT_IMPOSSIBLE
+        return EXIT_FAILED  # no setting drains in time
     outcome = search.evaluate(setting, runs)
     edits = _edits(config, index, search, setting)
     if json_output:

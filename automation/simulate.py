@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from automation.exit_codes import EXIT_FAILED as EXIT_IMPOSSIBLE, EXIT_OK, EXIT_USAGE  # 1: no setting drains in time
+from automation.exit_codes import EXIT_OK, EXIT_USAGE
 from automation.stack_files import PROJECT_ROOT
 from core.burst_simulation import Autoscaling, Capacity, Result, Scenario, percentile, series_time, simulate
 from core.capacity import autoscaling_for, capacity_for, duration_seconds

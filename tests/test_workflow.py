@@ -3,14 +3,11 @@ pull requests, least permissions, an approved prod preview `up` must match, the 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.conftest import ROOT, pinned_pulumi_version

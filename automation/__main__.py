@@ -34,7 +34,7 @@ EXIT_CODES: dict[str, dict[int, str]] = {
                       EXIT_LOCKED: "a rollout of the stack's cluster is in progress"},
     "upgrade-check": {EXIT_OK: "ready to upgrade", EXIT_FAILED: "blockers found (listed), or AWS could not be read",
                       EXIT_USAGE: MEANING[EXIT_USAGE]},
-    "node-logs": {EXIT_OK: "archive written", EXIT_FAILED: "no archive (admin container off, node, SSM or API server error)",
+    "node-logs": {EXIT_OK: "archive written", EXIT_FAILED: "no archive (admin container off, node, SSM or API server error), or AWS could not be read",
                   EXIT_USAGE: MEANING[EXIT_USAGE]},
     "simulate": {EXIT_OK: MEANING[EXIT_OK], EXIT_FAILED: f"no setting drains the burst within --target-drain, or {MEANING[EXIT_FAILED]}",
                  EXIT_USAGE: MEANING[EXIT_USAGE]},
@@ -249,17 +249,16 @@ def check_stack_names(command: str, stacks: list[str]) -> None:
     """Every --stack is a name Pulumi accepts and safe as a file name, checked before anything else runs. The
     engine commands also take the Pulumi Cloud forms org/stack and org/project/stack (pulumi/pulumi v3.272.0,
     pkg/backend/httpstate/backend.go, parseStackName: one to three parts split on "/"); each part is checked."""
-    from automation.stack_files import StackFileError, check_stack_name
+    from automation.stack_files import STACK_NAME_RULE, StackFileError, check_stack_name
 
     for stack in stacks:
         parts = stack.split("/") if command in ENGINE_COMMANDS and stack.count("/") <= 2 else [stack]
         try:
             for part in parts:
                 check_stack_name(part)
-        except StackFileError as error:
-            rule = str(error).split(": ", 1)[1]  # the message names the part; the user typed the whole name
+        except StackFileError:  # its message names the part; the user typed the whole name
             qualified = "; on Pulumi Cloud also org/stack or org/project/stack" if command in ENGINE_COMMANDS else ""
-            raise UsageError(f"{command}: --stack {stack!r}: {rule}{qualified}") from None
+            raise UsageError(f"{command}: --stack {stack!r}: {STACK_NAME_RULE}{qualified}") from None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -352,7 +351,8 @@ def _library_error(error: BaseException) -> tuple[int, str] | None:
     return None
 
 
-# A Python without the pinned dependencies (`python3 -m automation` outside the project's environment).
+# A Python without the pinned dependencies (`python3 -m automation` outside the project's environment); a
+# missing module of the project's own folders is a defect, reported as any other error.
 MISSING_DEPENDENCY = ("this Python lacks the project's dependencies (no module {name!r}): run `venv/bin/python -m automation ...` "
                       "(`make venv` creates the environment)")
 
@@ -360,7 +360,7 @@ MISSING_DEPENDENCY = ("this Python lacks the project's dependencies (no module {
 def _error_line(error: Exception, debug: bool) -> tuple[int, str]:
     if isinstance(error, (UsageError, CommandFailed)):
         return error.exit_code, one_line(error)
-    if isinstance(error, ModuleNotFoundError):
+    if isinstance(error, ModuleNotFoundError) and not (Path(__file__).resolve().parents[1] / (error.name or "").partition(".")[0]).is_dir():
         return EXIT_FAILED, MISSING_DEPENDENCY.format(name=error.name)
     code, cause = _library_error(error) or (EXIT_FAILED, f"error: {type(error).__name__}")
     hint = "" if debug or code == EXIT_USAGE else " (--debug shows the traceback)"

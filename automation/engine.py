@@ -27,9 +27,9 @@ from pulumi import automation as auto
 from automation.base import STACK_ERRORS, stack_error_report
 from automation.exit_codes import (EXIT_CHANGES, EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, RESULT_NAMES, CommandFailed,
                                    UsageError)
-from automation.stack_files import (PROJECT_ROOT, StackFileError, load_yaml_text, mask_secrets, other_namespaces, program_view,
+from automation.stack_files import (PROJECT_ROOT, StackFileError, load_yaml_text, mask_secrets, program_view,
                                     read_stack_config, stack_file_path)
-from core.config.stack_config import validate_stack_config
+from core.config.stack_config import other_namespaces, validate_stack_config
 
 NO_CLI_MESSAGE = ("the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) to run {command}; "
                   "`python -m automation plan` works without it")

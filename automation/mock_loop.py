@@ -1,5 +1,5 @@
 """The event loop the offline plan runs the SDK on, shared by the plan's mock engine and the benchmark's
-registration floor (bench/plan_benchmark.py), which must run the SDK exactly as the plan does.
+registration floor (bench/registration_floor.py), which must run the SDK exactly as the plan does.
 
 Imports only the SDK: the benchmark's floor may not load the project's own modules.
 """

@@ -12,7 +12,7 @@ from collections.abc import Hashable
 import yaml
 
 from core.config.base import SourceFloat
-from core.config.stack_config import StackConfig, validate_stack_config
+from core.config.stack_config import StackConfig, other_namespaces, validate_stack_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,11 +154,13 @@ class StackFileError(Exception):
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
+STACK_NAME_RULE = "a stack name has 1 to 100 letters, digits, '-', '_' or '.' (no path separators, no '..')"
+
+
 def check_stack_name(stack: str) -> None:
     """Raise StackFileError unless `stack` is a stack name Pulumi accepts and is safe as a folder name."""
     if not _STACK_NAME.match(stack) or ".." in stack or not stack.strip("."):
-        raise StackFileError(f"--stack {stack!r}: a stack name has 1 to 100 letters, digits, '-', '_' or '.' "
-                             "(no path separators, no '..')")
+        raise StackFileError(f"--stack {stack!r}: {STACK_NAME_RULE}")
 
 
 @dataclass(frozen=True)
@@ -372,12 +374,6 @@ def _no_project_keys(file_name: str, project: str, namespaces: list[str]) -> Non
     found = f"it sets keys of {', '.join(repr(n + ':') for n in foreign)}" if foreign else "it sets none of this project's keys"
     raise StackFileError(f"{file_name}: no key is in this project's namespace '{project}:' ({found}); "
                          f"is it another project's stack file? Keys look like {project}:cluster")
-
-
-def other_namespaces(config: dict[str, Any], project: str) -> dict[str, Any]:
-    """The keys of `config` (full names) outside the project's namespace (`aws:region`...), which only
-    make validation's messages more helpful."""
-    return {key: value for key, value in config.items() if not key.startswith(f"{project}:")}
 
 
 def _validated(source: StackConfigSource) -> StackConfig:

@@ -31,8 +31,7 @@ from core import karpenter as karpenter_data
 from core.config.base import format_path
 from core.eks_addons import CLUSTER_ADDON_NAMES
 from core.keda import KEDA_CHART_VERSION
-from core.kubernetes_versions import control_plane_step_problems
-from core.kubernetes_versions import SUPPORTED_KUBERNETES_VERSIONS
+from core.kubernetes_versions import DEPLOYED_VERSION, SUPPORTED_KUBERNETES_VERSIONS, control_plane_step_problems
 from core.config.stack_config import StackConfig
 from core.upgrade_check import (
     Finding,
@@ -158,7 +157,7 @@ def check(stack: str, target: str, *, config: StackConfig, stack_file: str, conf
             raise BadInput("\n".join(f"{stack_file}: {format_path(p.path)}: {p.message} (the live cluster runs {live_version})" for p in stack_step))
     current = live_version or config.cluster.kubernetes_version
     current_from = "live cluster" if live_version else stack_file
-    problems = target_version_problems(current, target, "the deployed" if live_version else STACK_FILE_VERSION)
+    problems = target_version_problems(current, target, DEPLOYED_VERSION if live_version else STACK_FILE_VERSION)
     if problems:
         raise BadInput("\n".join(f"--to {target}: {problem} (from {current}, {current_from})" for problem in problems))
 

@@ -45,7 +45,11 @@ def written_unquoted(value: float, known: tuple[str, ...]) -> str:
     return next((version for version in known if float(version) == value), repr(value))
 
 
-def control_plane_step_problems(previous: str | None, new: str, previous_is: str = "the deployed") -> list[Problem]:
+# Where a current version comes from, in a problem's words: the live cluster (core/upgrade_check.py has the offline one).
+DEPLOYED_VERSION = "the deployed"
+
+
+def control_plane_step_problems(previous: str | None, new: str, previous_is: str = DEPLOYED_VERSION) -> list[Problem]:
     """The control plane's move from `previous` (deployed; None when nothing is) to `new`; `previous_is`
     says where `previous` comes from when it is not the deployed cluster ("the stack file's")."""
     if previous is None or previous == new:

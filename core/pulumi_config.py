@@ -9,7 +9,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from core.config.base import ConfigError
-from core.config.stack_config import StackConfig, validate_stack_config
+from core.config.stack_config import StackConfig, other_namespaces, validate_stack_config
 
 
 def stack_file_name() -> str:
@@ -36,7 +36,7 @@ def _engine_config() -> dict[str, Any]:
 
 def other_namespaces_config(project: str) -> dict[str, Any]:
     """The engine's keys outside the project's namespace (`aws:region`, ...), full names, for hints only."""
-    return {key: value for key, value in _engine_config().items() if not key.startswith(f"{project}:")}
+    return other_namespaces(_engine_config(), project)
 
 
 def _decode(value: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from core.config.base import format_path
 from core.deployment import enabled_node_groups, group_kubernetes_version
 from core.eks_addons import MANAGED_ADDONS
-from core.kubernetes_versions import control_plane_step_problems, minor, node_group_skew_problems
+from core.kubernetes_versions import DEPLOYED_VERSION, control_plane_step_problems, minor, node_group_skew_problems
 from core.release_version import ssm_parameter_name
 from core.config.stack_config import StackConfig
 
@@ -44,7 +44,7 @@ class RenderedObject:
 STACK_FILE_VERSION = "the stack file's"  # where the current version comes from offline, in a problem's words
 
 
-def target_version_problems(current: str, target: str, current_is: str = "the deployed") -> list[str]:
+def target_version_problems(current: str, target: str, current_is: str = DEPLOYED_VERSION) -> list[str]:
     """Why `--to target` is not a next step from `current` (bad input, not a blocker); `current_is` says
     where `current` comes from (STACK_FILE_VERSION offline)."""
     if target == current:

@@ -110,6 +110,7 @@ current-context: x
     (["drift", "--stack", "dev", "--stack", "acme/../dev"], "drift", 2, "drift: --stack 'acme/../dev': a stack name has"),
     (["status", "--stack", "../prod"], "status", 2, "status: --stack '../prod': a stack name has 1 to 100 letters"),
     (["rollout-guard", "--stack", "a/b"], "rollout-guard", 2, "rollout-guard: --stack 'a/b': a stack name has 1 to 100 letters"),
+    (["status", "--stack", "a: b"], "status", 2, "status: --stack 'a: b': a stack name has 1 to 100 letters"),
     (["up", "--stack", "dev", "--yes", "--retries", "-1"], "up", 2, "python -m automation up: argument --retries: must be 0 or more (got -1)"),
     (["preview", "--stack", "dev", "--retry-delay", "-1"], "preview", 2,
      "python -m automation preview: argument --retry-delay: must be a number of seconds, 0 or more (got '-1')"),
@@ -263,3 +264,12 @@ def test_a_missing_kubeconfig_is_named_with_how_to_get_one(run, command, tmp_pat
     assert_one_line(result, command[0], 2, f"{command[0]}: kubeconfig not found (KUBECONFIG is not set and there is no ~/.kube/config): {how}")
     result = run(command, {**aws_env, "HOME": str(tmp_path), "KUBECONFIG": str(absent)})
     assert_one_line(result, command[0], 2, f"{command[0]}: kubeconfig not found (KUBECONFIG={absent} does not exist): {how}")
+
+
+def test_a_missing_module_of_the_project_is_not_blamed_on_the_environment():
+    """Only a missing third-party module means "use the project's environment"; one of the project's own is a defect."""
+    from automation.__main__ import _error_line
+
+    assert "venv/bin/python" in _error_line(ModuleNotFoundError("no yaml", name="yaml"), debug=False)[1]
+    assert _error_line(ModuleNotFoundError("gone", name="automation.gone"), debug=False) == (
+        1, "error: ModuleNotFoundError: gone (--debug shows the traceback)")

@@ -134,6 +134,12 @@ def missing_key_message(key: str, project: str | None, other_keys: Mapping[str, 
             f"it to its own AWS provider, so {provider_key} does not set it{example}")
 
 
+def other_namespaces(config: Mapping[str, Any], project: str) -> dict[str, Any]:
+    """The keys of `config` (full names) outside the project's namespace (`aws:region`, ...): validation's
+    `other_keys`, which only make its messages more helpful."""
+    return {key: value for key, value in config.items() if not key.startswith(f"{project}:")}
+
+
 def validate_stack_config(raw: Mapping[str, Any], stack_file: str, secret_keys: Iterable[str | Path] = (),
                           sources: Mapping[Path, str] | None = None, *, project: str | None = None,
                           other_keys: Mapping[str, Any] | None = None) -> StackConfig:

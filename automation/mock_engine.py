@@ -22,7 +22,7 @@ import pulumi
 from google.protobuf import struct_pb2
 from pulumi.runtime.mocks import MockMonitor
 
-from automation.mock_loop import mock_event_loop
+from automation.mock_loop import mock_runtime
 from core.iam_documents import partition
 from core.resource_types import (EKS_CLUSTER, IAM_ROLE, KUBERNETES_PROVIDER, LAUNCH_TEMPLATE, NODE_GROUP, PROVIDER_TYPE_PREFIX,
                                  PULUMI_EKS_CLUSTER, QUEUE)
@@ -279,20 +279,9 @@ class ProgramRun:
 def run_program(program: str, config: dict[str, str], *, project: str, stack: str, region: str,
                 secret_keys: list[str] | None = None) -> ProgramRun:
     """Run `program` (a __main__.py) under the mock engine with `config` ({"project:key": str})."""
-    with mock_event_loop():
-        return _run_on(program, config, project=project, stack=stack, region=region, secret_keys=secret_keys or [])
-
-
-def _run_on(program: str, config: dict[str, str], *, project: str, stack: str, region: str, secret_keys: list[str]) -> ProgramRun:
     mocks = PlanMocks(project, stack, region)
     monitor = RecordingMonitor(mocks)
     mocks.monitor = monitor
-    # set_mocks creates the root Stack resource only when none is set (pulumi/runtime/mocks.py), and an
-    # earlier run in this thread left its own: a second plan in one process would parent its resources
-    # to the first plan's stack.
-    pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config(config, secret_keys)
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
 
@@ -309,7 +298,9 @@ def _run_on(program: str, config: dict[str, str], *, project: str, stack: str, r
         exported = dict(pulumi.runtime.settings.get_root_resource().outputs)
         return pulumi.Output.from_input(asyncio.ensure_future(collect_outputs(exported)))
 
-    execute()
+    with mock_runtime(mocks, monitor, project=project, stack=stack):
+        pulumi.runtime.set_all_config(config, secret_keys or [])
+        execute()
     return ProgramRun(list(mocks.resources.values()), mocks.invokes, outputs, secret_outputs)
 
 

@@ -1,5 +1,6 @@
-"""The event loop the offline plan runs the SDK on, shared by the plan's mock engine and the benchmark's
-registration floor (bench/registration_floor.py), which must run the SDK exactly as the plan does.
+"""The mock runtime the offline plan runs the SDK in (an event loop, a fresh root stack, the mocks), shared by
+the plan's mock engine and the benchmark's registration floor (bench/registration_floor.py), which must run
+the SDK exactly as the plan does.
 
 Imports only the SDK: the benchmark's floor may not load the project's own modules.
 """
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
+import pulumi
 from pulumi.runtime import resource as sdk_registration
 from pulumi.runtime.proto import source_pb2
 
@@ -33,8 +36,9 @@ def _no_stack_trace() -> source_pb2.StackTrace:
 
 
 @contextmanager
-def mock_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """A fresh event loop for one run under the SDK's mock monitor, closed afterwards."""
+def mock_runtime(mocks: pulumi.runtime.Mocks, monitor: Any, *, project: str, stack: str) -> Iterator[None]:
+    """A fresh event loop and root stack for one run of `mocks` behind `monitor` (a MockMonitor), the loop
+    closed afterwards."""
     # On every registration the SDK walks the whole Python stack, each frame's source line included
     # (traceback.extract_stack in _get_stack_trace, pulumi 3.272.0 pulumi/runtime/resource.py:741, called by
     # read_resource at :833 and :837 and by register_resource at :1160), to tell the engine where the
@@ -48,7 +52,12 @@ def mock_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
     try:
         asyncio.set_event_loop(loop)
         loop.set_default_executor(_InlineExecutor())
-        yield loop
+        # set_mocks creates the root Stack resource only when none is set (pulumi/runtime/mocks.py), and an
+        # earlier run in this thread left its own: a second run in one process would parent its resources
+        # to the first run's stack.
+        pulumi.runtime.settings.ROOT.set(None)
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+        yield
     finally:
         loop.close()
         asyncio.set_event_loop(None)

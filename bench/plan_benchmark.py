@@ -84,12 +84,17 @@ def child(stack: str, config_file: str | None) -> None:
     gc.freeze()  # the process ends as the command's does (automation/__main__.py)
 
 
-def floor_child(like_the_plan: bool) -> None:
-    if like_the_plan:
-        gc.disable()
+def import_floor() -> None:
+    """Import the IMPORT_FLOOR modules whole."""
     for name in IMPORT_FLOOR:
         # The SDKs load a sub-package lazily, on its first attribute that is not module metadata.
         getattr(importlib.import_module(name), "__all__", None)
+
+
+def floor_child(like_the_plan: bool) -> None:
+    if like_the_plan:
+        gc.disable()
+    import_floor()
     if like_the_plan:
         gc.freeze()
 

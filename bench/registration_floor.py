@@ -1,6 +1,6 @@
 """The registration floor: the import floor's modules, plus the SDK registering the resources of a plan
 (its resources.json), in plan order, with the same types, names, inputs, parents and providers, under the
-same mock event loop as the plan (automation/mock_loop.py) and the SDK's plain MockMonitor.
+same mock runtime as the plan (automation/mock_loop.py) and the SDK's plain MockMonitor.
 
 What is left is the least any program pays to have the Pulumi SDK register those resources offline: the
 SDK resolves each resource class's type hints on first use (pulumi 3.272.0 pulumi/_types.py
@@ -22,8 +22,8 @@ import pulumi
 from pulumi import _types
 from pulumi.runtime.mocks import MockMonitor
 
-from automation.mock_loop import mock_event_loop
-from bench.plan_benchmark import IMPORT_FLOOR
+from automation.mock_loop import mock_runtime
+from bench.plan_benchmark import import_floor
 
 # API groups of the Kubernetes types the program registers with a class of their own, as pulumi_kubernetes
 # names its modules; any other group is a CustomResource (how components/karpenter.py and sqs_worker register them).
@@ -127,19 +127,16 @@ def register(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 created[record["urn"]] = cls(record["name"], **arguments, opts=options)
         return pulumi.Output.from_input(None)
 
-    with mock_event_loop():
-        mocks = _EchoMocks()
-        pulumi.runtime.settings.ROOT.set(None)
-        monitor = MockMonitor(mocks)
-        pulumi.runtime.set_mocks(mocks, project=document["project"], stack=document["stack"], preview=False, monitor=monitor)
+    mocks = _EchoMocks()
+    monitor = MockMonitor(mocks)
+    with mock_runtime(mocks, monitor, project=document["project"], stack=document["stack"]):
         replay()
     return {urn: registration.state for urn, registration in monitor.resources.items()}
 
 
 if __name__ == "__main__":
     gc.disable()  # the plan's process settings (automation/__main__.py)
-    for name in IMPORT_FLOOR:
-        getattr(importlib.import_module(name), "__all__", None)
+    import_floor()
     with open(sys.argv[1]) as plan:
         print(len(register(json.load(plan))), "resources registered")
     gc.freeze()

@@ -37,8 +37,8 @@ from automation.lifecycle_order import lifecycle_order
 from automation.mock_engine import ProgramRun, RegisteredResource, is_secret_marker, run_program
 from automation.plan_compare import compare_plans, comparison_json, print_comparison
 from automation.plan_summary import plan_summary, print_summary
-from automation.stack_files import (PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, check_stack_name, load_stack_source,
-                                    stack_file_path)
+from automation.stack_files import (PROJECT_ROOT, SECRET_MASK, StackConfigSource, StackFileError, StackFileUnreadable, check_stack_name,
+                                    load_stack_source)
 from core.release_version import HELD_UNTIL_ROLLOUT, VERSION_INPUTS
 from core.resource_types import HELM_RELEASE, LAUNCH_TEMPLATE, NODE_CLASS, NODE_GROUP, PROVIDER_TYPE_PREFIX
 from policy.rules import Resource, evaluate
@@ -325,8 +325,7 @@ def run_plan(stack: str, config_file: Path | None, out_dir: Path | None, stdout:
     try:
         source, config = load_stack_source(stack, config_file)
     except STACK_ERRORS as error:
-        path = config_file or stack_file_path(stack)
-        read = not isinstance(error, StackFileError) or (path.is_file() and os.access(path, os.R_OK))  # then its content is wrong
+        read = not isinstance(error, StackFileUnreadable)  # then its content is wrong
         return fail(stack_error_report(error, "no plan was written"), EXIT_USAGE, stale=read)
 
     try:

@@ -148,6 +148,11 @@ class StackFileError(Exception):
     """A stack or project file that cannot be read at all (missing, not UTF-8, not YAML, empty)."""
 
 
+class StackFileUnreadable(StackFileError):
+    """The file itself could not be opened or read (missing, a folder, no permission, an I/O error): its
+    content says nothing, unlike a file that was read and is not valid."""
+
+
 # The characters the Pulumi CLI allows in a stack name (pulumi/pulumi v3.272.0,
 # pkg/backend/diy/backend.go, validateStackName: `^[A-Za-z0-9_.-]{1,100}$`). The name also becomes a path
 # component (Pulumi.<stack>.yaml, build/plan/<stack>), so `.`-only names and `..` are refused as well.
@@ -192,19 +197,19 @@ def _refuse_oversized(file_name: str, size: int) -> None:
 def _read_text(path: Path) -> str:
     try:
         if path.is_dir():
-            raise StackFileError(f"{path.name}: is a directory, not a stack file ({path})")
+            raise StackFileUnreadable(f"{path.name}: is a directory, not a stack file ({path})")
         _refuse_oversized(path.name, path.stat().st_size)  # before reading: a huge file is not read at all
         return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise StackFileError(f"{path.name}: file not found ({path})") from None
+        raise StackFileUnreadable(f"{path.name}: file not found ({path})") from None
     except NotADirectoryError:
-        raise StackFileError(f"{path.name}: file not found: a folder on its path is a file ({path})") from None
+        raise StackFileUnreadable(f"{path.name}: file not found: a folder on its path is a file ({path})") from None
     except PermissionError:
-        raise StackFileError(f"{path.name}: cannot be read: permission denied ({path})") from None
+        raise StackFileUnreadable(f"{path.name}: cannot be read: permission denied ({path})") from None
     except UnicodeDecodeError as error:
         raise StackFileError(f"{path.name}: not UTF-8 text (byte {error.start}); save the file as UTF-8") from None
     except OSError as error:
-        raise StackFileError(f"{path.name}: cannot be read: {error.strerror or error} ({path})") from None
+        raise StackFileUnreadable(f"{path.name}: cannot be read: {error.strerror or error} ({path})") from None
 
 
 def load_yaml_text(text: str, name: str) -> Any:

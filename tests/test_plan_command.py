@@ -214,6 +214,15 @@ def test_a_stack_file_that_cannot_be_read_removes_no_plan(tmp_path, monkeypatch,
     assert (out / PLAN_MARKER).is_file()
 
 
+def test_a_folder_given_as_the_stack_file_removes_no_plan(tmp_path):
+    """A folder is not read either (StackFileUnreadable): the --out folder's plan stays."""
+    out = _earlier_plan(tmp_path / "build" / "plan" / "my-edit")
+    (tmp_path / "Pulumi.dev.yaml").mkdir()
+    plan = make_plan("dev", out, config_file=tmp_path / "Pulumi.dev.yaml")
+    assert plan.exit_code == 2 and "is a directory" in plan.stderr and "Removed" not in plan.stderr
+    assert (out / PLAN_MARKER).is_file()
+
+
 def test_an_invalid_config_file_leaves_the_plan_of_the_stacks_own_file(write_stack, tmp_path, monkeypatch):
     """build/plan/<stack> describes Pulumi.<stack>.yaml: another file's problems do not make it stale."""
     monkeypatch.setattr(automation.plan, "default_plan_folder", lambda stack: tmp_path / "build" / "plan" / stack)

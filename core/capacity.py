@@ -117,22 +117,21 @@ def capacity_for(config: StackConfig, workload: WorkloadConfig, prices: dict[str
     instance type) leave for workers after the Karpenter and KEDA controllers."""
     plan = deployment_plan(config)
     pools = node_pools_for(plan.karpenter, workload, prices)
-    groups = {name: group.config for name, group in plan.node_groups.items()}  # the enabled ones
-    managed_nodes = sum(group.scaling.desired_size for group in groups.values())
+    groups = plan.node_groups.values()  # the enabled ones
+    managed_nodes = sum(group.config.scaling.desired_size for group in groups)
     controllers_cpu = controllers_memory = controllers_pods = 0.0
     for replicas, resources in _controllers(config):
         controllers_cpu += replicas * cpu_milli(resources.requests.cpu)
         controllers_memory += replicas * memory_mib(resources.requests.memory)
         controllers_pods += replicas
+    per_node_share = 1 / managed_nodes if managed_nodes else 0  # the controllers spread over the managed nodes
     free = price = 0.0
-    for name, group in groups.items():
-        instance_type = group.instance_types[0]
-        # the controllers spread over the managed nodes: this group's share, per node
-        per_node_share = 1 / managed_nodes if managed_nodes else 0
-        per_node = pods_per_node(instance_type, plan.node_groups[name].settings, workload, controllers_cpu * per_node_share,
+    for group in groups:
+        instance_type, nodes = group.config.instance_types[0], group.config.scaling.desired_size
+        per_node = pods_per_node(instance_type, group.settings, workload, controllers_cpu * per_node_share,
                                  controllers_memory * per_node_share, controllers_pods * per_node_share)
-        free += per_node * group.scaling.desired_size
-        price += prices.get(instance_type, 0.0) * group.scaling.desired_size
+        free += per_node * nodes
+        price += prices.get(instance_type, 0.0) * nodes
     if not free and not any(pool.options for pool in pools):
         raise ValueError(f"no managed node and no priced instance type of a Karpenter NodePool fits a {workload.name} pod")
     return Capacity(managed_nodes, price, int(free), pools)
